@@ -1,0 +1,34 @@
+# Sourced by scripts/test and scripts/demo: a project virtualenv with every Python
+# dependency from pyproject.toml, (re)installed only when pyproject.toml changes, and
+# the Debian packages the tests need, installed with apt-get when missing.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+VENV="${WECHAT_VENV:-.venv}"
+PY="$VENV/bin/python"
+
+if [ ! -x "$PY" ]; then
+    echo "==> creating $VENV"
+    python3 -m venv "$VENV"
+fi
+stamp="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+    echo "==> installing wechat-middleware[dev] into $VENV"
+    "$PY" -m pip install --quiet --upgrade pip
+    "$PY" -m pip install --quiet -e ".[dev]"
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+fi
+
+apt_updated=""
+# need_apt COMMAND PACKAGE: install PACKAGE with apt-get unless COMMAND is on PATH.
+need_apt() {
+    command -v "$1" >/dev/null 2>&1 && return 0
+    echo "==> installing $2 (apt-get)"
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    if [ -z "$apt_updated" ]; then
+        $sudo apt-get update -qq
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+}

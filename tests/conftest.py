@@ -1,0 +1,59 @@
+"""Shared fixtures: a WeChat wired to the running FakeWeChat, over a real store.
+
+``fake_wechat`` itself comes from our pytest plugin. The clock of everything built
+here is the fake's clock, so ``fake_wechat.advance(7200)`` ages tokens on both sides
+of the wire at once, without sleeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wechat_middleware import WeChat, WeChatConfig
+from wechat_middleware.stores import Store, open_store
+from wechat_middleware.testing import FakeWeChat
+
+MakeWeChat = Callable[..., WeChat]
+
+
+def fake_config(fake: FakeWeChat, **overrides: Any) -> WeChatConfig:
+    """A configuration that points every WeChat host at the fake."""
+    values: dict[str, Any] = {
+        "app_id": fake.app_id,
+        "app_secret": fake.app_secret,
+        "token": "server-check-token",
+        "secret_key": "test-secret-key-0123456789abcdef",
+        "api_base": fake.api_base,
+        "open_base": fake.open_base,
+    }
+    values.update(overrides)
+    return WeChatConfig(**values)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each token test runs against the in-process store and the SQLite store."""
+    return "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/tokens.sqlite3"
+
+
+@pytest.fixture
+def make_wechat(fake_wechat: FakeWeChat, tmp_path: Path) -> Iterator[MakeWeChat]:
+    built: list[WeChat] = []
+
+    def make(store: str | Store = "memory://", **overrides: Any) -> WeChat:
+        """A WeChat on the fake; pass another WeChat's ``.store`` to share it."""
+        config = fake_config(fake_wechat, **overrides)
+        if isinstance(store, str):
+            store = open_store(store, clock=fake_wechat.now)
+        wechat = WeChat(config, store=store, clock=fake_wechat.now)
+        wechat.client.backoff = 0.01  # keep retry tests quick; the count is what matters
+        built.append(wechat)
+        return wechat
+
+    yield make
+    for wechat in built:
+        wechat.close()

@@ -1,0 +1,376 @@
+"""Specification of ``wechat_middleware.config`` (DESIGN.md, "Configuration").
+
+The environment names are a public contract: deployments and tests outside this
+repository set them, so each one is pinned here by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from wechat_middleware.config import _ENV, WeChatConfig
+from wechat_middleware.errors import ConfigError
+
+APP_ID = "wx1234567890abcdef"
+APP_SECRET = "AppS3cret-7b1e-do-not-log"
+TOKEN = "T0ken-4c2a-do-not-log"
+SECRET_KEY = "Cook1eKey-93fd-do-not-log"
+SECRETS = (APP_SECRET, TOKEN, SECRET_KEY)
+# A fragment every secret above shares, so a partial leak is caught too.
+SECRET_MARK = "do-not-log"
+
+REQUIRED = {"WECHAT_APP_ID": APP_ID, "WECHAT_APP_SECRET": APP_SECRET}
+WITH_SECRETS = {**REQUIRED, "WECHAT_TOKEN": TOKEN, "WECHAT_SECRET_KEY": SECRET_KEY}
+
+
+def env(**extra: str) -> dict[str, str]:
+    return {**REQUIRED, **extra}
+
+
+# -- environment names ---------------------------------------------------------------
+
+# (environment name, raw value, attribute, parsed value)
+ENV_CASES: list[tuple[str, str, str, Any]] = [
+    ("WECHAT_APP_ID", "wxfedcba0987654321", "app_id", "wxfedcba0987654321"),
+    ("WECHAT_APP_SECRET", "another-secret", "app_secret", "another-secret"),
+    ("WECHAT_TOKEN", TOKEN, "token", TOKEN),
+    ("WECHAT_SECRET_KEY", SECRET_KEY, "secret_key", SECRET_KEY),
+    ("WECHAT_SCOPE", "snsapi_userinfo", "scope", "snsapi_userinfo"),
+    ("WECHAT_VERIFY_PATH", "/wx/verify", "verify_path", "/wx/verify"),
+    ("WECHAT_CALLBACK_PATH", "/wx/callback", "callback_path", "/wx/callback"),
+    (
+        "WECHAT_PUBLIC_URL",
+        "https://app.example.com/shop",
+        "public_url",
+        "https://app.example.com/shop",
+    ),
+    ("WECHAT_STORE", "memory://", "store", "memory://"),
+    ("WECHAT_API_BASE", "http://127.0.0.1:8080", "api_base", "http://127.0.0.1:8080"),
+    ("WECHAT_OPEN_BASE", "http://127.0.0.1:8081/open", "open_base", "http://127.0.0.1:8081/open"),
+    ("WECHAT_TOKEN_ENDPOINT", "classic", "token_endpoint", "classic"),
+    ("WECHAT_TIMEOUT", "2.5", "timeout", 2.5),
+    ("WECHAT_REFRESH_MARGIN", "60", "refresh_margin", 60.0),
+    ("WECHAT_EXCLUDE", "/static/, /assets/,,", "exclude", ("/static/", "/assets/")),
+    ("WECHAT_INCLUDE_WXWORK", "true", "include_wxwork", True),
+    ("WECHAT_LOGIN_OUTSIDE_WECHAT", "1", "login_required_outside_wechat", True),
+    ("WECHAT_SESSION_MAX_AGE", "3600", "session_max_age", 3600),
+    (
+        "WECHAT_JSSDK_URL",
+        "https://res2.wx.qq.com/open/js/jweixin-1.6.0.js",
+        "jssdk_url",
+        "https://res2.wx.qq.com/open/js/jweixin-1.6.0.js",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "attr", "expected"), ENV_CASES, ids=[c[0] for c in ENV_CASES]
+)
+def test_environment_name_maps_to_its_attribute(
+    name: str, raw: str, attr: str, expected: Any
+) -> None:
+    config = WeChatConfig.from_env(environ={**REQUIRED, name: raw})
+    assert getattr(config, attr) == expected
+
+
+def test_every_environment_name_in_the_table_is_specified_here() -> None:
+    """A new WECHAT_* name must be added to ENV_CASES (it becomes public contract)."""
+    assert {case[0] for case in ENV_CASES} == set(_ENV)
+
+
+def test_environment_values_are_stripped() -> None:
+    config = WeChatConfig.from_env(environ=env(WECHAT_SCOPE="  snsapi_userinfo\n"))
+    assert config.scope == "snsapi_userinfo"
+
+
+def test_blank_environment_value_means_default() -> None:
+    config = WeChatConfig.from_env(environ=env(WECHAT_SCOPE="   ", WECHAT_TIMEOUT=""))
+    assert config.scope == "snsapi_base"
+    assert config.timeout == 5.0
+
+
+def test_from_env_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WECHAT_APP_ID", APP_ID)
+    monkeypatch.setenv("WECHAT_APP_SECRET", APP_SECRET)
+    monkeypatch.setenv("WECHAT_SCOPE", "snsapi_userinfo")
+    config = WeChatConfig.from_env()
+    assert (config.app_id, config.scope) == (APP_ID, "snsapi_userinfo")
+
+
+@pytest.mark.parametrize("raw", ["1", "true", "True", "YES", "on"])
+def test_boolean_environment_values_accept_true_spellings(raw: str) -> None:
+    assert WeChatConfig.from_env(environ=env(WECHAT_INCLUDE_WXWORK=raw)).include_wxwork is True
+
+
+@pytest.mark.parametrize("raw", ["0", "false", "False", "NO", "off"])
+def test_boolean_environment_values_accept_false_spellings(raw: str) -> None:
+    assert WeChatConfig.from_env(environ=env(WECHAT_INCLUDE_WXWORK=raw)).include_wxwork is False
+
+
+# -- defaults (DESIGN.md table) --------------------------------------------------------
+
+
+@pytest.fixture
+def minimal() -> WeChatConfig:
+    return WeChatConfig.from_env(environ=dict(REQUIRED))
+
+
+def test_default_scope_is_snsapi_base(minimal: WeChatConfig) -> None:
+    """snsapi_base: silent OAuth, openid only (no consent screen)."""
+    assert minimal.scope == "snsapi_base"
+
+
+def test_default_paths(minimal: WeChatConfig) -> None:
+    assert minimal.verify_path == "/wechat/verify"
+    assert minimal.callback_path == "/wechat/oauth-callback"
+
+
+def test_default_api_hosts_are_wechats(minimal: WeChatConfig) -> None:
+    """API host api.weixin.qq.com, OAuth pages on open.weixin.qq.com."""
+    assert minimal.api_base == "https://api.weixin.qq.com"
+    assert minimal.open_base == "https://open.weixin.qq.com"
+
+
+def test_default_public_url_is_unset_so_it_comes_from_the_request(minimal: WeChatConfig) -> None:
+    assert minimal.public_url is None
+
+
+def test_default_store_is_unset_so_the_sqlite_file_is_used(minimal: WeChatConfig) -> None:
+    """None lets WeChat() fall back to default_store_url(), the embedded SQLite file."""
+    assert minimal.store is None
+
+
+def test_token_and_secret_key_are_optional(minimal: WeChatConfig) -> None:
+    assert minimal.token is None
+    assert minimal.secret_key is None
+
+
+def test_default_jssdk_script_is_jweixin_1_6_0(minimal: WeChatConfig) -> None:
+    assert minimal.jssdk_url == "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
+
+
+# -- required values -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing", ["WECHAT_APP_ID", "WECHAT_APP_SECRET"])
+def test_missing_required_value_raises_config_error_naming_it(missing: str) -> None:
+    environ = dict(REQUIRED)
+    del environ[missing]
+    with pytest.raises(ConfigError, match=missing):
+        WeChatConfig.from_env(environ=environ)
+
+
+@pytest.mark.parametrize("blank", ["WECHAT_APP_ID", "WECHAT_APP_SECRET"])
+def test_blank_required_value_raises_config_error_naming_it(blank: str) -> None:
+    with pytest.raises(ConfigError, match=blank):
+        WeChatConfig.from_env(environ={**REQUIRED, blank: "  "})
+
+
+def test_config_error_is_a_value_error() -> None:
+    assert issubclass(ConfigError, ValueError)
+
+
+# -- malformed values ----------------------------------------------------------------
+
+MALFORMED: list[tuple[str, str]] = [
+    ("WECHAT_SCOPE", "snsapi_login"),
+    ("WECHAT_SCOPE", "SNSAPI_BASE"),
+    ("WECHAT_TOKEN_ENDPOINT", "fast"),
+    ("WECHAT_TIMEOUT", "five"),
+    ("WECHAT_TIMEOUT", "0"),
+    ("WECHAT_TIMEOUT", "-1"),
+    ("WECHAT_TIMEOUT", "nan"),
+    ("WECHAT_TIMEOUT", "inf"),
+    ("WECHAT_REFRESH_MARGIN", "soon"),
+    ("WECHAT_REFRESH_MARGIN", "0"),
+    ("WECHAT_REFRESH_MARGIN", "inf"),
+    ("WECHAT_VERIFY_PATH", "wechat/verify"),
+    ("WECHAT_VERIFY_PATH", "//evil.example.com/verify"),
+    ("WECHAT_VERIFY_PATH", "/wechat/verify?x=1"),
+    ("WECHAT_CALLBACK_PATH", "callback"),
+    ("WECHAT_CALLBACK_PATH", "/callback#top"),
+    ("WECHAT_API_BASE", "ftp://api.example.com"),
+    ("WECHAT_API_BASE", "api.example.com"),
+    ("WECHAT_API_BASE", "https://"),
+    ("WECHAT_API_BASE", "https://api.example.com?debug=1"),
+    ("WECHAT_API_BASE", "https://api.example.com/#frag"),
+    ("WECHAT_API_BASE", "https://user:pw@api.example.com"),
+    ("WECHAT_API_BASE", "https://api.example.com:port"),
+    ("WECHAT_API_BASE", "http://[::1"),
+    ("WECHAT_OPEN_BASE", "javascript:alert(1)"),
+    ("WECHAT_OPEN_BASE", "https://open.example.com/?x=1"),
+    ("WECHAT_OPEN_BASE", "https://user@open.example.com"),
+    ("WECHAT_PUBLIC_URL", "/relative/path"),
+    ("WECHAT_PUBLIC_URL", "https://app.example.com?x=1"),
+    ("WECHAT_INCLUDE_WXWORK", "maybe"),
+    ("WECHAT_LOGIN_OUTSIDE_WECHAT", "2"),
+    ("WECHAT_SESSION_MAX_AGE", "a week"),
+    ("WECHAT_SESSION_MAX_AGE", "0"),
+    ("WECHAT_SESSION_MAX_AGE", "-60"),
+    ("WECHAT_APP_ID", "wx with spaces"),
+]
+MALFORMED_IDS = [f"{name}={raw}" for name, raw in MALFORMED]
+
+
+@pytest.mark.parametrize(("name", "raw"), MALFORMED, ids=MALFORMED_IDS)
+def test_malformed_value_raises_config_error_naming_the_variable(name: str, raw: str) -> None:
+    """A bad deployment fails at start-up with the variable to fix, not at the first login."""
+    with pytest.raises(ConfigError) as caught:
+        WeChatConfig.from_env(environ=env(**{name: raw}))
+    assert name in str(caught.value)
+
+
+def test_same_verify_and_callback_path_is_rejected_naming_both() -> None:
+    with pytest.raises(ConfigError) as caught:
+        WeChatConfig.from_env(environ=env(WECHAT_VERIFY_PATH="/wx", WECHAT_CALLBACK_PATH="/wx"))
+    assert "WECHAT_VERIFY_PATH" in str(caught.value)
+    assert "WECHAT_CALLBACK_PATH" in str(caught.value)
+
+
+# -- secrets never leak ----------------------------------------------------------------
+
+
+def assert_no_secret(text: str) -> None:
+    assert SECRET_MARK not in text
+    for secret in SECRETS:
+        assert secret not in text
+
+
+def test_repr_does_not_show_secrets() -> None:
+    """app_secret, token and secret_key must not reach a log through repr(config)."""
+    config = WeChatConfig.from_env(environ=WITH_SECRETS)
+    assert_no_secret(repr(config))
+    assert APP_ID in repr(config)
+
+
+def test_str_does_not_show_secrets() -> None:
+    assert_no_secret(str(WeChatConfig.from_env(environ=WITH_SECRETS)))
+
+
+def test_repr_of_a_replaced_config_does_not_show_secrets() -> None:
+    config = WeChatConfig.from_env(environ=WITH_SECRETS).replace(scope="snsapi_userinfo")
+    assert_no_secret(repr(config))
+
+
+@pytest.mark.parametrize(("name", "raw"), MALFORMED, ids=MALFORMED_IDS)
+def test_config_error_for_a_malformed_value_does_not_show_secrets(name: str, raw: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        WeChatConfig.from_env(environ={**WITH_SECRETS, name: raw})
+    assert_no_secret(str(caught.value))
+    assert_no_secret(repr(caught.value))
+
+
+@pytest.mark.parametrize(
+    ("name", "bad_secret"),
+    [
+        ("WECHAT_APP_SECRET", f"{APP_SECRET} with spaces"),
+        ("WECHAT_APP_SECRET", APP_SECRET * 10),
+        ("WECHAT_TOKEN", f"{TOKEN}\x00"),
+        ("WECHAT_TOKEN", TOKEN * 10),
+        ("WECHAT_SECRET_KEY", f"{SECRET_KEY}\twith-tab"),
+        ("WECHAT_SECRET_KEY", SECRET_KEY * 200),
+    ],
+    ids=["app-secret-spaces", "app-secret-long", "token-nul", "token-long", "key-tab", "key-long"],
+)
+def test_config_error_for_a_malformed_secret_names_it_but_hides_the_value(
+    name: str, bad_secret: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        WeChatConfig.from_env(environ={**WITH_SECRETS, name: bad_secret})
+    assert name in str(caught.value)
+    assert_no_secret(str(caught.value))
+    assert_no_secret(repr(caught.value))
+
+
+@pytest.mark.parametrize("field_name", ["app_secret", "token", "secret_key"])
+def test_config_error_for_a_non_string_secret_hides_the_value(field_name: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        WeChatConfig.from_env(environ=WITH_SECRETS, **{field_name: [APP_SECRET]})
+    assert_no_secret(str(caught.value))
+
+
+def test_config_error_for_missing_app_id_does_not_show_the_secret() -> None:
+    with pytest.raises(ConfigError) as caught:
+        WeChatConfig.from_env(environ={"WECHAT_APP_SECRET": APP_SECRET, "WECHAT_TOKEN": TOKEN})
+    assert_no_secret(str(caught.value))
+
+
+# -- overrides -------------------------------------------------------------------------
+
+
+def test_overrides_win_over_environment() -> None:
+    config = WeChatConfig.from_env(
+        environ=env(WECHAT_SCOPE="snsapi_base", WECHAT_TIMEOUT="9"),
+        scope="snsapi_userinfo",
+        timeout=1.5,
+    )
+    assert (config.scope, config.timeout) == ("snsapi_userinfo", 1.5)
+
+
+def test_overrides_can_supply_required_values() -> None:
+    config = WeChatConfig.from_env(environ={}, app_id=APP_ID, app_secret=APP_SECRET)
+    assert (config.app_id, config.app_secret) == (APP_ID, APP_SECRET)
+
+
+def test_overrides_are_validated() -> None:
+    with pytest.raises(ConfigError, match="WECHAT_SCOPE"):
+        WeChatConfig.from_env(environ=env(), scope="snsapi_login")
+
+
+# -- URL normalisation -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "attr"),
+    [
+        ("WECHAT_API_BASE", "api_base"),
+        ("WECHAT_OPEN_BASE", "open_base"),
+        ("WECHAT_PUBLIC_URL", "public_url"),
+    ],
+)
+def test_trailing_slash_of_base_urls_is_dropped(name: str, attr: str) -> None:
+    config = WeChatConfig.from_env(environ=env(**{name: "https://host.example.com/prefix/"}))
+    assert getattr(config, attr) == "https://host.example.com/prefix"
+
+
+def test_trailing_slash_of_bare_host_is_dropped() -> None:
+    config = WeChatConfig.from_env(environ=env(WECHAT_API_BASE="http://127.0.0.1:9000/"))
+    assert config.api_base == "http://127.0.0.1:9000"
+
+
+def test_trailing_slash_is_dropped_when_constructed_directly() -> None:
+    config = WeChatConfig(app_id=APP_ID, app_secret=APP_SECRET, api_base="https://api.example/")
+    assert config.api_base == "https://api.example"
+
+
+# -- immutability ----------------------------------------------------------------------
+
+
+def test_config_is_frozen() -> None:
+    config = WeChatConfig.from_env(environ=env())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.scope = "snsapi_userinfo"  # type: ignore[misc]
+
+
+def test_replace_returns_a_changed_copy() -> None:
+    config = WeChatConfig.from_env(environ=WITH_SECRETS)
+    changed = config.replace(scope="snsapi_userinfo")
+    assert changed.scope == "snsapi_userinfo"
+    assert config.scope == "snsapi_base"
+    assert (changed.app_secret, changed.token, changed.secret_key) == SECRETS
+
+
+def test_replace_validates_the_change() -> None:
+    config = WeChatConfig.from_env(environ=env())
+    with pytest.raises(ConfigError, match="WECHAT_VERIFY_PATH"):
+        config.replace(verify_path="no-leading-slash")
+
+
+def test_replace_normalises_base_urls() -> None:
+    config = WeChatConfig.from_env(environ=env()).replace(open_base="http://localhost:1234/")
+    assert config.open_base == "http://localhost:1234"

@@ -1,0 +1,44 @@
+"""WeChat JS-SDK signing and web OAuth for WSGI and ASGI apps."""
+
+from __future__ import annotations
+
+from .config import WeChatConfig
+from .errors import (
+    AppConfigError,
+    ConfigError,
+    InvalidCodeError,
+    InvalidCredentialError,
+    QuotaExceededError,
+    RefreshLimitError,
+    RefreshTokenExpiredError,
+    ScopeError,
+    StoreError,
+    SystemBusyError,
+    UserNotAuthorizedError,
+    WeChatAPIError,
+    WeChatError,
+    WeChatUnavailableError,
+)
+from .wechat import WeChat
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AppConfigError",
+    "ConfigError",
+    "InvalidCodeError",
+    "InvalidCredentialError",
+    "QuotaExceededError",
+    "RefreshLimitError",
+    "RefreshTokenExpiredError",
+    "ScopeError",
+    "StoreError",
+    "SystemBusyError",
+    "UserNotAuthorizedError",
+    "WeChat",
+    "WeChatAPIError",
+    "WeChatConfig",
+    "WeChatError",
+    "WeChatUnavailableError",
+    "__version__",
+]

@@ -1,0 +1,261 @@
+"""The WeChat HTTP API, one method per endpoint, over one pooled ``requests.Session``.
+
+Every call has a connect and a read timeout, turns ``errcode != 0`` into a typed
+error, and retries only what is transient (connection failure, timeout, 5xx,
+malformed JSON, WeChat's "system busy" -1) a bounded number of times with backoff.
+Quota errors are never retried: retrying them only burns more quota.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .errors import SystemBusyError, WeChatError, WeChatUnavailableError, error_for
+
+log = logging.getLogger("wechat_middleware")
+
+JSON = dict[str, Any]
+LANGS = ("zh_CN", "zh_TW", "en")
+_SECRETS_IN_TEXT = re.compile(
+    r"((?:secret|access_token|refresh_token|code|ticket)=)[^&\s'\")]+", re.IGNORECASE
+)
+
+
+def redact(text: str) -> str:
+    """Hide secrets, tokens and codes that an exception message may carry in a URL."""
+    return _SECRETS_IN_TEXT.sub(r"\1***", text)
+
+
+def authorize_url(
+    open_base: str,
+    app_id: str,
+    redirect_uri: str,
+    scope: str,
+    state: str,
+    *,
+    force_popup: bool = False,
+) -> str:
+    """WeChat's OAuth authorize URL, parameters in the documented order.
+
+    ``#wechat_redirect`` is required: without it some WeChat clients show an error
+    page instead of the consent screen.
+    """
+    params = [
+        ("appid", app_id),
+        ("redirect_uri", redirect_uri),
+        ("response_type", "code"),
+        ("scope", scope),
+        ("state", state),
+    ]
+    if force_popup:
+        params.append(("forcePopup", "true"))
+    query = urlencode(params, quote_via=quote, safe="")
+    return f"{open_base}/connect/oauth2/authorize?{query}#wechat_redirect"
+
+
+class WeChatClient:
+    """Thread-safe client for the endpoints the JS-SDK and web OAuth need."""
+
+    def __init__(
+        self,
+        app_id: str,
+        app_secret: str,
+        *,
+        api_base: str = "https://api.weixin.qq.com",
+        open_base: str = "https://open.weixin.qq.com",
+        timeout: float = 5.0,
+        connect_timeout: float = 3.05,
+        retries: int = 2,
+        backoff: float = 0.2,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.app_id = app_id
+        self._secret = app_secret
+        self.api_base = api_base.rstrip("/")
+        self.open_base = open_base.rstrip("/")
+        self.timeout = (min(connect_timeout, timeout), timeout)
+        self.retries = retries
+        self.backoff = backoff
+        self._sleep = sleep
+        self._session = session or self._new_session()
+
+    def __repr__(self) -> str:
+        return f"WeChatClient(app_id={self.app_id!r}, api_base={self.api_base!r})"
+
+    @staticmethod
+    def _new_session() -> requests.Session:
+        session = requests.Session()
+        # One pool per host, big enough for a threaded worker; urllib3 reuses sockets.
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers["User-Agent"] = "wechat-middleware"
+        return session
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- global credentials ------------------------------------------------
+
+    def get_access_token(self) -> JSON:
+        """Classic ``cgi-bin/token``: every call issues a new token (old one lives ~5 min)."""
+        return self._call(
+            "GET",
+            "cgi-bin/token",
+            params={
+                "grant_type": "client_credential",
+                "appid": self.app_id,
+                "secret": self._secret,
+            },
+            require=("access_token", "expires_in"),
+        )
+
+    def get_stable_access_token(self, force_refresh: bool = False) -> JSON:
+        """``cgi-bin/stable_token``: the current token; isolated from other deployments."""
+        return self._call(
+            "POST",
+            "cgi-bin/stable_token",
+            json={
+                "grant_type": "client_credential",
+                "appid": self.app_id,
+                "secret": self._secret,
+                "force_refresh": force_refresh,
+            },
+            require=("access_token", "expires_in"),
+        )
+
+    def get_jsapi_ticket(self, access_token: str) -> JSON:
+        """``cgi-bin/ticket/getticket?type=jsapi``: strictly rate-limited, cache it."""
+        return self._call(
+            "GET",
+            "cgi-bin/ticket/getticket",
+            params={"access_token": access_token, "type": "jsapi"},
+            require=("ticket", "expires_in"),
+        )
+
+    # -- web OAuth -----------------------------------------------------------
+
+    def authorize_url(
+        self, redirect_uri: str, scope: str, state: str, *, force_popup: bool = False
+    ) -> str:
+        return authorize_url(
+            self.open_base, self.app_id, redirect_uri, scope, state, force_popup=force_popup
+        )
+
+    def oauth_access_token(self, code: str) -> JSON:
+        """Exchange a single-use ``code`` (valid 5 minutes) for the user's OAuth token."""
+        return self._call(
+            "GET",
+            "sns/oauth2/access_token",
+            params={
+                "appid": self.app_id,
+                "secret": self._secret,
+                "code": code,
+                "grant_type": "authorization_code",
+            },
+            require=("access_token", "openid"),
+            retry=False,  # a code is single-use: a retried exchange would answer 40163
+        )
+
+    def oauth_refresh_token(self, refresh_token: str) -> JSON:
+        return self._call(
+            "GET",
+            "sns/oauth2/refresh_token",
+            params={
+                "appid": self.app_id,
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+            },
+            require=("access_token", "openid"),
+        )
+
+    def userinfo(self, access_token: str, openid: str, lang: str = "zh_CN") -> JSON:
+        """The profile; needs ``snsapi_userinfo``. Fields other than openid may be empty."""
+        if lang not in LANGS:
+            raise ValueError(f"lang must be one of {', '.join(LANGS)}")
+        return self._call(
+            "GET",
+            "sns/userinfo",
+            params={"access_token": access_token, "openid": openid, "lang": lang},
+            require=("openid",),
+        )
+
+    def oauth_token_valid(self, access_token: str, openid: str) -> bool:
+        """``sns/auth``: whether a user's OAuth token is still valid."""
+        try:
+            self._call("GET", "sns/auth", params={"access_token": access_token, "openid": openid})
+        except WeChatError as exc:
+            if isinstance(exc, WeChatUnavailableError | SystemBusyError):
+                raise
+            return False
+        return True
+
+    # -- plumbing ------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: JSON | None = None,
+        require: tuple[str, ...] = (),
+        retry: bool = True,
+    ) -> JSON:
+        attempts = 1 + (self.retries if retry else 0)
+        for attempt in range(attempts):
+            try:
+                return self._once(method, path, params, json, require)
+            except (WeChatUnavailableError, SystemBusyError) as exc:
+                if attempt + 1 >= attempts:
+                    raise
+                delay = self.backoff * (2**attempt)
+                log.warning("WeChat %s failed (%s); retrying in %.2fs", path, exc.errmsg, delay)
+                self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _once(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        json: JSON | None,
+        require: tuple[str, ...],
+    ) -> JSON:
+        url = f"{self.api_base}/{path}"
+        try:
+            response = self._session.request(
+                method, url, params=params, json=json, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise WeChatUnavailableError(f"{path}: {redact(str(exc))}") from None
+        if response.status_code >= 500:
+            raise WeChatUnavailableError(f"{path}: HTTP {response.status_code}")
+        try:
+            data = response.json()
+        except ValueError:
+            raise WeChatUnavailableError(
+                f"{path}: malformed JSON (HTTP {response.status_code})"
+            ) from None
+        if not isinstance(data, dict):
+            raise WeChatUnavailableError(f"{path}: unexpected JSON {type(data).__name__}")
+        errcode = data.get("errcode", 0)
+        if errcode not in (0, "0", None):
+            try:
+                code = int(errcode)
+            except (TypeError, ValueError):
+                code = -1
+            raise error_for(code, str(data.get("errmsg", "")))
+        missing = [name for name in require if not data.get(name)]
+        if missing:
+            raise WeChatUnavailableError(f"{path}: response lacks {', '.join(missing)}")
+        return data

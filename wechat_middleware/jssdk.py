@@ -1,0 +1,204 @@
+"""The seed's JS-SDK API: signatures for page URLs, over the shared token manager.
+
+Method names are the seed's (``getSignatureByURL`` -> ``get_signature_by_url``) and
+so are their defaults. One deliberate difference: what goes to the browser never
+carries the jsapi ticket or the access token, and the per-URL cache is a bounded LRU
+that a flood of distinct URLs cannot grow.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict
+
+from .signing import check_server_signature, jsapi_signature, make_nonce, normalize_url
+from .tokens import TokenManager
+
+MAX_URL_LENGTH = 4096
+
+
+class JSSignature(TypedDict):
+    """What ``wx.config`` needs (``nonceStr`` is camelCase on the client)."""
+
+    appId: str
+    timestamp: int
+    nonceStr: str
+    signature: str
+    url: str
+
+
+class SignatureInfo(JSSignature):
+    """A signature plus the ticket it was made with: server-side only."""
+
+    jsapi_ticket: str
+
+
+def check_page_url(url: str) -> str:
+    """The URL to sign, or ``ValueError`` if WeChat could never accept it."""
+    url = normalize_url(url)
+    if len(url) > MAX_URL_LENGTH:
+        raise ValueError(f"URL longer than {MAX_URL_LENGTH} characters")
+    if not url.startswith(("http://", "https://")) or len(url.split("/", 3)[2]) == 0:
+        raise ValueError("the URL to sign must be absolute (http:// or https://)")
+    return url
+
+
+def public(info: SignatureInfo | JSSignature) -> JSSignature:
+    return {
+        "appId": info["appId"],
+        "timestamp": info["timestamp"],
+        "nonceStr": info["nonceStr"],
+        "signature": info["signature"],
+        "url": info["url"],
+    }
+
+
+class JSSDK:
+    """``wechat.jssdk``: sign page URLs, check WeChat's server requests, manage tokens."""
+
+    def __init__(
+        self,
+        tokens: TokenManager,
+        *,
+        app_id: str,
+        server_token: str | None = None,
+        cache_size: int = 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.tokens = tokens
+        self.app_id = app_id
+        self._server_token = server_token
+        self.cache_size = cache_size
+        self._clock = clock
+        self._cache: OrderedDict[str, SignatureInfo] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    # -- signatures ----------------------------------------------------------
+
+    def get_signature_by_url(self, url: str, force_new_signature: bool = False) -> JSSignature:
+        """The signature for ``url``: from the cache while its ticket is current."""
+        url = check_page_url(url)
+        ticket = self.tokens.jsapi_ticket()
+        if not force_new_signature:
+            cached = self._cache_get(url)
+            if cached is not None and cached["jsapi_ticket"] == ticket:
+                return public(cached)
+        return public(self.save_new_signature(self.gen_signature(ticket, url)))
+
+    def create_new_signature(self, url: str) -> JSSignature:
+        """Sign ``url`` now, with a new nonce and timestamp, and cache it."""
+        return self.get_signature_by_url(url, force_new_signature=True)
+
+    def gen_signature(self, ticket: str, url: str, token: str | None = None) -> SignatureInfo:
+        """Sign ``url`` with ``ticket``. ``token`` is accepted for seed parity and unused."""
+        url = normalize_url(url)
+        nonce = make_nonce()
+        timestamp = int(self._clock())
+        return {
+            "appId": self.app_id,
+            "timestamp": timestamp,
+            "nonceStr": nonce,
+            "signature": jsapi_signature(ticket, nonce, timestamp, url),
+            "url": url,
+            "jsapi_ticket": ticket,
+        }
+
+    def prepare_new_signature(self) -> dict[str, str]:
+        """The token and ticket a signature needs, fetched if not held."""
+        ticket = self.tokens.jsapi_ticket()
+        return {"access_token": self.tokens.access_token(), "jsapi_ticket": ticket}
+
+    def save_new_signature(self, info: SignatureInfo) -> SignatureInfo:
+        """Put a signature in the per-URL cache (evicting the least recently used)."""
+        url = normalize_url(info["url"])
+        with self._cache_lock:
+            self._cache[url] = info
+            self._cache.move_to_end(url)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return info
+
+    def update_signature_by_url(self, url: str, info: Mapping[str, Any]) -> SignatureInfo | None:
+        """Merge ``info`` into the cached signature of ``url``; ``None`` if none is cached."""
+        url = normalize_url(url)
+        with self._cache_lock:
+            current = self._cache.get(url)
+            if current is None:
+                return None
+            merged: SignatureInfo = {**current, **info}  # type: ignore[typeddict-item]
+            self._cache[url] = merged
+            return merged
+
+    def get_token_from_cache(self, url: str) -> JSSignature | None:
+        """The cached signature of ``url`` (if its ticket is still current), no fetching."""
+        cached = self._cache_get(normalize_url(url))
+        held = self.tokens.cached("jsapi_ticket")
+        if cached is None or held is None or cached["jsapi_ticket"] != held.value:
+            return None
+        return public(cached)
+
+    def get_cached_url_signature(self) -> dict[str, JSSignature]:
+        """Every cached signature by URL (at most ``cache_size``)."""
+        with self._cache_lock:
+            return {url: public(info) for url, info in self._cache.items()}
+
+    def _cache_get(self, url: str) -> SignatureInfo | None:
+        with self._cache_lock:
+            info = self._cache.get(url)
+            if info is not None:
+                self._cache.move_to_end(url)
+            return info
+
+    # -- server check ----------------------------------------------------------
+
+    def verify_signature(self, query: Mapping[str, str]) -> bool:
+        """WeChat's server check: ``signature`` over the token, ``timestamp`` and ``nonce``."""
+        if not self._server_token:
+            return False
+        values = [query.get(name) for name in ("signature", "timestamp", "nonce")]
+        if not all(isinstance(v, str) and 0 < len(v) <= 128 for v in values):
+            return False
+        signature, timestamp, nonce = values
+        assert signature is not None and timestamp is not None and nonce is not None
+        return check_server_signature(self._server_token, timestamp, nonce, signature)
+
+    # -- global token and ticket -------------------------------------------------
+
+    def get_access_token(self) -> dict[str, Any]:
+        """The global access token (shared and cached; fetched once when missing)."""
+        credential = self.tokens.get("access_token")
+        return {
+            "access_token": credential.value,
+            "expires_in": max(int(credential.expires_at - self._clock()), 0),
+        }
+
+    def get_wechat_ticket(self, access_token: str) -> dict[str, Any]:
+        """Ask WeChat for the jsapi ticket with ``access_token`` (a direct call)."""
+        return self.tokens.client.get_jsapi_ticket(access_token)
+
+    def update_access_token_or_ticket_globally(
+        self, token: str | None = None, ticket: str | None = None
+    ) -> None:
+        """Store a token and/or ticket for every worker, e.g. from a central service."""
+        self.tokens.set_globally(token, ticket)
+
+    def get_new_token_and_ticket(self, force: bool = False) -> dict[str, str]:
+        """Fetch a new token and ticket; unforced, at most 5 times within 2 hours."""
+        token, ticket = self.tokens.refresh(force=force)
+        return {"access_token": token.value, "jsapi_ticket": ticket.value}
+
+    def get_cached_global_token(self) -> dict[str, Any] | None:
+        """The held token and ticket with their expiry times, or ``None``; never fetches."""
+        token = self.tokens.cached("access_token")
+        ticket = self.tokens.cached("jsapi_ticket")
+        if token is None and ticket is None:
+            return None
+        return {
+            "access_token": token.value if token else None,
+            "jsapi_ticket": ticket.value if ticket else None,
+            "access_token_expires_at": token.expires_at if token else None,
+            "jsapi_ticket_expires_at": ticket.expires_at if ticket else None,
+        }

@@ -1,0 +1,53 @@
+"""The storage interface: a handful of methods every backend implements.
+
+Tokens and tickets are shared through a store so that one fetch serves every worker
+process and host. The interface is deliberately small (like cachelib's ``BaseCache``):
+string values with a time to live, and a lock with an owner and a time to live so a
+crashed holder never blocks the others for longer than the lock's TTL.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A key-value store with expiry and owner-checked locks.
+
+    Keys and values are ``str``. ``ttl`` is in seconds. Implementations must be safe
+    to call from many threads; ``sqlite`` and ``redis`` stores are also safe across
+    processes. Failures raise :class:`~wechat_middleware.errors.StoreError`.
+    """
+
+    def get(self, key: str) -> str | None:
+        """Return the value, or ``None`` when missing or expired."""
+        ...
+
+    def set(self, key: str, value: str, ttl: float) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds."""
+        ...
+
+    def delete(self, key: str, *, only_if: str | None = None) -> None:
+        """Remove ``key``; with ``only_if``, only while its value still equals it.
+
+        The compare-and-delete lets a process drop a token it found invalid without
+        dropping a newer one another process stored in the meantime.
+        """
+        ...
+
+    def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
+        """Take the lock ``name`` for ``owner`` unless someone else holds it.
+
+        Returns at once: ``True`` when taken (or already held by ``owner``),
+        ``False`` when another owner holds an unexpired lock.
+        """
+        ...
+
+    def release_lock(self, name: str, owner: str) -> None:
+        """Release ``name`` if ``owner`` still holds it; otherwise do nothing."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store must not be used afterwards."""
+        ...

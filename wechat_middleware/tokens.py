@@ -1,0 +1,338 @@
+"""The global access token and the jsapi ticket: fetched once, shared everywhere.
+
+WeChat limits both (about 2,000 classic token calls a day; the ticket is strictly
+rate-limited) and a classic token call invalidates the previous token after about five
+minutes. So a token is fetched by one process at a time, stored for every other
+worker and host, refreshed a margin ahead of expiry, and served from a short
+per-process copy so the hot path does no store I/O.
+
+The single flight works on two levels: a thread lock per process (only one thread
+goes to the store) and the store's lock across processes and hosts (only one process
+goes to WeChat). Waiters read the winner's value from the store; a crashed holder's
+lock expires after ``lock_ttl``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from .client import WeChatClient
+from .errors import (
+    InvalidCredentialError,
+    QuotaExceededError,
+    RefreshLimitError,
+    WeChatError,
+    WeChatUnavailableError,
+    error_for,
+)
+from .stores.base import Store
+
+log = logging.getLogger("wechat_middleware")
+_T = TypeVar("_T")
+
+Kind = Literal["access_token", "jsapi_ticket"]
+KINDS: tuple[Kind, ...] = ("access_token", "jsapi_ticket")
+
+#: The seed's rule for unforced manual refreshes: at most 5 within 2 hours.
+MANUAL_REFRESH_LIMIT = 5
+MANUAL_REFRESH_WINDOW = 2 * 3600.0
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A token or ticket with the times (by the manager's clock) it ages and dies."""
+
+    value: str
+    expires_at: float
+    refresh_at: float
+
+    @classmethod
+    def issued(cls, value: str, expires_in: float, now: float, margin: float) -> Credential:
+        # Refresh a margin ahead of expiry, but never sooner than halfway: the stable
+        # endpoint answers with the *remaining* life of the current token, and
+        # refreshing that at once again would loop.
+        return cls(value, now + expires_in, now + max(expires_in - margin, expires_in / 2))
+
+    def fresh(self, now: float) -> bool:
+        return now < self.refresh_at
+
+    def valid(self, now: float) -> bool:
+        return now < self.expires_at
+
+    def dumps(self) -> str:
+        return json.dumps([self.value, self.expires_at, self.refresh_at])
+
+    @classmethod
+    def loads(cls, raw: str) -> Credential | None:
+        try:
+            value, expires_at, refresh_at = json.loads(raw)
+            return cls(str(value), float(expires_at), float(refresh_at))
+        except (ValueError, TypeError):
+            return None
+
+
+@dataclass
+class _Local:
+    credential: Credential
+    checked: float  # time.monotonic() when last read from or written to the store
+
+
+class TokenManager:
+    """Serves the access token and jsapi ticket; refreshes them once for everyone."""
+
+    def __init__(
+        self,
+        client: WeChatClient,
+        store: Store,
+        *,
+        endpoint: str = "stable",
+        margin: float = 180.0,
+        local_ttl: float = 1.0,
+        lock_ttl: float = 30.0,
+        wait_timeout: float = 35.0,
+        failure_backoff: float = 5.0,
+        quota_backoff: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.endpoint = endpoint
+        self.margin = margin
+        self.local_ttl = local_ttl
+        self.lock_ttl = lock_ttl
+        self.wait_timeout = wait_timeout
+        self.failure_backoff = failure_backoff
+        self.quota_backoff = quota_backoff
+        self.clock = clock
+        self._sleep = sleep
+        self.prefix = f"wechat_middleware:{client.app_id}:"
+        self._local: dict[Kind, _Local] = {}
+        self._thread_locks: dict[Kind, threading.Lock] = {k: threading.Lock() for k in KINDS}
+
+    # -- reading -------------------------------------------------------------
+
+    def access_token(self) -> str:
+        return self.get("access_token").value
+
+    def jsapi_ticket(self) -> str:
+        return self.get("jsapi_ticket").value
+
+    def get(self, kind: Kind) -> Credential:
+        """The current credential, fetching it (once, for everyone) when needed."""
+        local = self._local.get(kind)
+        if local is not None and self._local_fresh(local):
+            return local.credential
+        lock = self._thread_locks[kind]
+        # While another thread refreshes, a still-valid copy is served without waiting.
+        if not lock.acquire(blocking=local is None or not local.credential.valid(self.clock())):
+            assert local is not None
+            return local.credential
+        try:
+            local = self._local.get(kind)
+            if local is not None and self._local_fresh(local):
+                return local.credential
+            stored = self._read(kind)
+            if stored is not None and stored.fresh(self.clock()):
+                return stored
+            usable = stored or (local.credential if local else None)
+            if usable is not None and not usable.valid(self.clock()):
+                usable = None
+            return self._refresh_shared(kind, usable)
+        finally:
+            lock.release()
+
+    def cached(self, kind: Kind) -> Credential | None:
+        """The credential if one is held and unexpired; never calls WeChat."""
+        local = self._local.get(kind)
+        if local is not None and self._local_fresh(local):
+            return local.credential
+        stored = self._read(kind)
+        if stored is not None and stored.valid(self.clock()):
+            return stored
+        return None
+
+    def _local_fresh(self, local: _Local) -> bool:
+        return time.monotonic() - local.checked < self.local_ttl and local.credential.fresh(
+            self.clock()
+        )
+
+    def _read(self, kind: Kind) -> Credential | None:
+        raw = self.store.get(self.prefix + kind)
+        credential = Credential.loads(raw) if raw is not None else None
+        if credential is not None:
+            self._local[kind] = _Local(credential, time.monotonic())
+        return credential
+
+    def _save(self, kind: Kind, credential: Credential) -> None:
+        ttl = max(credential.expires_at - self.clock(), 1.0)
+        self.store.set(self.prefix + kind, credential.dumps(), ttl)
+        self._local[kind] = _Local(credential, time.monotonic())
+
+    # -- refreshing ------------------------------------------------------------
+
+    def _refresh_shared(self, kind: Kind, usable: Credential | None) -> Credential:
+        """Refresh under the store's lock, or wait for whoever holds it."""
+        owner = uuid.uuid4().hex
+        lock_name = f"{self.prefix}lock:{kind}"
+        deadline = time.monotonic() + self.wait_timeout
+        delay = 0.01
+        while True:
+            if self.store.acquire_lock(lock_name, owner, self.lock_ttl):
+                try:
+                    stored = self._read(kind)  # another process may have just finished
+                    if stored is not None and stored.fresh(self.clock()):
+                        return stored
+                    try:
+                        return self._fetch_and_save(kind)
+                    except WeChatError:
+                        if usable is not None:
+                            log.warning("refreshing %s failed; serving the current one", kind)
+                            return usable
+                        raise
+                finally:
+                    self.store.release_lock(lock_name, owner)
+            if usable is not None:
+                return usable
+            self._sleep(delay)
+            delay = min(delay * 2, 0.1)
+            stored = self._read(kind)
+            if stored is not None and stored.fresh(self.clock()):
+                return stored
+            if time.monotonic() > deadline:
+                raise WeChatUnavailableError(
+                    f"timed out after {self.wait_timeout:.0f}s waiting for another worker "
+                    f"to refresh the {kind}"
+                )
+
+    def _fetch_and_save(self, kind: Kind, *, force_refresh: bool = False) -> Credential:
+        """Call WeChat (the caller holds the store lock) unless a recent failure says wait."""
+        failure_key = f"{self.prefix}failure:{kind}"
+        recent = self.store.get(failure_key)
+        if recent is not None and not force_refresh:
+            raise _failure_from(recent)
+        now = self.clock()
+        try:
+            if kind == "access_token":
+                data = self._fetch_token(force_refresh)
+                value, expires_in = str(data["access_token"]), float(data["expires_in"])
+            else:
+                data = self._with_token(self.client.get_jsapi_ticket)
+                value, expires_in = str(data["ticket"]), float(data["expires_in"])
+        except WeChatError as exc:
+            backoff = (
+                self.quota_backoff if isinstance(exc, QuotaExceededError) else self.failure_backoff
+            )
+            self.store.set(failure_key, json.dumps([exc.errcode, exc.errmsg]), backoff)
+            log.warning("fetching the %s failed: %s (backing off %.0fs)", kind, exc, backoff)
+            raise
+        credential = Credential.issued(value, expires_in, now, self.margin)
+        self._save(kind, credential)
+        log.info("fetched a new %s (expires in %.0fs)", kind, expires_in)
+        return credential
+
+    def _fetch_token(self, force_refresh: bool) -> dict[str, Any]:
+        if self.endpoint == "classic":
+            return self.client.get_access_token()
+        return self.client.get_stable_access_token(force_refresh=force_refresh)
+
+    def _with_token(self, call: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+        """Call with the access token; on 40001/40014/42001 drop it, refresh, retry once."""
+        token = self.access_token()
+        try:
+            return call(token)
+        except InvalidCredentialError:
+            log.warning("WeChat rejected the access token; refreshing it and retrying once")
+            self.invalidate("access_token", token)
+            return call(self.access_token())
+
+    def invalidate(self, kind: Kind, value: str) -> None:
+        """Forget ``value`` here and in the store, unless a newer one replaced it."""
+        local = self._local.get(kind)
+        if local is not None and local.credential.value == value:
+            del self._local[kind]
+        raw = self.store.get(self.prefix + kind)
+        stored = Credential.loads(raw) if raw is not None else None
+        if raw is not None and (stored is None or stored.value == value):
+            self.store.delete(self.prefix + kind, only_if=raw)
+
+    # -- manual control (the seed's getNewTokenAndTicket / updateAccessTokenOrTicketGlobally)
+
+    def refresh(self, force: bool = False) -> tuple[Credential, Credential]:
+        """Fetch a new token and ticket now, for every worker.
+
+        Unforced calls are limited like the seed's: at most 5 within 2 hours, the sixth
+        raises :class:`RefreshLimitError` without calling WeChat. ``force`` bypasses
+        the count and, on the stable endpoint, asks WeChat for a brand-new token
+        (``force_refresh``, which WeChat itself limits).
+        """
+        if not force:
+            self._count_manual_refresh()
+        token = self._locked(
+            "access_token", lambda: self._fetch_and_save("access_token", force_refresh=force)
+        )
+        ticket = self._locked(
+            "jsapi_ticket", lambda: self._fetch_and_save("jsapi_ticket", force_refresh=force)
+        )
+        return token, ticket
+
+    def set_globally(
+        self, access_token: str | None = None, ticket: str | None = None, expires_in: float = 7200
+    ) -> None:
+        """Store a token and/or ticket obtained elsewhere, for every worker."""
+        now = self.clock()
+        for kind, value in (("access_token", access_token), ("jsapi_ticket", ticket)):
+            if value:
+                self._save(kind, Credential.issued(value, expires_in, now, self.margin))  # type: ignore[arg-type]
+
+    def _count_manual_refresh(self) -> None:
+        key = f"{self.prefix}manual_refresh"
+
+        def count() -> None:
+            now = self.clock()
+            raw = self.store.get(key)
+            start, used = json.loads(raw) if raw else (now, 0)
+            if now - start >= MANUAL_REFRESH_WINDOW:
+                start, used = now, 0
+            if used >= MANUAL_REFRESH_LIMIT:
+                wait = MANUAL_REFRESH_WINDOW - (now - start)
+                raise RefreshLimitError(
+                    f"at most {MANUAL_REFRESH_LIMIT} manual refreshes within 2 hours; "
+                    f"try again in {wait / 60:.0f} minutes or pass force=True"
+                )
+            self.store.set(key, json.dumps([start, used + 1]), MANUAL_REFRESH_WINDOW)
+
+        self._locked("manual_refresh", count)
+
+    def _locked(self, name: str, work: Callable[[], _T]) -> _T:
+        """Run ``work`` holding the store lock ``name``, waiting for it if need be."""
+        owner = uuid.uuid4().hex
+        lock_name = f"{self.prefix}lock:{name}"
+        deadline = time.monotonic() + self.wait_timeout
+        while not self.store.acquire_lock(lock_name, owner, self.lock_ttl):
+            if time.monotonic() > deadline:
+                raise WeChatUnavailableError(f"timed out waiting for the {name} lock")
+            self._sleep(0.02)
+        try:
+            return work()
+        finally:
+            self.store.release_lock(lock_name, owner)
+
+
+def _failure_from(raw: str) -> WeChatError:
+    try:
+        errcode, errmsg = json.loads(raw)
+        errcode = int(errcode)
+        errmsg = str(errmsg)
+    except (ValueError, TypeError):
+        errcode, errmsg = -1, "unknown"
+    if errcode == -1:
+        return WeChatUnavailableError(f"recent failure, backing off: {errmsg}")
+    return error_for(errcode, f"recent failure, backing off: {errmsg}")

@@ -1,0 +1,68 @@
+"""``WeChat``: one object per app that wires the client, store, tokens and APIs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .client import WeChatClient
+from .config import WeChatConfig
+from .jssdk import JSSDK
+from .stores import Store, default_store_url, open_store
+from .tokens import TokenManager
+
+
+class WeChat:
+    """The library's entry point.
+
+    >>> wechat = WeChat.from_env()          # doctest: +SKIP
+    >>> wechat.jssdk.get_signature_by_url("https://example.com/page?a=1")  # doctest: +SKIP
+
+    ``store`` and ``clock`` are for tests and unusual deployments; by default the store
+    comes from ``config.store`` (``WECHAT_STORE``), else the embedded SQLite file.
+    """
+
+    def __init__(
+        self,
+        config: WeChatConfig,
+        *,
+        store: Store | None = None,
+        client: WeChatClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store or open_store(config.store or default_store_url(), clock=clock)
+        self.client = client or WeChatClient(
+            config.app_id,
+            config.app_secret,
+            api_base=config.api_base,
+            open_base=config.open_base,
+            timeout=config.timeout,
+        )
+        self.tokens = TokenManager(
+            self.client,
+            self.store,
+            endpoint=config.token_endpoint,
+            margin=config.refresh_margin,
+            clock=clock,
+        )
+        self.jssdk = JSSDK(
+            self.tokens,
+            app_id=config.app_id,
+            server_token=config.token,
+            cache_size=config.url_cache_size,
+            clock=clock,
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> WeChat:
+        """Configure from the ``WECHAT_*`` environment variables (see README)."""
+        return cls(WeChatConfig.from_env(environ, **overrides))
+
+    def __repr__(self) -> str:
+        return f"WeChat(app_id={self.config.app_id!r})"
+
+    def close(self) -> None:
+        self.client.close()
+        self.store.close()
