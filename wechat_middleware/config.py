@@ -32,6 +32,7 @@ class WeChatConfig:
     scope: str = "snsapi_base"
     verify_path: str = "/wechat/verify"
     callback_path: str = "/wechat/oauth-callback"
+    login_path: str = "/wechat/login"
     public_url: str | None = None
     store: str | None = field(default=None, repr=False)  # a Redis URL may hold a password
     api_base: str = "https://api.weixin.qq.com"
@@ -66,11 +67,14 @@ class WeChatConfig:
         for name, path in (
             ("WECHAT_VERIFY_PATH", self.verify_path),
             ("WECHAT_CALLBACK_PATH", self.callback_path),
+            ("WECHAT_LOGIN_PATH", self.login_path),
         ):
             if not path.startswith("/") or path.startswith("//") or "?" in path or "#" in path:
                 raise ConfigError(f"{name} must be a path starting with '/', got {path!r}")
-        if self.verify_path == self.callback_path:
-            raise ConfigError("WECHAT_VERIFY_PATH and WECHAT_CALLBACK_PATH must differ")
+        if len({self.verify_path, self.callback_path, self.login_path}) < 3:
+            raise ConfigError(
+                "WECHAT_VERIFY_PATH, WECHAT_CALLBACK_PATH and WECHAT_LOGIN_PATH must differ"
+            )
         object.__setattr__(self, "api_base", _base_url("WECHAT_API_BASE", self.api_base))
         object.__setattr__(self, "open_base", _base_url("WECHAT_OPEN_BASE", self.open_base))
         if self.public_url is not None:
@@ -138,6 +142,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "WECHAT_SCOPE": ("scope", str),
     "WECHAT_VERIFY_PATH": ("verify_path", str),
     "WECHAT_CALLBACK_PATH": ("callback_path", str),
+    "WECHAT_LOGIN_PATH": ("login_path", str),
     "WECHAT_PUBLIC_URL": ("public_url", str),
     "WECHAT_STORE": ("store", str),
     "WECHAT_API_BASE": ("api_base", str),

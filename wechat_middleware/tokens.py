@@ -149,6 +149,11 @@ class TokenManager:
         finally:
             lock.release()
 
+    def held_fresh(self, kind: Kind) -> bool:
+        """Whether this process can serve ``kind`` without store or network I/O."""
+        local = self._local.get(kind)
+        return local is not None and self._local_fresh(local)
+
     def cached(self, kind: Kind) -> Credential | None:
         """The credential if one is held and unexpired; never calls WeChat."""
         local = self._local.get(kind)

@@ -9,6 +9,7 @@ from typing import Any
 from .client import WeChatClient
 from .config import WeChatConfig
 from .jssdk import JSSDK
+from .oauth import OAuth
 from .stores import Store, default_store_url, open_store
 from .tokens import TokenManager
 
@@ -54,6 +55,14 @@ class WeChat:
             cache_size=config.url_cache_size,
             clock=clock,
         )
+        self.oauth = OAuth(
+            self.client,
+            self.store,
+            scope=config.scope,
+            # Without a public URL the callback's host is known only per request.
+            redirect_url=config.public_url + config.callback_path if config.public_url else None,
+            clock=clock,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> WeChat:
@@ -62,6 +71,12 @@ class WeChat:
 
     def __repr__(self) -> str:
         return f"WeChat(app_id={self.config.app_id!r})"
+
+    def init_app(self, flask_app: Any) -> None:
+        """Flask: wrap ``app.wsgi_app``; ``request.wechat`` and ``{{ wechat }}`` work."""
+        from .wsgi import init_flask
+
+        init_flask(flask_app, self)
 
     def close(self) -> None:
         self.client.close()

@@ -1,0 +1,126 @@
+"""``request.wechat``: what a page needs from WeChat, computed only when read."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from .errors import StoreError, WeChatError
+from .jssdk import JSSignature
+from .oauth import WeChatUser
+
+if TYPE_CHECKING:
+    from .wechat import WeChat
+
+log = logging.getLogger("wechat_middleware")
+
+_UNSET: Any = object()
+# Characters that could end a <script> element or a JS string early when JSON is
+# dropped into HTML; escaped as \\uXXXX they are still the same JSON.
+_SCRIPT_UNSAFE = str.maketrans(
+    {
+        "<": "\\u003c",
+        ">": "\\u003e",
+        "&": "\\u0026",
+        "\u2028": "\\u2028",
+        "\u2029": "\\u2029",
+    }
+)
+
+
+def script_safe_json(value: Any) -> str:
+    """JSON that is safe inside ``<script>`` in an HTML page (and still valid JSON)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT_UNSAFE)
+
+
+class WeChatContext:
+    """Per-request view of WeChat: the page's JS-SDK signature, the user, the browser.
+
+    ``signature`` is lazy: a request that never reads it costs no ticket look-up. If
+    WeChat cannot be reached it is ``None`` (and a warning is logged) so the page still
+    renders, just without the JS-SDK.
+    """
+
+    __slots__ = ("_signature", "_wechat", "is_wechat_browser", "page_url", "user")
+
+    def __init__(
+        self,
+        wechat: WeChat,
+        *,
+        page_url: str,
+        user: WeChatUser | None,
+        is_wechat_browser: bool,
+    ) -> None:
+        self._wechat = wechat
+        self.page_url = page_url
+        self.user = user
+        self.is_wechat_browser = is_wechat_browser
+        self._signature: JSSignature | None = _UNSET
+
+    def __repr__(self) -> str:
+        openid = self.user.openid if self.user else None
+        return f"<WeChatContext url={self.page_url!r} openid={openid!r}>"
+
+    @property
+    def openid(self) -> str | None:
+        return self.user.openid if self.user else None
+
+    @property
+    def jssdk_url(self) -> str:
+        return self._wechat.config.jssdk_url
+
+    @property
+    def signature(self) -> JSSignature | None:
+        """``{appId, timestamp, nonceStr, signature, url}`` for the URL the browser shows."""
+        if self._signature is _UNSET:
+            self._signature = self.sign(self.page_url)
+        return self._signature
+
+    def sign(self, url: str) -> JSSignature | None:
+        """Sign another URL of this site, e.g. the landing URL an iOS SPA reports."""
+        try:
+            return self._wechat.jssdk.get_signature_by_url(url)
+        except (WeChatError, StoreError) as exc:
+            log.warning("no JS-SDK signature for this page: %s", exc)
+        except ValueError as exc:
+            log.warning("cannot sign %r: %s", url[:200], exc)
+        return None
+
+    def signature_json(self) -> str:
+        """The signature as script-safe JSON (``null`` when unavailable)."""
+        return script_safe_json(self.signature)
+
+    def config_json(
+        self,
+        js_api_list: Iterable[str],
+        debug: bool = False,
+        open_tag_list: Iterable[str] = (),
+    ) -> str:
+        """The argument of ``wx.config(...)``, safe to drop into a ``<script>``."""
+        signature = self.signature
+        config: dict[str, Any] = {
+            "debug": bool(debug),
+            "appId": self._wechat.config.app_id,
+            "timestamp": signature["timestamp"] if signature else 0,
+            "nonceStr": signature["nonceStr"] if signature else "",
+            "signature": signature["signature"] if signature else "",
+            "jsApiList": list(js_api_list),
+        }
+        tags = list(open_tag_list)
+        if tags:
+            config["openTagList"] = tags
+        return script_safe_json(config)
+
+    def login_url(self, next: str | None = None) -> str:
+        """Where to send the browser to log in and come back to ``next`` (a local path)."""
+        target = next if next is not None else _path_of(self.page_url)
+        return f"{self._wechat.config.login_path}?next={quote(target, safe='/')}"
+
+
+def _path_of(url: str) -> str:
+    rest = url.split("://", 1)[-1]
+    slash = rest.find("/")
+    return rest[slash:] if slash >= 0 else "/"

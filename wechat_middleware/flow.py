@@ -1,0 +1,404 @@
+"""What to do with one request: the middleware's whole protocol, shared by both adapters.
+
+``Flow.decide`` is pure: it reads a small immutable view of the request and returns an
+action (respond now, complete a login, or pass through to the app). The WSGI and ASGI
+adapters only build the view and carry out the action, so a test of any decision needs
+no server. The one step that needs I/O, exchanging an OAuth ``code`` with WeChat, is
+``Flow.complete_login``: the WSGI adapter calls it inline, the ASGI adapter in a thread.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, quote
+
+from .context import WeChatContext
+from .errors import ConfigError, InvalidCodeError, StoreError, WeChatError, WeChatUnavailableError
+from .session import Session, SessionCodec, make_state, valid_state
+
+if TYPE_CHECKING:
+    from .wechat import WeChat
+
+log = logging.getLogger("wechat_middleware")
+
+Headers = list[tuple[str, str]]
+
+MAX_QUERY_FIELDS = 32
+MAX_CODE_LENGTH = 512
+MAX_NEXT_LENGTH = 2048
+MAX_CLOCK_SKEW = 300  # seconds a server-check timestamp may differ from our clock
+_HOST_RE = re.compile(r"[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
+_NO_STORE = ("Cache-Control", "no-store")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    """The few facts about a request the decision needs, as the server received them."""
+
+    method: str
+    scheme: str
+    host: str
+    path: str  # decoded, for routing
+    raw_path: str  # as sent (percent-encoded), for rebuilding the browser's URL
+    query: str  # raw query string as sent, without "?"
+    user_agent: str = ""
+    accept: str = ""
+    cookie: str = ""
+    requested_with: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Respond:
+    """Answer the request ourselves; the app is not called."""
+
+    status: int
+    headers: Headers
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteLogin:
+    """A valid OAuth callback: exchange ``code`` (I/O) with ``Flow.complete_login``."""
+
+    code: str
+    state: str
+    next_url: str
+    session: Session
+    secure: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PassThrough:
+    """Call the app with ``context`` as ``request.wechat``.
+
+    ``wants_html`` tells the ASGI adapter the page will likely read the signature, so
+    it may fetch a stale ticket in a worker thread before the app runs.
+    """
+
+    context: WeChatContext
+    wants_html: bool
+
+
+Action = Respond | CompleteLogin | PassThrough
+
+
+class Flow:
+    """The decision for every request, configured once per middleware."""
+
+    def __init__(self, wechat: WeChat, *, clock: Callable[[], float] = time.time) -> None:
+        config = wechat.config
+        if not config.secret_key:
+            raise ConfigError(
+                "WECHAT_SECRET_KEY is required by the middleware: it signs the session "
+                "cookie that keeps the OAuth user (use a long random value)"
+            )
+        self.wechat = wechat
+        self.config = config
+        self.clock = clock
+        self.codec = SessionCodec(config.secret_key, config.session_max_age)
+        self._cookie_prefix = config.session_cookie + "="
+        self._exact = {config.verify_path, config.callback_path, config.login_path}
+
+    # -- the decision (pure) ---------------------------------------------------
+
+    def decide(self, view: RequestView) -> Action:
+        config = self.config
+        path = view.path
+        if path in self._exact:
+            if path == config.verify_path:
+                return self._verify(view)
+            if path == config.callback_path:
+                return self._callback(view, self._session(view))
+            return self._login(view, self._session(view))
+        session = self._session(view)
+        ua = view.user_agent
+        is_wechat = "MicroMessenger" in ua and (config.include_wxwork or "wxwork" not in ua)
+        wants_html = view.method in ("GET", "HEAD") and _accepts_html(view)
+        if (
+            session.user is None
+            and wants_html
+            and (is_wechat or config.login_required_outside_wechat)
+            and not path.startswith(config.exclude)
+            and session.anonymous_until <= self.clock()
+        ):
+            if not session.too_many_attempts(self.clock()):
+                return self._start_login(view, session, _local_url(view))
+            log.warning("not sending this browser to WeChat OAuth again: too many attempts")
+        context = WeChatContext(
+            self.wechat,
+            page_url=self._page_url(view),
+            user=session.user,
+            is_wechat_browser=is_wechat,
+        )
+        return PassThrough(context, wants_html)
+
+    def _session(self, view: RequestView) -> Session:
+        raw = _cookie_value(view.cookie, self._cookie_prefix)
+        return self.codec.loads(raw) if raw else Session()
+
+    def _verify(self, view: RequestView) -> Action:
+        """WeChat's server check (GET) and authenticated message pushes (POST)."""
+        if view.method not in ("GET", "HEAD", "POST"):
+            return _text(405, "method not allowed", [("Allow", "GET, POST")])
+        query = _parse_query(view.query)
+        fields = {}
+        for name in ("signature", "timestamp", "nonce"):
+            values = query.get(name) if query is not None else None
+            if not values or len(values) != 1:
+                return _text(403, "invalid signature")
+            fields[name] = values[0]
+        if not self._fresh_timestamp(fields["timestamp"]) or not self.wechat.jssdk.verify_signature(
+            fields
+        ):
+            log.warning("rejected a server-check request with an invalid signature")
+            return _text(403, "invalid signature")
+        if view.method == "POST":
+            return PassThrough(
+                WeChatContext(self.wechat, page_url="", user=None, is_wechat_browser=False),
+                wants_html=False,
+            )
+        assert query is not None
+        echostr = query.get("echostr", [""])
+        if len(echostr) != 1 or len(echostr[0]) > 1024:
+            return _text(400, "bad echostr")
+        return _text(200, echostr[0])
+
+    def _fresh_timestamp(self, timestamp: str) -> bool:
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return False
+        return abs(int(timestamp) - self.clock()) <= MAX_CLOCK_SKEW
+
+    def _callback(self, view: RequestView, session: Session) -> Action:
+        """Back from WeChat's authorize page with ``code`` and ``state``."""
+        if view.method != "GET":
+            return _text(405, "method not allowed", [("Allow", "GET")])
+        secure = self._secure(view)
+        query = _parse_query(view.query) or {}
+        state = _single(query, "state")
+        code = _single(query, "code")
+        pending = session.pending
+        if (
+            pending is None
+            or state is None
+            or not valid_state(state)
+            or not hmac.compare_digest(state.encode(), pending.state.encode())
+            or pending.expired(self.clock())
+        ):
+            log.warning("OAuth callback with a missing, forged, replayed or expired state")
+            cleared = session.without_pending() if pending is not None else None
+            return self._page(
+                400,
+                "This login link is invalid or has expired.",
+                pending.next if pending else "/",
+                cleared,
+                secure,
+            )
+        if code is None:
+            log.info("the user declined the OAuth consent")
+            declined = session.without_pending()
+            declined = Session(
+                user=declined.user,
+                attempts=declined.attempts,
+                anonymous_until=self.clock() + 600,
+            )
+            return self._page(403, "Login was cancelled.", pending.next, declined, secure)
+        if len(code) > MAX_CODE_LENGTH or not code.isascii() or not code.isprintable():
+            log.warning("OAuth callback with a malformed code")
+            return self._page(
+                400, "This login link is invalid.", pending.next, session.without_pending(), secure
+            )
+        return CompleteLogin(code, state, pending.next, session.without_pending(), secure)
+
+    def _login(self, view: RequestView, session: Session) -> Action:
+        """``GET {login_path}?next=/page``: start a login explicitly (``login_url()``)."""
+        if view.method not in ("GET", "HEAD"):
+            return _text(405, "method not allowed", [("Allow", "GET")])
+        query = _parse_query(view.query) or {}
+        return self._start_login(view, session, safe_next(_single(query, "next") or "/"))
+
+    def _start_login(self, view: RequestView, session: Session, next_url: str) -> Action:
+        base = self._base_url(view)
+        if base is None:
+            return _text(400, "bad Host header")
+        state = make_state()
+        started = session.with_login_started(state, next_url, self.clock())
+        location = self.wechat.client.authorize_url(
+            base + self.config.callback_path, self.config.scope, state
+        )
+        headers = [("Location", location), _NO_STORE]
+        headers.append(self._set_cookie(started, self._secure(view)))
+        return Respond(302, headers, b"")
+
+    # -- completing a login (I/O: the store and WeChat) --------------------------
+
+    def complete_login(self, action: CompleteLogin) -> Respond:
+        """Claim the state once, exchange the code, and send the browser back."""
+        session = action.session
+        try:
+            if not self.wechat.store.acquire_lock(
+                f"{self.wechat.tokens.prefix}state:{action.state}", uuid.uuid4().hex, 600
+            ):
+                log.warning("OAuth callback replayed: its state was already used")
+                return self._page(
+                    400,
+                    "This login link was already used.",
+                    action.next_url,
+                    session,
+                    action.secure,
+                )
+            result = self.wechat.oauth.login(action.code)
+        except InvalidCodeError as exc:
+            log.warning("OAuth code rejected by WeChat (%s)", exc.errcode)
+            return self._page(
+                400,
+                "This login link was already used or has expired.",
+                action.next_url,
+                session,
+                action.secure,
+            )
+        except (WeChatUnavailableError, StoreError) as exc:
+            log.warning("login failed, WeChat or the store is unavailable: %s", exc)
+            return self._page(
+                503,
+                "WeChat login is unavailable right now.",
+                action.next_url,
+                session,
+                action.secure,
+            )
+        except WeChatError as exc:
+            log.warning("login failed: %s", exc)
+            return self._page(
+                502, "WeChat refused the login.", action.next_url, session, action.secure
+            )
+        if result.user is None:
+            # A snapshot-page visitor has a virtual openid and no profile until they tap
+            # through: do not log them in, and do not send them to OAuth again.
+            session = Session(attempts=session.attempts, anonymous_until=self.clock() + 600)
+        else:
+            session = session.logged_in(result.user)
+        return Respond(
+            302,
+            [
+                ("Location", self._location(action.next_url)),
+                _NO_STORE,
+                self._set_cookie(session, action.secure),
+            ],
+            b"",
+        )
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _base_url(self, view: RequestView) -> str | None:
+        """The scheme and host the browser sees (``public_url`` when configured)."""
+        if self.config.public_url:
+            return self.config.public_url
+        if not _HOST_RE.fullmatch(view.host):
+            return None
+        return f"{view.scheme}://{view.host}"
+
+    def _page_url(self, view: RequestView) -> str:
+        base = self._base_url(view) or "http://invalid-host"
+        query = view.query
+        if query and not query.isascii():
+            query = quote(query.encode("latin-1", "replace"), safe=_URL_SAFE)
+        return f"{base}{view.raw_path}?{query}" if query else f"{base}{view.raw_path}"
+
+    def _secure(self, view: RequestView) -> bool:
+        base = self.config.public_url
+        return base.startswith("https:") if base else view.scheme == "https"
+
+    def _location(self, next_url: str) -> str:
+        return (self.config.public_url or "") + next_url
+
+    def _set_cookie(self, session: Session, secure: bool) -> tuple[str, str]:
+        value = self.codec.dumps(session)
+        attrs = f"Path=/; Max-Age={self.config.session_max_age}; HttpOnly; SameSite=Lax"
+        if secure:
+            attrs += "; Secure"
+        return ("Set-Cookie", f"{self.config.session_cookie}={value}; {attrs}")
+
+    def _page(
+        self, status: int, message: str, next_url: str, session: Session | None, secure: bool
+    ) -> Respond:
+        """A small HTML page that explains and links back, never redirecting by itself."""
+        link = html.escape(self._location(safe_next(next_url)), quote=True)
+        body = (
+            "<!doctype html><meta charset=utf-8>"
+            '<meta name="viewport" content="width=device-width,initial-scale=1">'
+            f"<title>{html.escape(message)}</title><p>{html.escape(message)}</p>"
+            f'<p><a href="{link}">Continue</a></p>'
+        ).encode()
+        headers: Headers = [("Content-Type", "text/html; charset=utf-8"), _NO_STORE]
+        if session is not None:
+            headers.append(self._set_cookie(session, secure))
+        return Respond(status, headers, body)
+
+
+def safe_next(raw: str) -> str:
+    """A same-origin path to return to; ``/`` for anything that could leave the site.
+
+    Collapsing leading slashes defeats ``//evil.example`` (a scheme-relative URL), and
+    backslashes, control characters and over-long values are refused outright.
+    """
+    if (
+        not raw.startswith("/")
+        or len(raw) > MAX_NEXT_LENGTH
+        or "\\" in raw
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw)
+    ):
+        return "/"
+    return "/" + quote(raw.lstrip("/"), safe=_URL_SAFE)
+
+
+def _local_url(view: RequestView) -> str:
+    raw = f"{view.raw_path}?{view.query}" if view.query else view.raw_path
+    return safe_next(raw if len(raw) <= MAX_NEXT_LENGTH else view.raw_path)
+
+
+def _accepts_html(view: RequestView) -> bool:
+    if view.requested_with:  # XMLHttpRequest from the page's own scripts
+        return False
+    accept = view.accept
+    return "text/html" in accept or "application/xhtml+xml" in accept
+
+
+def _cookie_value(header: str, prefix: str) -> str | None:
+    if prefix not in header:
+        return None
+    for part in header.split(";"):
+        part = part.strip()
+        if part.startswith(prefix):
+            return part[len(prefix) :]
+    return None
+
+
+def _parse_query(query: str) -> dict[str, list[str]] | None:
+    try:
+        return parse_qs(
+            query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS, errors="replace"
+        )
+    except ValueError:  # more fields than any WeChat request has
+        return None
+
+
+def _single(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values and len(values) == 1 and values[0] else None
+
+
+def _text(status: int, text: str, extra: Headers | None = None) -> Respond:
+    headers: Headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("X-Content-Type-Options", "nosniff"),
+        _NO_STORE,
+    ]
+    return Respond(status, headers + (extra or []), text.encode("utf-8"))

@@ -1,0 +1,488 @@
+"""The seed's OAuth API: web-page authorisation, with OAuth tokens kept per user.
+
+Method names are the seed's (``getUserInfo`` -> ``get_user_info``) and so are their
+defaults. Deliberate differences: the seed kept one OAuth token per process, so two
+users logging in at once overwrote each other's; here each user's token lives in the
+shared store under their openid, for every worker. ``get_user_base_info`` never hands
+out the user's tokens, and a snapshot-page visitor (a virtual openid, WeChat's
+``is_snapshotuser: 1``) is never logged in or stored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from .client import LANGS, WeChatClient
+from .config import SCOPES
+from .errors import RefreshTokenExpiredError, WeChatAPIError, WeChatError, WeChatUnavailableError
+from .stores.base import Store
+
+log = logging.getLogger("wechat_middleware")
+
+SCOPE_BASE = "snsapi_base"
+SCOPE_USERINFO = "snsapi_userinfo"
+
+#: WeChat's OAuth access token lives 2 hours, its refresh token 30 days.
+OAUTH_TOKEN_TTL = 7200.0
+REFRESH_TOKEN_TTL = 30 * 86400.0
+#: Like the seed, treat a token as expired a minute early: a call made with it must land.
+EXPIRY_MARGIN = 60.0
+
+#: Openids are 28 characters of [A-Za-z0-9_-]; unionids similar. Allow room, not garbage.
+MAX_ID_LENGTH = 128
+MAX_NICKNAME_LENGTH = 256
+MAX_HEADIMGURL_LENGTH = 2048
+MAX_REDIRECT_URL_LENGTH = 4096
+MAX_CODE_LENGTH = 512
+
+_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_ID_LENGTH}}}")
+_STATE = re.compile(r"[A-Za-z0-9]{0,128}")  # WeChat: up to 128 bytes of a-zA-Z0-9
+_SECRET_FIELDS = ("access_token", "refresh_token")
+
+
+def _valid_id(value: object) -> bool:
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def _is_http_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _is_snapshot(data: Mapping[str, Any]) -> bool:
+    """WeChat's ``is_snapshotuser`` is 1 for a visitor seen on a Moments snapshot page."""
+    return data.get("is_snapshotuser") in (1, "1")
+
+
+def _grants_userinfo(scope: object) -> bool:
+    # WeChat documents ``scope`` as comma-separated, though it echoes the one requested.
+    return isinstance(scope, str) and SCOPE_USERINFO in scope.split(",")
+
+
+def _text(value: object, limit: int) -> str | None:
+    """A profile field as kept in the session: empty or absent becomes ``None``."""
+    if not isinstance(value, str) or not value:
+        return None
+    return value[:limit]
+
+
+@dataclass(frozen=True)
+class WeChatUser:
+    """The logged-in user as the session keeps it."""
+
+    openid: str
+    scope: str = SCOPE_BASE
+    unionid: str | None = None
+    nickname: str | None = None
+    headimgurl: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        """The fields that are set: a session cookie has little room to spare."""
+        data = {"openid": self.openid, "scope": self.scope}
+        for name in ("unionid", "nickname", "headimgurl"):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WeChatUser | None:
+        """The user a session holds, or ``None`` for anything malformed; never raises.
+
+        The data comes from a cookie, possibly written by another version of this
+        library, so nothing about its shape is assumed.
+        """
+        try:
+            return cls._from_dict(data)
+        except Exception:  # a hostile Mapping may raise anything from its methods
+            return None
+
+    @classmethod
+    def _from_dict(cls, data: Mapping[str, Any]) -> WeChatUser | None:
+        if not isinstance(data, Mapping):
+            return None
+        openid = data.get("openid")
+        if not isinstance(openid, str) or not _valid_id(openid):
+            return None
+        scope = data.get("scope", SCOPE_BASE)
+        if scope not in SCOPES:
+            return None
+        unionid = data.get("unionid")
+        if unionid is not None and not _valid_id(unionid):
+            return None
+        nickname = data.get("nickname")
+        if nickname is not None and not (
+            isinstance(nickname, str) and 0 < len(nickname) <= MAX_NICKNAME_LENGTH
+        ):
+            return None
+        headimgurl = data.get("headimgurl")
+        if headimgurl is not None and not (
+            isinstance(headimgurl, str)
+            and len(headimgurl) <= MAX_HEADIMGURL_LENGTH
+            and _is_http_url(headimgurl)
+        ):
+            return None
+        return cls(openid, str(scope), unionid, nickname, headimgurl)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """What a callback's code yielded.
+
+    ``user`` is ``None`` for a snapshot-page visitor (``snapshot`` is then ``True``):
+    WeChat gave a virtual openid that must not be logged in, and sending the visitor
+    through OAuth again would loop until they tap through the snapshot.
+    """
+
+    user: WeChatUser | None
+    snapshot: bool
+
+
+@dataclass(frozen=True)
+class _UserToken:
+    """A user's OAuth token as stored, with the times (by the OAuth clock) it dies."""
+
+    access_token: str
+    refresh_token: str
+    openid: str
+    scope: str
+    unionid: str | None
+    expires_at: float
+    refresh_expires_at: float
+
+    def dumps(self) -> str:
+        data: dict[str, Any] = {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "openid": self.openid,
+            "scope": self.scope,
+            "expires_at": self.expires_at,
+            "refresh_expires_at": self.refresh_expires_at,
+        }
+        if self.unionid:
+            data["unionid"] = self.unionid
+        return json.dumps(data)
+
+    @classmethod
+    def loads(cls, raw: str) -> _UserToken | None:
+        try:
+            data = json.loads(raw)
+            unionid = data.get("unionid")
+            return cls(
+                access_token=str(data["access_token"]),
+                refresh_token=str(data["refresh_token"]),
+                openid=str(data["openid"]),
+                scope=str(data["scope"]),
+                unionid=str(unionid) if unionid else None,
+                expires_at=float(data["expires_at"]),
+                refresh_expires_at=float(data["refresh_expires_at"]),
+            )
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None
+
+
+class OAuth:
+    """``wechat.oauth``: authorise users, exchange codes, keep their OAuth tokens.
+
+    ``scope`` is the one the middleware logs users in with; ``redirect_url`` is the
+    default callback URL (the seed's ``wechatRedirectUrl``) for the URL builders.
+    """
+
+    def __init__(
+        self,
+        client: WeChatClient,
+        store: Store,
+        *,
+        scope: str = SCOPE_BASE,
+        redirect_url: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.scope = _check_scope(scope)
+        self.redirect_url = _check_redirect_url(redirect_url) if redirect_url else None
+        self.clock = clock
+        self.prefix = f"wechat_middleware:{client.app_id}:oauth:"
+
+    # -- authorize URLs ----------------------------------------------------------
+
+    def generate_oauth_url(
+        self, custom_url: str | None = None, is_base: bool = False, state: str = ""
+    ) -> str:
+        """The authorize URL; like the seed, ``snsapi_userinfo`` unless ``is_base``."""
+        return self.generate_oauth_url_by_scope(
+            custom_url, SCOPE_BASE if is_base else SCOPE_USERINFO, state
+        )
+
+    def generate_oauth_url_by_scope(
+        self, custom_url: str | None = None, scope: str | None = None, state: str = ""
+    ) -> str:
+        """The authorize URL for ``scope`` (default: this OAuth's scope)."""
+        url = custom_url if custom_url is not None else self.redirect_url
+        if url is None:
+            raise ValueError("no redirect URL: pass custom_url or configure redirect_url")
+        if not isinstance(state, str) or _STATE.fullmatch(state) is None:
+            raise ValueError("state must be at most 128 characters of [A-Za-z0-9]")
+        return self.client.authorize_url(
+            _check_redirect_url(url), _check_scope(scope or self.scope), state
+        )
+
+    # -- code exchange and user info ---------------------------------------------
+
+    def get_oauth_access_token(self, code: str) -> dict[str, Any]:
+        """Exchange a callback's ``code`` (once, within 5 minutes) for the user's token.
+
+        The token is kept under the user's openid, so later calls for this user
+        (``get_user_info_by_openid``, ``refresh_access_token``) need no new code.
+        """
+        _check_code(code)
+        data = self.client.oauth_access_token(code)
+        if not _valid_id(data.get("openid")):
+            raise WeChatUnavailableError("sns/oauth2/access_token: malformed openid")
+        if not _is_snapshot(data):
+            self._save(data, self.clock() + REFRESH_TOKEN_TTL)
+        return data
+
+    def get_user_base_info(self, code: str) -> dict[str, Any]:
+        """Who the code belongs to (openid, scope, unionid), without the user's tokens."""
+        data = self.get_oauth_access_token(code)
+        return {name: value for name, value in data.items() if name not in _SECRET_FIELDS}
+
+    def get_user_info(
+        self,
+        code: str,
+        force_token_update: bool = False,
+        return_token: bool = False,
+        lang: str = "zh_CN",
+    ) -> dict[str, Any]:
+        """The profile (needs ``snsapi_userinfo``, else :class:`ScopeError`).
+
+        ``force_token_update`` refreshes the new token before use; ``return_token``
+        merges the token response into the profile, as the seed does.
+        """
+        _check_lang(lang)  # before the exchange: a code is spent by the first attempt
+        token = self.get_oauth_access_token(code)
+        if force_token_update:
+            token = self._refresh(
+                str(token.get("refresh_token") or ""),
+                self.clock() + REFRESH_TOKEN_TTL,
+                str(token["openid"]),
+                store=not _is_snapshot(token),
+            )
+        info = self.client.userinfo(str(token["access_token"]), str(token["openid"]), lang)
+        return {**token, **info} if return_token else info
+
+    def get_user_info_by_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """``get_user_info`` with the seed's option names (camelCase or snake_case)."""
+        if not isinstance(options, Mapping):
+            raise ValueError("options must be a mapping with at least 'code'")
+
+        def option(*names: str) -> Any:
+            return next((options[n] for n in names if n in options), None)
+
+        return self.get_user_info(
+            option("code"),
+            force_token_update=bool(option("force", "force_token_update", "forceTokenUpdate")),
+            return_token=bool(option("returnToken", "return_token")),
+            lang=option("lang") or "zh_CN",
+        )
+
+    # -- stored per-user tokens --------------------------------------------------
+
+    def is_access_token_valid(self, openid: str, *, remote: bool = False) -> bool:
+        """Whether this user's stored token is unexpired; ``remote`` also asks WeChat."""
+        token = self._load(_check_openid(openid))
+        if token is None or self.clock() >= token.expires_at - EXPIRY_MARGIN:
+            return False
+        return not remote or self.client.oauth_token_valid(token.access_token, token.openid)
+
+    def refresh_access_token(self, openid: str) -> dict[str, Any]:
+        """A new OAuth token for this user from their stored refresh token (30 days).
+
+        Raises :class:`RefreshTokenExpiredError` when none is held or WeChat says it
+        expired: the user must log in again. Concurrent refreshes for one user are
+        harmless (a refresh token stays usable), so no lock is taken.
+        """
+        token = self._load(_check_openid(openid))
+        if token is None:
+            raise RefreshTokenExpiredError(
+                42002, "no OAuth refresh token is held for this user; they must log in again"
+            )
+        return self._refresh(
+            token.refresh_token, token.refresh_expires_at, token.openid, store=True
+        )
+
+    def get_user_info_by_openid(self, openid: str, lang: str = "zh_CN") -> dict[str, Any]:
+        """The profile of a user who logged in earlier, with the stored token.
+
+        The token is refreshed when it has expired by our clock, and once more when
+        WeChat rejects it (40001/42001) before then.
+        """
+        openid = _check_openid(openid)
+        _check_lang(lang)
+        token = self._load(openid)
+        if token is None or self.clock() >= token.expires_at - EXPIRY_MARGIN:
+            access_token = str(self.refresh_access_token(openid)["access_token"])
+        else:
+            access_token = token.access_token
+        try:
+            return self.client.userinfo(access_token, openid, lang)
+        except WeChatAPIError as exc:
+            if exc.errcode not in (40001, 40014, 42001):
+                raise
+            log.warning("WeChat rejected a user's OAuth token; refreshing it and retrying once")
+            fresh = str(self.refresh_access_token(openid)["access_token"])
+            return self.client.userinfo(fresh, openid, lang)
+
+    # -- the middleware's callback -----------------------------------------------
+
+    def login(self, code: str) -> LoginResult:
+        """Turn a callback's ``code`` into the user to keep in the session.
+
+        With ``snsapi_userinfo`` the profile is fetched too; if that fails the user is
+        still logged in with their openid: the code is spent and the identity proven,
+        and profile fields are optional since WeChat's 2021 changes anyway.
+        """
+        data = self.get_oauth_access_token(code)
+        if _is_snapshot(data):
+            return LoginResult(None, True)
+        openid = str(data["openid"])
+        scope = SCOPE_USERINFO if _grants_userinfo(data.get("scope")) else SCOPE_BASE
+        unionid = data.get("unionid") if _valid_id(data.get("unionid")) else None
+        user = WeChatUser(openid, scope, unionid)
+        if scope != SCOPE_USERINFO:
+            return LoginResult(user, False)
+        try:
+            info = self.client.userinfo(str(data["access_token"]), openid)
+        except WeChatError as exc:
+            log.warning(
+                "logging in without a profile: sns/userinfo failed (%s %s)",
+                type(exc).__name__,
+                exc.errcode,
+            )
+            return LoginResult(user, False)
+        if info.get("openid") != openid:
+            log.warning("logging in without a profile: sns/userinfo answered for another user")
+            return LoginResult(user, False)
+        headimgurl = _text(info.get("headimgurl"), MAX_HEADIMGURL_LENGTH)
+        return LoginResult(
+            WeChatUser(
+                openid,
+                scope,
+                info.get("unionid") if _valid_id(info.get("unionid")) else unionid,
+                _text(info.get("nickname"), MAX_NICKNAME_LENGTH),
+                headimgurl if headimgurl and _is_http_url(headimgurl) else None,
+            ),
+            False,
+        )
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def _refresh(
+        self, refresh_token: str, refresh_expires_at: float, openid: str, *, store: bool
+    ) -> dict[str, Any]:
+        """Call ``sns/oauth2/refresh_token``; a dead refresh token forgets the user's token."""
+        if not refresh_token:
+            raise RefreshTokenExpiredError(42002, "the OAuth token came without a refresh token")
+        try:
+            data = self.client.oauth_refresh_token(refresh_token)
+        except WeChatAPIError as exc:
+            # 42002 expired, 40030 invalid: either way only a new login helps.
+            if exc.errcode not in (42002, 40030):
+                raise
+            self._forget(openid, refresh_token)
+            if isinstance(exc, RefreshTokenExpiredError):
+                raise
+            raise RefreshTokenExpiredError(exc.errcode, exc.errmsg) from None
+        if data.get("openid") != openid:
+            raise WeChatUnavailableError("sns/oauth2/refresh_token: answered for another openid")
+        if store and not _is_snapshot(data):
+            # The refresh token keeps its original 30 days; a new one starts its own.
+            if data.get("refresh_token") != refresh_token:
+                refresh_expires_at = self.clock() + REFRESH_TOKEN_TTL
+            self._save(data, refresh_expires_at)
+        return data
+
+    def _key(self, openid: str) -> str:
+        return self.prefix + openid
+
+    def _load(self, openid: str) -> _UserToken | None:
+        raw = self.store.get(self._key(openid))
+        return _UserToken.loads(raw) if raw is not None else None
+
+    def _save(self, data: Mapping[str, Any], refresh_expires_at: float) -> None:
+        now = self.clock()
+        try:
+            expires_in = float(data.get("expires_in") or OAUTH_TOKEN_TTL)
+        except (TypeError, ValueError):
+            expires_in = OAUTH_TOKEN_TTL
+        unionid = data.get("unionid")
+        token = _UserToken(
+            access_token=str(data["access_token"]),
+            refresh_token=str(data.get("refresh_token") or ""),
+            openid=str(data["openid"]),
+            scope=str(data.get("scope") or SCOPE_BASE),
+            unionid=unionid if _valid_id(unionid) else None,
+            expires_at=now + expires_in,
+            refresh_expires_at=refresh_expires_at,
+        )
+        # The entry lives as long as its refresh token: until then it can be renewed.
+        ttl = max(refresh_expires_at - now, 1.0)
+        self.store.set(self._key(token.openid), token.dumps(), ttl)
+
+    def _forget(self, openid: str, refresh_token: str) -> None:
+        """Drop the user's stored token if it holds this dead refresh token.
+
+        Compare-and-delete: a newer login stored meanwhile (another worker) is kept.
+        """
+        key = self._key(openid)
+        raw = self.store.get(key)
+        if raw is None:
+            return
+        token = _UserToken.loads(raw)
+        if token is None or token.refresh_token == refresh_token:
+            self.store.delete(key, only_if=raw)
+
+
+def _check_scope(scope: str) -> str:
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+    return scope
+
+
+def _check_redirect_url(url: str) -> str:
+    """WeChat sends the browser back here: it must be an absolute http(s) URL."""
+    if (
+        not isinstance(url, str)
+        or len(url) > MAX_REDIRECT_URL_LENGTH
+        or any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in url)
+        or not _is_http_url(url)
+    ):
+        raise ValueError("the redirect URL must be an absolute http:// or https:// URL")
+    return url
+
+
+def _check_code(code: str) -> None:
+    if not isinstance(code, str) or not code or len(code) > MAX_CODE_LENGTH:
+        raise ValueError("code must be the non-empty 'code' WeChat added to the callback URL")
+
+
+def _check_openid(openid: str) -> str:
+    if not _valid_id(openid):
+        raise ValueError(f"openid must be 1-{MAX_ID_LENGTH} characters of [A-Za-z0-9_-]")
+    return openid
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}")

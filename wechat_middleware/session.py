@@ -1,0 +1,161 @@
+"""The signed session cookie: who is logged in, and the OAuth login in progress.
+
+Everything the middleware remembers about a browser lives in one cookie signed with
+``secret_key`` (itsdangerous, HMAC-SHA1 over a timestamped payload), so any worker on
+any host can read it and nothing is stored per browser on the server. A tampered,
+truncated, re-signed or expired cookie reads as an empty session: never an error.
+
+The OAuth ``state`` is random, bound to this browser (it is only in this browser's
+cookie), expires after 10 minutes, and is claimed once in the store at the callback,
+so a replayed callback cannot log anyone in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import string
+from dataclasses import dataclass, replace
+from typing import Any
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+from .oauth import WeChatUser
+
+STATE_TTL = 600.0
+STATE_LENGTH = 32
+_STATE_ALPHABET = string.ascii_letters + string.digits
+_STATE_RE = re.compile(r"[A-Za-z0-9]{1,128}")
+#: OAuth redirects allowed per browser within LOOP_WINDOW before we stop redirecting.
+LOOP_LIMIT = 3
+LOOP_WINDOW = 600.0
+MAX_COOKIE_BYTES = 3800  # browsers drop cookies over ~4 KB; stay well below
+
+
+def make_state() -> str:
+    """32 random ``[A-Za-z0-9]`` characters: WeChat allows up to 128 of these."""
+    return "".join(secrets.choice(_STATE_ALPHABET) for _ in range(STATE_LENGTH))
+
+
+def valid_state(value: str) -> bool:
+    return _STATE_RE.fullmatch(value) is not None
+
+
+@dataclass(frozen=True)
+class PendingLogin:
+    """A login that left for WeChat's authorize page and has not come back yet."""
+
+    state: str
+    next: str
+    started: float
+
+    def expired(self, now: float) -> bool:
+        return not (0 <= now - self.started < STATE_TTL)
+
+
+@dataclass(frozen=True)
+class Session:
+    """What the cookie holds. Immutable: changes make a new Session to write back."""
+
+    user: WeChatUser | None = None
+    pending: PendingLogin | None = None
+    attempts: tuple[int, float] = (0, 0.0)  # OAuth redirects and when the first was
+    anonymous_until: float = 0.0  # snapshot-page visitors are not sent to OAuth again
+
+    def with_login_started(self, state: str, next_url: str, now: float) -> Session:
+        count, since = self.attempts
+        if now - since >= LOOP_WINDOW:
+            count, since = 0, now
+        return replace(
+            self, pending=PendingLogin(state, next_url, now), attempts=(count + 1, since)
+        )
+
+    def too_many_attempts(self, now: float) -> bool:
+        count, since = self.attempts
+        return count >= LOOP_LIMIT and now - since < LOOP_WINDOW
+
+    def logged_in(self, user: WeChatUser) -> Session:
+        return Session(user=user)
+
+    def without_pending(self) -> Session:
+        return replace(self, pending=None)
+
+
+class SessionCodec:
+    """Turns a Session into a cookie value and back, signed with the secret key."""
+
+    def __init__(self, secret_key: str, max_age: int) -> None:
+        self._serializer = URLSafeTimedSerializer(
+            secret_key,
+            salt="wechat_middleware.session",
+            serializer=_CompactJSON,
+        )
+        self.max_age = max_age
+
+    def dumps(self, session: Session) -> str:
+        data: dict[str, Any] = {}
+        if session.user is not None:
+            data["u"] = session.user.to_dict()
+        if session.pending is not None:
+            p = session.pending
+            data["p"] = [p.state, p.next, p.started]
+        if session.attempts[0]:
+            data["a"] = list(session.attempts)
+        if session.anonymous_until:
+            data["x"] = session.anonymous_until
+        value = self._serializer.dumps(data)
+        if len(value) > MAX_COOKIE_BYTES and session.user is not None:
+            # A huge profile must not cost the login: keep the identity only.
+            slim = WeChatUser(openid=session.user.openid, scope=session.user.scope)
+            data["u"] = slim.to_dict()
+            value = self._serializer.dumps(data)
+        return value
+
+    def loads(self, value: str | None) -> Session:
+        """The session in ``value``; an empty one for anything not signed by us."""
+        if not value or len(value) > MAX_COOKIE_BYTES:
+            return Session()
+        try:
+            data = self._serializer.loads(value, max_age=self.max_age)
+        except (BadData, ValueError, TypeError):
+            return Session()
+        if not isinstance(data, dict):
+            return Session()
+        return Session(
+            user=WeChatUser.from_dict(data["u"]) if isinstance(data.get("u"), dict) else None,
+            pending=_pending(data.get("p")),
+            attempts=_attempts(data.get("a")),
+            anonymous_until=_number(data.get("x")),
+        )
+
+
+def _pending(raw: object) -> PendingLogin | None:
+    if not (isinstance(raw, list) and len(raw) == 3):
+        return None
+    state, next_url, started = raw
+    if not (isinstance(state, str) and valid_state(state) and isinstance(next_url, str)):
+        return None
+    return PendingLogin(state, next_url, _number(started))
+
+
+def _attempts(raw: object) -> tuple[int, float]:
+    if isinstance(raw, list) and len(raw) == 2 and isinstance(raw[0], int):
+        return raw[0], _number(raw[1])
+    return (0, 0.0)
+
+
+def _number(raw: object) -> float:
+    return float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else 0.0
+
+
+class _CompactJSON:
+    """itsdangerous serializer: JSON without spaces, keeping cookies small."""
+
+    @staticmethod
+    def dumps(obj: Any) -> str:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+    @staticmethod
+    def loads(raw: str | bytes) -> Any:
+        return json.loads(raw)
