@@ -13,15 +13,20 @@ import hmac
 import html
 import logging
 import re
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote
 
 from .context import WeChatContext
-from .errors import ConfigError, InvalidCodeError, StoreError, WeChatError, WeChatUnavailableError
+from .errors import (
+    ConfigError,
+    InvalidCodeError,
+    StoreError,
+    SystemBusyError,
+    WeChatError,
+    WeChatUnavailableError,
+)
 from .session import Session, SessionCodec, make_state, valid_state
 
 if TYPE_CHECKING:
@@ -94,7 +99,7 @@ Action = Respond | CompleteLogin | PassThrough
 class Flow:
     """The decision for every request, configured once per middleware."""
 
-    def __init__(self, wechat: WeChat, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, wechat: WeChat) -> None:
         config = wechat.config
         if not config.secret_key:
             raise ConfigError(
@@ -103,7 +108,7 @@ class Flow:
             )
         self.wechat = wechat
         self.config = config
-        self.clock = clock
+        self.clock = wechat.clock
         self.codec = SessionCodec(config.secret_key, config.session_max_age)
         self._cookie_prefix = config.session_cookie + "="
         self._exact = {config.verify_path, config.callback_path, config.login_path}
@@ -265,7 +270,7 @@ class Flow:
                 session,
                 action.secure,
             )
-        except (WeChatUnavailableError, StoreError) as exc:
+        except (WeChatUnavailableError, SystemBusyError, StoreError) as exc:
             log.warning("login failed, WeChat or the store is unavailable: %s", exc)
             return self._page(
                 503,

@@ -33,6 +33,7 @@ class WeChat:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
+        self.clock = clock
         self.store = store or open_store(config.store or default_store_url(), clock=clock)
         self.client = client or WeChatClient(
             config.app_id,

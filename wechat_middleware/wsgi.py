@@ -41,9 +41,7 @@ class WeChatMiddleware:
         self.wechat = wechat
         self.flow = Flow(wechat)
 
-    def __call__(
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         action = self.flow.decide(_view(environ))
         if isinstance(action, CompleteLogin):
             action = self.flow.complete_login(action)

@@ -1,0 +1,108 @@
+"""The ASGI adapter never blocks the event loop on WeChat or the store.
+
+A real uvicorn server (one worker, one event loop) serves the Starlette test app while
+FakeWeChat answers slowly. If the adapter called WeChat on the loop, every other
+request would wait behind the slow one; instead they all finish while it is still
+waiting. The assertion is about order, not about timings.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+import uvicorn
+
+from wechat_middleware.testing import FakeWeChat, Fault
+
+from .apps import CHROME, HTML, IOS_WECHAT, starlette_app
+from .conftest import MakeWeChat
+
+SLOW = 3.0  # seconds FakeWeChat holds the slow call; far longer than a fast request
+
+
+@pytest.fixture
+def server(make_wechat: MakeWeChat) -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        starlette_app(make_wechat()), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def run_while_slow(slow: callable, fast: callable, count: int = 5) -> list[str]:  # type: ignore[valid-type]
+    """Start ``slow``, then ``count`` fast requests; return the order they finished in."""
+    finished: list[str] = []
+    lock = threading.Lock()
+
+    def run(name: str, call: callable) -> None:  # type: ignore[valid-type]
+        call()
+        with lock:
+            finished.append(name)
+
+    slow_thread = threading.Thread(target=run, args=("slow", slow))
+    slow_thread.start()
+    time.sleep(0.3)  # let the slow request reach FakeWeChat
+    fast_threads = [threading.Thread(target=run, args=(f"fast{i}", fast)) for i in range(count)]
+    for thread in fast_threads:
+        thread.start()
+    for thread in [*fast_threads, slow_thread]:
+        thread.join(timeout=SLOW * 4)
+    return finished
+
+
+def test_loop_serves_other_requests_while_the_ticket_fetch_is_slow(
+    server: str, fake_wechat: FakeWeChat
+) -> None:
+    fake_wechat.inject("cgi-bin/ticket/getticket", Fault("latency", SLOW))
+
+    def slow() -> None:
+        page = requests.get(
+            f"{server}/page", headers={"User-Agent": CHROME, "Accept": HTML}, timeout=30
+        )
+        assert page.status_code == 200 and '"signature": {' in page.text
+
+    def fast() -> None:
+        reply = requests.get(f"{server}/api/me", headers={"Accept": "application/json"}, timeout=30)
+        assert reply.status_code == 200
+
+    finished = run_while_slow(slow, fast)
+    assert finished[-1] == "slow" and len(finished) == 6
+
+
+def test_loop_serves_other_requests_while_the_code_exchange_is_slow(
+    server: str, fake_wechat: FakeWeChat
+) -> None:
+    session = requests.Session()
+    session.headers.update({"User-Agent": IOS_WECHAT, "Accept": HTML})
+    start = session.get(f"{server}/page", allow_redirects=False, timeout=10)
+    authorize = requests.get(
+        start.headers["Location"].split("#")[0], allow_redirects=False, timeout=10
+    )
+    fake_wechat.inject("sns/oauth2/access_token", Fault("latency", SLOW))
+
+    def slow() -> None:
+        back = session.get(authorize.headers["Location"], allow_redirects=False, timeout=30)
+        assert back.status_code == 302
+
+    def fast() -> None:
+        reply = requests.get(f"{server}/api/me", headers={"Accept": "application/json"}, timeout=30)
+        assert reply.status_code == 200
+
+    finished = run_while_slow(slow, fast)
+    assert finished[-1] == "slow" and len(finished) == 6
