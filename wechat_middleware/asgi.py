@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import anyio.to_thread
+from starlette.requests import Request
 
 from .context import WeChatContext
 from .flow import CompleteLogin, Flow, PassThrough, RequestView, Respond
@@ -103,7 +104,9 @@ def _view(scope: Scope) -> RequestView:
 _WANTED = {b"host", b"user-agent", b"accept", b"cookie", b"x-requested-with"}
 
 
-def get_wechat(request: Any) -> WeChatContext | None:
+def get_wechat(request: Request) -> WeChatContext:
     """FastAPI dependency: ``wechat: WeChatContext = Depends(get_wechat)``."""
-    context: WeChatContext | None = request.scope.get("wechat")
+    context = request.scope.get("wechat")
+    if not isinstance(context, WeChatContext):
+        raise RuntimeError("get_wechat needs wechat_middleware.asgi.WeChatMiddleware on the app")
     return context

@@ -33,6 +33,7 @@ READY_PATH = "/static/style.css"  # answered by the app without touching WeChat
 
 def _gunicorn(port: int) -> list[str]:
     command = [sys.executable, "-m", "gunicorn", "-w", "4", "-b", f"{LOOPBACK}:{port}"]
+    command += ["--access-logfile", "-"]  # into the log a failing test shows
     if _gunicorn_has_control_socket():
         # Gunicorn 25+ opens ~/.gunicorn/gunicorn.ctl, one path shared by every gunicorn
         # of the user: two servers at once (or a developer's own) would fight over it.
