@@ -92,7 +92,7 @@ class WeChatBrowser:
         return self.request("POST", url, **kwargs)
 
     def navigate(
-        self, url: str, *, before_last_hop: Callable[[], None] | None = None
+        self, url: str, *, before_last_hop: Callable[[], object] | None = None
     ) -> list[requests.Response]:
         """Open ``url`` and follow each ``Location`` by hand, as the browser would.
 
@@ -100,12 +100,13 @@ class WeChatBrowser:
         back to ``url`` itself is the landing hop: ``before_last_hop`` runs just before
         it (a barrier lets many browsers land at once).
         """
+        landing = strip_fragment(url)
         hops = [self.get(url)]
         while hops[-1].is_redirect:
             if len(hops) > MAX_HOPS:
                 raise AssertionError(f"redirect loop: {[r.url for r in hops]}")
             target = urljoin(hops[-1].url, hops[-1].headers["Location"])
-            if before_last_hop is not None and strip_fragment(target) == url:
+            if before_last_hop is not None and strip_fragment(target) == landing:
                 before_last_hop()
             hops.append(self.get(target))
         return hops

@@ -9,6 +9,7 @@ Every wait is bounded, and ``stop`` always ends the whole process group.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import secrets
 import signal
@@ -42,9 +43,8 @@ def _gunicorn(port: int) -> list[str]:
 
 
 def _gunicorn_has_control_socket() -> bool:
-    from gunicorn.config import KNOWN_SETTINGS
-
-    return any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS)
+    settings = importlib.import_module("gunicorn.config").KNOWN_SETTINGS
+    return any(setting.name == "control_socket_disable" for setting in settings)
 
 
 def _uvicorn(port: int) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -52,9 +53,14 @@ def assert_signed_for(page: Page, url: str, fake: FakeWeChat) -> None:
     ), f"FakeWeChat rejects the signature {signature!r}"
 
 
-def log_in(browser: WeChatBrowser, server: AppServer, path: str) -> Page:
+def log_in(
+    browser: WeChatBrowser,
+    server: AppServer,
+    path: str,
+    before_landing: Callable[[], object] | None = None,
+) -> Page:
     """Run the whole OAuth round trip from ``path`` and return the page it lands on."""
-    hops = browser.navigate(server.url(path))
+    hops = browser.navigate(server.url(path), before_last_hop=before_landing)
     assert [r.status_code for r in hops] == [302, 302, 302, 200], [r.url for r in hops]
     return Page.parse(hops[-1].text)
 
@@ -119,7 +125,7 @@ def test_40_concurrent_cold_browsers_cause_one_token_and_one_ticket_fetch(
         with WeChatBrowser(openid=openid) as browser:
             try:
                 # All 40 land on the page, which needs the ticket, at the same moment.
-                return log_in_landing_together(browser, cold_app_server, landing)
+                return log_in(browser, cold_app_server, "/", before_landing=landing.wait)
             except BaseException:
                 landing.abort()
                 raise
@@ -132,14 +138,6 @@ def test_40_concurrent_cold_browsers_cause_one_token_and_one_ticket_fetch(
         assert_signed_for(page, cold_app_server.url("/"), fake_wechat)
     assert fake_wechat.calls("cgi-bin/stable_token") == 1
     assert fake_wechat.calls("cgi-bin/ticket/getticket") == 1
-
-
-def log_in_landing_together(
-    browser: WeChatBrowser, server: AppServer, landing: threading.Barrier
-) -> Page:
-    hops = browser.navigate(server.url("/"), before_last_hop=landing.wait)
-    assert [r.status_code for r in hops] == [302, 302, 302, 200], [r.url for r in hops]
-    return Page.parse(hops[-1].text)
 
 
 def test_plain_browser_is_not_redirected_and_sees_the_page_untouched(

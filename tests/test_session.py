@@ -1,0 +1,78 @@
+"""The signed session cookie and the OAuth state (reference §5: state is up to 128
+bytes of [A-Za-z0-9])."""
+
+from __future__ import annotations
+
+import pytest
+
+from wechat_middleware.oauth import WeChatUser
+from wechat_middleware.session import (
+    LOOP_LIMIT,
+    STATE_TTL,
+    Session,
+    SessionCodec,
+    make_state,
+    valid_state,
+)
+
+codec = SessionCodec("a-secret-key-for-the-session-tests", max_age=3600)
+
+
+def test_state_is_32_alphanumerics_and_unpredictable() -> None:
+    states = {make_state() for _ in range(1000)}
+    assert len(states) == 1000
+    assert all(len(s) == 32 and s.isascii() and s.isalnum() for s in states)
+
+
+@pytest.mark.parametrize("state", ["", "a-b", "a" * 129, "中", "abc\n"])
+def test_states_wechat_would_refuse_are_invalid(state: str) -> None:
+    assert not valid_state(state)
+
+
+def test_session_round_trips_through_the_cookie() -> None:
+    session = Session(user=WeChatUser(openid="o123", nickname="小明")).with_login_started(
+        "abc", "/next?x=1", 1000.0
+    )
+    assert codec.loads(codec.dumps(session)) == session
+
+
+@pytest.mark.parametrize(
+    "value", [None, "", "garbage", "a.b.c", "x" * 10_000, "eyJ1Ijp7fX0.aaaa.bbbb"]
+)
+def test_anything_not_signed_by_us_is_an_empty_session(value: str | None) -> None:
+    assert codec.loads(value) == Session()
+
+
+def test_cookie_signed_with_another_key_is_an_empty_session() -> None:
+    other = SessionCodec("another-secret-key-entirely-000", max_age=3600)
+    assert codec.loads(other.dumps(Session(user=WeChatUser(openid="o1")))) == Session()
+
+
+def test_a_huge_profile_is_slimmed_to_the_identity_to_fit_a_cookie() -> None:
+    user = WeChatUser(openid="o-big", nickname="n" * 256, headimgurl="https://x/" + "a" * 2000)
+    value = codec.dumps(Session(user=user))
+    assert len(value) < 4096
+    loaded = codec.loads(value).user
+    assert loaded is not None and loaded.openid == "o-big"
+
+
+def test_pending_login_expires_after_ten_minutes() -> None:
+    session = Session().with_login_started("abc", "/", 1000.0)
+    assert session.pending is not None
+    assert not session.pending.expired(1000.0 + STATE_TTL - 1)
+    assert session.pending.expired(1000.0 + STATE_TTL)
+    assert session.pending.expired(999.0)  # from the future: forged
+
+
+def test_login_attempts_are_capped_within_the_window() -> None:
+    session = Session()
+    for i in range(LOOP_LIMIT):
+        assert not session.too_many_attempts(1000.0 + i)
+        session = session.with_login_started(make_state(), "/", 1000.0 + i)
+    assert session.too_many_attempts(1000.0 + LOOP_LIMIT)
+    assert not session.too_many_attempts(1000.0 + 601)  # the window has passed
+
+
+def test_logging_in_resets_the_attempts_and_the_pending_login() -> None:
+    session = Session().with_login_started("abc", "/", 1000.0)
+    assert session.logged_in(WeChatUser(openid="o1")) == Session(user=WeChatUser(openid="o1"))
