@@ -127,18 +127,20 @@ class TokenManager:
 
     def get(self, kind: Kind) -> Credential:
         """The current credential, fetching it (once, for everyone) when needed."""
+        held = self._held(kind)
+        if held is not None:
+            return held
         local = self._local.get(kind)
-        if local is not None and self._local_fresh(local):
-            return local.credential
         lock = self._thread_locks[kind]
         # While another thread refreshes, a still-valid copy is served without waiting.
         if not lock.acquire(blocking=local is None or not local.credential.valid(self.clock())):
             assert local is not None
             return local.credential
         try:
+            held = self._held(kind)  # another thread may have refreshed while we waited
+            if held is not None:
+                return held
             local = self._local.get(kind)
-            if local is not None and self._local_fresh(local):
-                return local.credential
             stored = self._read(kind)
             if stored is not None and stored.fresh(self.clock()):
                 return stored
@@ -151,23 +153,24 @@ class TokenManager:
 
     def held_fresh(self, kind: Kind) -> bool:
         """Whether this process can serve ``kind`` without store or network I/O."""
-        local = self._local.get(kind)
-        return local is not None and self._local_fresh(local)
+        return self._held(kind) is not None
 
     def cached(self, kind: Kind) -> Credential | None:
         """The credential if one is held and unexpired; never calls WeChat."""
-        local = self._local.get(kind)
-        if local is not None and self._local_fresh(local):
-            return local.credential
+        held = self._held(kind)
+        if held is not None:
+            return held
         stored = self._read(kind)
         if stored is not None and stored.valid(self.clock()):
             return stored
         return None
 
-    def _local_fresh(self, local: _Local) -> bool:
-        return time.monotonic() - local.checked < self.local_ttl and local.credential.fresh(
-            self.clock()
-        )
+    def _held(self, kind: Kind) -> Credential | None:
+        """The per-process copy, if it is recent enough to skip the store and fresh."""
+        local = self._local.get(kind)
+        if local is None or time.monotonic() - local.checked >= self.local_ttl:
+            return None
+        return local.credential if local.credential.fresh(self.clock()) else None
 
     def _read(self, kind: Kind) -> Credential | None:
         raw = self.store.get(self.prefix + kind)

@@ -12,6 +12,7 @@ Behind a reverse proxy the URL the browser sees must be the one signed: set
 from __future__ import annotations
 
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -21,16 +22,6 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from .wechat import WeChat
-
-_STATUS = {
-    200: "200 OK",
-    302: "302 Found",
-    400: "400 Bad Request",
-    403: "403 Forbidden",
-    405: "405 Method Not Allowed",
-    502: "502 Bad Gateway",
-    503: "503 Service Unavailable",
-}
 
 
 class WeChatMiddleware:
@@ -46,7 +37,8 @@ class WeChatMiddleware:
         if isinstance(action, CompleteLogin):
             action = self.flow.complete_login(action)
         if isinstance(action, Respond):
-            start_response(_STATUS.get(action.status, str(action.status)), action.headers)
+            status = HTTPStatus(action.status)
+            start_response(f"{status.value} {status.phrase}", action.headers)
             return [] if environ.get("REQUEST_METHOD") == "HEAD" else [action.body]
         assert isinstance(action, PassThrough)
         environ["wechat"] = action.context
