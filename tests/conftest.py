@@ -16,6 +16,7 @@ import pytest
 from wechat_middleware import WeChat, WeChatConfig
 from wechat_middleware.stores import Store, open_store
 from wechat_middleware.testing import FakeWeChat
+from wechat_middleware.testing.redis_server import RedisServer
 
 MakeWeChat = Callable[..., WeChat]
 
@@ -57,3 +58,25 @@ def make_wechat(fake_wechat: FakeWeChat, tmp_path: Path) -> Iterator[MakeWeChat]
     yield make
     for wechat in built:
         wechat.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real redis-server for the session; tests that stop or restart Redis start
+    their own instead."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """A URL to database 0 of the session's Redis, emptied for this test."""
+    import redis
+
+    url = redis_server.url + "/0"
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return url

@@ -816,3 +816,25 @@ def test_fifty_concurrent_requests_are_all_served(fake: FakeWeChat) -> None:
     assert len(set(tokens)) == 50
     assert fake.calls(TICKET) == 50
     assert fake.calls(TOKEN) == 50
+
+
+def test_rotate_jsapi_ticket_makes_the_next_getticket_issue_a_new_one(fake: FakeWeChat) -> None:
+    token = requests.get(
+        f"{fake.api_base}/cgi-bin/token",
+        params={"grant_type": "client_credential", "appid": fake.app_id, "secret": fake.app_secret},
+        timeout=5,
+    ).json()["access_token"]
+
+    def ticket() -> str:
+        reply = requests.get(
+            f"{fake.api_base}/cgi-bin/ticket/getticket",
+            params={"access_token": token, "type": "jsapi"},
+            timeout=5,
+        )
+        value: str = reply.json()["ticket"]
+        return value
+
+    first = ticket()
+    fake.rotate_jsapi_ticket()
+    second = ticket()
+    assert second != first and fake.current_jsapi_ticket() == second

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -28,6 +29,7 @@ from .errors import (
     InvalidCredentialError,
     QuotaExceededError,
     RefreshLimitError,
+    StoreError,
     WeChatError,
     WeChatUnavailableError,
     error_for,
@@ -116,6 +118,9 @@ class TokenManager:
         self.prefix = f"wechat_middleware:{client.app_id}:"
         self._local: dict[Kind, _Local] = {}
         self._thread_locks: dict[Kind, threading.Lock] = {k: threading.Lock() for k in KINDS}
+        self._listening_pid: int | None = None
+        self._store_failing_since: float | None = None
+        self._last_store_log = 0.0
 
     # -- reading -------------------------------------------------------------
 
@@ -130,6 +135,7 @@ class TokenManager:
         held = self._held(kind)
         if held is not None:
             return held
+        self._listen()
         local = self._local.get(kind)
         lock = self._thread_locks[kind]
         # While another thread refreshes, a still-valid copy is served without waiting.
@@ -141,15 +147,70 @@ class TokenManager:
             if held is not None:
                 return held
             local = self._local.get(kind)
-            stored = self._read(kind)
-            if stored is not None and stored.fresh(self.clock()):
-                return stored
-            usable = stored or (local.credential if local else None)
-            if usable is not None and not usable.valid(self.clock()):
-                usable = None
-            return self._refresh_shared(kind, usable)
+            try:
+                credential = self._get_shared(kind, local.credential if local else None)
+            except StoreError as exc:
+                if local is None or not local.credential.valid(self.clock()):
+                    raise
+                # The store is down but our copy is still valid: serve it, and try the
+                # store again only after local_ttl, not on every request.
+                self._store_trouble(exc)
+                local.checked = time.monotonic()
+                return local.credential
+            if self._store_failing_since is not None:
+                log.warning("the token store is reachable again")
+                self._store_failing_since = None
+            return credential
         finally:
             lock.release()
+
+    def _get_shared(self, kind: Kind, local: Credential | None) -> Credential:
+        """From the store if fresh there, else refreshed once for every process."""
+        stored = self._read(kind)
+        if stored is not None and stored.fresh(self.clock()):
+            return stored
+        usable = stored or local
+        if usable is not None and not usable.valid(self.clock()):
+            usable = None
+        return self._refresh_shared(kind, usable)
+
+    def _store_trouble(self, exc: StoreError) -> None:
+        now = time.monotonic()
+        if self._store_failing_since is None or now - self._last_store_log >= 30:
+            log.warning("%s; serving the in-process copy while it is valid", exc)
+            self._last_store_log = now
+        if self._store_failing_since is None:
+            self._store_failing_since = now
+
+    # -- change notices between processes (stores that can publish, e.g. Redis) ----------
+
+    def _listen(self) -> None:
+        """Subscribe once per process, so a refresh elsewhere drops our copy at once."""
+        pid = os.getpid()
+        if self._listening_pid == pid:
+            return
+        self._listening_pid = pid
+        subscribe = getattr(self.store, "subscribe", None)
+        if subscribe is not None:
+            try:
+                subscribe(self.prefix + "changed", self._on_changed)
+            except StoreError as exc:
+                log.warning("cannot listen for token changes: %s", exc)
+                self._listening_pid = None
+
+    def _on_changed(self, kind: str | None) -> None:
+        if kind is None:  # the listener reconnected: anything may have changed
+            self._local.clear()
+        elif kind in KINDS:
+            self._local.pop(kind, None)
+
+    def _announce(self, kind: Kind) -> None:
+        publish = getattr(self.store, "publish", None)
+        if publish is not None:
+            try:
+                publish(self.prefix + "changed", kind)
+            except StoreError as exc:
+                log.warning("cannot announce the new %s: %s", kind, exc)
 
     def held_fresh(self, kind: Kind) -> bool:
         """Whether this process can serve ``kind`` without store or network I/O."""
@@ -183,6 +244,7 @@ class TokenManager:
         ttl = max(credential.expires_at - self.clock(), 1.0)
         self.store.set(self.prefix + kind, credential.dumps(), ttl)
         self._local[kind] = _Local(credential, time.monotonic())
+        self._announce(kind)
 
     # -- refreshing ------------------------------------------------------------
 
@@ -270,6 +332,7 @@ class TokenManager:
         stored = Credential.loads(raw) if raw is not None else None
         if raw is not None and (stored is None or stored.value == value):
             self.store.delete(self.prefix + kind, only_if=raw)
+            self._announce(kind)
 
     # -- manual control (the seed's getNewTokenAndTicket / updateAccessTokenOrTicketGlobally)
 

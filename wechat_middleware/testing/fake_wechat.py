@@ -530,6 +530,16 @@ class FakeWeChat:
                 return None
             return ticket.value
 
+    def rotate_jsapi_ticket(self) -> None:
+        """The next getticket issues a new ticket, as after a forced refresh.
+
+        The replaced ticket still verifies signatures for a short overlap, as WeChat's does.
+        """
+        with self._lock:
+            ticket = self._tickets.pop("jsapi", None)
+            if ticket is not None:
+                self._previous_tickets["jsapi"] = ticket
+
     def check_jsapi_signature(
         self, url: str, noncestr: str, timestamp: str | int, signature: str
     ) -> bool:

@@ -1,0 +1,502 @@
+"""The store for many machines: Redis, through redis-py.
+
+Every host then sees one access token, and one refresh reaches WeChat per expiry
+however many hosts run. Expiry is Redis's own (``SET ... PX``), so a value outlives no
+process and needs no sweeping. Two things must be atomic across hosts and are done by
+Lua scripts inside Redis: taking a lock (take it when free, extend it when the caller
+already holds it, else refuse) and compare-and-delete, which both drops a token only
+while it is still the one the caller saw and releases a lock only for its owner (the
+same script redis-py's own ``Lock`` releases with). Checking from Python and then
+deleting would let another host slip in between.
+
+Usage: ``WECHAT_STORE=redis://:password@redis.internal:6379/0`` (``rediss://`` for TLS,
+``unix:///run/redis.sock?db=0`` for a local socket). Query options are passed on to
+redis-py (``?socket_timeout=2``); unless given, operations time out after one second so
+a dead Redis fails a request quickly instead of hanging a worker.
+
+Any redis-py client works, which covers deployments a URL cannot describe:
+
+* **Sentinel**: ``WeChat(config, store=RedisStore(Sentinel([("sentinel-1", 26379),
+  ("sentinel-2", 26379)], socket_timeout=1.0).master_for("mymaster",
+  decode_responses=True, socket_timeout=1.0), description="sentinel mymaster"))``;
+  the client finds the current primary after a failover.
+* **Cluster**: ``RedisStore(redis.cluster.RedisCluster(host="node-1", port=6379,
+  decode_responses=True))``. Every operation, scripts included, touches a single key,
+  so each goes to the node owning that key's slot; publish/subscribe uses Redis's
+  cluster-wide channels.
+
+A client you build keeps redis-py's defaults, which retry a refused connection ten
+times with backoff (seconds, not milliseconds); to fail as fast as :meth:`from_url`
+does, also pass ``socket_connect_timeout=1.0`` and
+``retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))``.
+
+Keys are ``{prefix}kv:{key}`` for values and ``{prefix}lock:{name}`` for locks, so the
+two never collide; ``prefix`` lets several deployments share one database.
+
+Besides the :class:`~wechat_middleware.stores.base.Store` methods the store offers
+``publish`` and ``subscribe``, which other code finds with ``getattr``: a process that
+refreshes a token announces it, and the others drop their in-memory copies at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import uuid
+import weakref
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, cast
+from urllib.parse import urlsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.connection import SSLConnection, UnixDomainSocketConnection
+from redis.exceptions import (
+    AuthenticationError,
+    NoPermissionError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from ..errors import ConfigError, StoreError
+
+log = logging.getLogger("wechat_middleware")
+
+_T = TypeVar("_T")
+Callback = Callable[[str | None], None]
+
+# Options from_url sets unless the URL's query string gives them. Besides these, one
+# immediate retry (_retry) replaces a pooled connection that Redis closed (a restart,
+# an idle timeout) without the caller noticing; every operation here is idempotent.
+_URL_DEFAULTS: dict[str, Any] = {
+    "socket_timeout": 1.0,
+    "socket_connect_timeout": 1.0,
+    "health_check_interval": 30,
+    "decode_responses": True,
+}
+
+# KEYS[1] = lock, ARGV[1] = owner, ARGV[2] = milliseconds. Free: take it. Held by the
+# same owner: extend it (a holder may renew). Held by another owner: refuse.
+_ACQUIRE = """
+local holder = redis.call('get', KEYS[1])
+if holder == false then
+    redis.call('set', KEYS[1], ARGV[1], 'px', ARGV[2])
+    return 1
+end
+if holder == ARGV[1] then
+    redis.call('pexpire', KEYS[1], ARGV[2])
+    return 1
+end
+return 0
+"""
+
+# KEYS[1] = key, ARGV[1] = expected value: delete only while it is still that value.
+# The text of redis-py's Lock.LUA_RELEASE_SCRIPT.
+_COMPARE_AND_DELETE = """
+local token = redis.call('get', KEYS[1])
+if not token or token ~= ARGV[1] then
+    return 0
+end
+redis.call('del', KEYS[1])
+return 1
+"""
+
+
+class _PubSub(Protocol):
+    """The part of redis-py's (untyped) PubSub the listener uses."""
+
+    connection: Any
+
+    def subscribe(self, *channels: str) -> None: ...
+    def get_message(
+        self, ignore_subscribe_messages: bool = False, timeout: float = 0.0
+    ) -> dict[str, Any] | None: ...
+    def close(self) -> None: ...
+
+
+_LISTEN_TIMEOUT = 1.0  # how long one get_message waits; bounds how late close() is noticed
+_BACKOFF_FIRST = 0.5
+_BACKOFF_MAX = 5.0
+_SUBSCRIBE_WAIT = 2.0  # how long subscribe() waits for Redis to confirm
+_REASON_MAX = 300
+
+
+class RedisStore:
+    """A :class:`~wechat_middleware.stores.base.Store` in Redis.
+
+    ``client`` is any redis-py client (``redis.Redis``, a Sentinel ``master_for``
+    client, ``redis.cluster.RedisCluster``), kept as :attr:`client`; the store owns it
+    from then on and closes it in :meth:`close`. ``description`` names the store in
+    error messages and must not contain a password; :meth:`from_url` derives it from
+    the URL without one. Every redis-py failure becomes a :class:`StoreError`.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis | RedisCluster,
+        *,
+        prefix: str = "",
+        description: str = "redis",
+    ) -> None:
+        self.prefix = prefix
+        self.description = description
+        self.client = client
+        self._password = _password_of(client)
+        self._acquire = client.register_script(_ACQUIRE)
+        self._compare_and_delete = client.register_script(_COMPARE_AND_DELETE)
+        self._closed = False
+        self._mutex = threading.Lock()
+        self._callbacks: dict[str, list[Callback]] = {}
+        self._listener: _Listener | None = None
+        _STORES.add(self)
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "") -> RedisStore:
+        """Open ``redis://[[user]:password@]host:port/db``, ``rediss://...`` (TLS) or
+        ``unix:///path/redis.sock?db=0``. Nothing is contacted until first use, so a
+        worker starts while Redis is briefly down and the first request reports it."""
+        try:
+            client = redis.Redis.from_url(url, retry=_retry(), **_URL_DEFAULTS)
+        except (ValueError, TypeError) as exc:
+            # urllib's and redis-py's messages name the bad part, never the password;
+            # scrub it anyway, in case a future version echoes the URL.
+            password = urlsplit(url).password
+            reason = str(exc).replace(password, "***") if password else str(exc)
+            raise ConfigError(
+                f"WECHAT_STORE is not a usable Redis URL ({reason}); use "
+                "redis://[[user]:password@]host:6379/0, rediss://... or "
+                "unix:///path/redis.sock?db=0"
+            ) from exc
+        return cls(client, prefix=prefix, description=_describe(client))
+
+    def __repr__(self) -> str:
+        return f"<RedisStore {self.description}>"
+
+    # -- the Store protocol ------------------------------------------------------
+
+    def get(self, key: str) -> str | None:
+        return _text(self._call(lambda: self.client.get(self._value_key(key))))
+
+    def set(self, key: str, value: str, ttl: float) -> None:
+        self._call(lambda: self.client.set(self._value_key(key), value, px=_ms(ttl)))
+
+    def delete(self, key: str, *, only_if: str | None = None) -> None:
+        name = self._value_key(key)
+        if only_if is None:
+            self._call(lambda: self.client.delete(name))
+        else:
+            self._call(lambda: self._compare_and_delete(keys=[name], args=[only_if]))
+
+    def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
+        lock = self._lock_key(name)
+        return bool(self._call(lambda: self._acquire(keys=[lock], args=[owner, _ms(ttl)])))
+
+    def release_lock(self, name: str, owner: str) -> None:
+        lock = self._lock_key(name)
+        self._call(lambda: self._compare_and_delete(keys=[lock], args=[owner]))
+
+    def close(self) -> None:
+        with self._mutex:
+            if self._closed:
+                return
+            self._closed = True
+            listener, self._listener = self._listener, None
+        if listener is not None and listener.pid == os.getpid():
+            listener.stop()
+        with contextlib.suppress(RedisError, OSError):
+            self.client.close()
+
+    # -- publish/subscribe -------------------------------------------------------
+
+    def publish(self, channel: str, message: str) -> None:
+        """Send ``message`` to every process subscribed to ``channel``."""
+        self._call(lambda: self.client.publish(self.prefix + channel, message))
+
+    def subscribe(self, channel: str, callback: Callback) -> None:
+        """Call ``callback(message)`` from a background thread for each message on
+        ``channel``, and ``callback(None)`` after the connection was lost and regained
+        (messages sent meanwhile are lost, so anything may have changed).
+
+        Returns once Redis confirmed the subscription, so messages published after
+        that are delivered; if Redis is unreachable it returns after a short wait and
+        the subscription starts, with a ``None`` call, when Redis is back.
+        """
+        with self._mutex:
+            if self._closed:
+                raise StoreError(f"token store {self.description} is closed")
+            callbacks = self._callbacks.setdefault(channel, [])
+            if callback not in callbacks:  # e.g. subscribed again in a forked child
+                callbacks.append(callback)
+        listener = self._ensure_listener()
+        if listener is not None:
+            listener.wait_until_subscribed(channel)
+
+    # -- internals ---------------------------------------------------------------
+
+    def _value_key(self, key: str) -> str:
+        return f"{self.prefix}kv:{key}"
+
+    def _lock_key(self, name: str) -> str:
+        return f"{self.prefix}lock:{name}"
+
+    def _call(self, operation: Callable[[], _T]) -> _T:
+        if self._closed:
+            raise StoreError(f"token store {self.description} is closed")
+        if self._callbacks:
+            self._ensure_listener()
+        try:
+            return operation()
+        except RedisError as exc:
+            raise self._error(exc) from exc
+
+    def _ensure_listener(self) -> _Listener | None:
+        """The listening thread of this process: threads do not survive fork(), so a
+        forked worker starts its own (and hears ``None`` first: it missed messages)."""
+        listener = self._listener
+        if listener is not None and listener.pid == os.getpid():
+            return listener
+        with self._mutex:
+            if self._closed:
+                return None
+            listener = self._listener
+            if listener is None or listener.pid != os.getpid():
+                listener = self._listener = _Listener(self, forked=listener is not None)
+                listener.start()
+            return listener
+
+    def _channels(self) -> dict[str, list[Callback]]:
+        with self._mutex:
+            return {channel: list(callbacks) for channel, callbacks in self._callbacks.items()}
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._password, "***") if self._password else text
+
+    def _error(self, exc: RedisError) -> StoreError:
+        where = f"token store {self.description}"
+        reason = self._scrub(str(exc) or type(exc).__name__).rstrip(".")
+        if len(reason) > _REASON_MAX:  # e.g. Sentinel's, which prints a whole client
+            reason = reason[:_REASON_MAX] + "..."
+        if isinstance(exc, AuthenticationError):
+            message = f"{where} refused the credentials: {reason}; check the password in "
+            message += "WECHAT_STORE"
+        elif isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+            message = f"{where} is unreachable: {reason}; check WECHAT_STORE and that "
+            message += "Redis is running and reachable from this host"
+        elif isinstance(exc, NoPermissionError):
+            message = f"{where} denied a command: {reason}; the Redis user needs GET, SET, "
+            message += "DEL, PEXPIRE, EVALSHA, SCRIPT LOAD, PUBLISH and SUBSCRIBE"
+        elif isinstance(exc, ReadOnlyError):
+            message = f"{where} is a read-only replica: {reason}; point WECHAT_STORE at "
+            message += "the primary (or use Sentinel)"
+        elif isinstance(exc, ResponseError):
+            message = f"{where} answered with an error: {reason}; check WECHAT_STORE"
+        else:
+            message = f"{where} failed: {reason}; check WECHAT_STORE"
+        return StoreError(message)
+
+
+class _Listener(threading.Thread):
+    """One process's subscription connection, and the thread that reads it.
+
+    redis-py's PubSub is not thread-safe, so only this thread touches it; subscribe()
+    registers a channel and wakes the thread with a message on a private channel.
+    Redis confirms each channel it subscribed ("subscribe" messages, in RESP2 and
+    RESP3 alike): that is when a subscribe() call returns, and after a reconnection,
+    when the callbacks hear ``None``.
+    """
+
+    def __init__(self, store: RedisStore, *, forked: bool) -> None:
+        super().__init__(name="wechat_middleware-redis-listener", daemon=True)
+        self.store = store
+        self.pid = os.getpid()
+        self._stopping = threading.Event()
+        self._wake_channel = f"{store.prefix}wechat_middleware:wake:{uuid.uuid4().hex}"
+        self._waiters_lock = threading.Lock()
+        self._waiters: list[tuple[str, threading.Event]] = []
+        self._reconnects = 0
+        # A forked worker missed whatever was sent before its thread existed.
+        self._missed = forked
+
+    def wait_until_subscribed(self, channel: str) -> None:
+        done = threading.Event()
+        with self._waiters_lock:
+            self._waiters.append((self.store.prefix + channel, done))
+        self._wake()
+        done.wait(_SUBSCRIBE_WAIT)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake()
+        if threading.current_thread() is not self and self.is_alive():
+            self.join(_LISTEN_TIMEOUT + 1.0)
+
+    def _wake(self) -> None:
+        """Make a get_message that is waiting return now."""
+        with contextlib.suppress(RedisError, OSError):
+            self.store.client.publish(self._wake_channel, "")
+
+    def _on_connect(self, connection: object) -> None:
+        # redis-py reconnected the subscription by itself (its retry) and subscribes
+        # again: messages sent in between are lost.
+        self._reconnects += 1
+
+    def run(self) -> None:
+        delay = _BACKOFF_FIRST
+        failing = False
+        pubsub: _PubSub | None = None
+        subscribed: set[str] = set()  # sent to Redis on this connection
+        confirmed: set[str] = set()  # and confirmed by Redis
+        reconnects_seen = 0
+        while not self._stopping.is_set():
+            try:
+                if pubsub is None:
+                    open_pubsub = cast(Callable[..., _PubSub], self.store.client.pubsub)
+                    pubsub = open_pubsub(ignore_subscribe_messages=False)
+                    subscribed, confirmed = set(), set()
+                wanted = {self.store.prefix + c for c in self.store._channels()}
+                new = (wanted | {self._wake_channel}) - subscribed
+                if new:
+                    pubsub.subscribe(*sorted(new))
+                    if not subscribed:
+                        pubsub.connection.register_connect_callback(self._on_connect)
+                        reconnects_seen = self._reconnects
+                    subscribed |= new
+                self._progress(subscribed, confirmed)
+                message = pubsub.get_message(timeout=_LISTEN_TIMEOUT)
+            except RedisError as exc:
+                if not failing:
+                    log.warning(
+                        "token store %s: the subscription connection failed (%s); reconnecting",
+                        self.store.description,
+                        self.store._scrub(str(exc)),
+                    )
+                failing = True
+                self._missed = True
+                self._release(lambda channel: True)  # don't keep subscribe() waiting
+                self._discard(pubsub)
+                pubsub = None
+                self._stopping.wait(delay)
+                delay = min(delay * 2, _BACKOFF_MAX)
+                continue
+            if failing:
+                log.info("token store %s: subscription restored", self.store.description)
+                failing = False
+            delay = _BACKOFF_FIRST
+            if self._reconnects != reconnects_seen:
+                reconnects_seen = self._reconnects
+                confirmed.clear()
+                self._missed = True
+            if message is not None:
+                self._handle(message, confirmed)
+        self._release(lambda channel: True)
+        self._discard(pubsub)
+
+    def _progress(self, subscribed: set[str], confirmed: set[str]) -> None:
+        """Release subscribe() calls whose channel Redis confirmed; once every channel
+        is confirmed after a gap, tell every callback that it may have missed messages."""
+        self._release(confirmed.__contains__)
+        if self._missed and subscribed <= confirmed:
+            self._missed = False
+            for name, callbacks in self.store._channels().items():
+                for callback in callbacks:
+                    self._deliver(callback, name, None)
+
+    def _release(self, done: Callable[[str], bool]) -> None:
+        with self._waiters_lock:
+            waiting = self._waiters
+            self._waiters = [(channel, event) for channel, event in waiting if not done(channel)]
+        for channel, event in waiting:
+            if done(channel):
+                event.set()
+
+    def _handle(self, message: dict[str, Any], confirmed: set[str]) -> None:
+        kind = _text(message.get("type"))
+        channel = _text(message.get("channel")) or ""
+        if kind == "subscribe":
+            confirmed.add(channel)
+        elif kind == "message" and channel != self._wake_channel:
+            if not channel.startswith(self.store.prefix):
+                return
+            name = channel[len(self.store.prefix) :]
+            data = _text(message.get("data"))
+            for callback in self.store._channels().get(name, []):
+                self._deliver(callback, name, data)
+
+    def _deliver(self, callback: Callback, channel: str, message: str | None) -> None:
+        try:
+            callback(message)
+        except Exception:
+            log.exception(
+                "token store %s: a subscriber of %r failed", self.store.description, channel
+            )
+
+    def _discard(self, pubsub: _PubSub | None) -> None:
+        if pubsub is None:
+            return
+        connection = pubsub.connection
+        if connection is not None:
+            # The connection goes back to the client's pool: stop hearing its reconnects.
+            connection.deregister_connect_callback(self._on_connect)
+        with contextlib.suppress(RedisError, OSError):
+            pubsub.close()
+
+
+def _retry() -> Retry:
+    # Connection errors only: a timeout retried would double the wait on a dead host.
+    return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+
+
+def _ms(ttl: float) -> int:
+    # Redis refuses PX 0; a non-positive TTL means "expires at once", i.e. after 1 ms.
+    return max(1, round(ttl * 1000))
+
+
+def _text(value: object) -> str | None:
+    """Values are str with ``decode_responses=True``; a client without it gives bytes."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return str(value)
+
+
+def _password_of(client: object) -> str | None:
+    pool = getattr(client, "connection_pool", None)
+    kwargs = getattr(pool, "connection_kwargs", None)
+    password = kwargs.get("password") if isinstance(kwargs, dict) else None
+    return password if isinstance(password, str) and password else None
+
+
+def _describe(client: redis.Redis) -> str:
+    """``redis://host:port/db`` from the client's settings, never with the password."""
+    pool = client.connection_pool
+    kwargs = pool.connection_kwargs
+    db = kwargs.get("db", 0)
+    if issubclass(pool.connection_class, UnixDomainSocketConnection):
+        return f"unix://{kwargs.get('path', '')}?db={db}"
+    scheme = "rediss" if issubclass(pool.connection_class, SSLConnection) else "redis"
+    host = str(kwargs.get("host", "localhost"))
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{kwargs.get('port', 6379)}/{db}"
+
+
+# After fork() only the calling thread exists: a store mutex another thread held at
+# that moment would stay locked in the child forever, so the child gets fresh ones.
+_STORES: weakref.WeakSet[RedisStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_STORES):
+        store._mutex = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
