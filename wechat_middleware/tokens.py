@@ -199,10 +199,13 @@ class TokenManager:
                 self._listening_pid = None
 
     def _on_changed(self, kind: str | None) -> None:
-        if kind is None:  # the listener reconnected: anything may have changed
-            self._local.clear()
-        elif kind in KINDS:
-            self._local.pop(kind, None)
+        """Make the next read go to the store; keep the copy as the fallback if it is down.
+
+        ``None`` comes after the listener reconnected: anything may have changed.
+        """
+        for name, local in list(self._local.items()):
+            if kind is None or kind == name:
+                local.checked = float("-inf")
 
     def _announce(self, kind: Kind) -> None:
         publish = getattr(self.store, "publish", None)

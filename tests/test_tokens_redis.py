@@ -1,0 +1,91 @@
+"""Tokens over a real Redis: change notices between hosts, and life while Redis is down.
+
+The promise (README "Scaling out"): a refresh on one host is used by every host from
+its next request, and a dead Redis costs no page: each process serves its in-memory
+copy while it is valid, says clearly which store is down, and recovers by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from wechat_middleware import StoreError, WeChat
+from wechat_middleware.testing import FakeWeChat
+from wechat_middleware.testing.redis_server import RedisServer
+
+from .conftest import MakeWeChat
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis of this test's own: these tests stop and restart it."""
+    with RedisServer() as server:
+        yield server
+
+
+def until(condition: object, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_refresh_on_one_host_replaces_the_copy_held_by_another(
+    make_wechat: MakeWeChat, redis_url: str
+) -> None:
+    host_a, host_b = make_wechat(redis_url), make_wechat(redis_url)
+    host_b.tokens.local_ttl = 3600  # only the change notice can make B look again
+    first = host_b.tokens.jsapi_ticket()
+    host_a.tokens.set_globally(ticket="ticket-from-host-a")
+    assert until(lambda: host_b.tokens.jsapi_ticket() == "ticket-from-host-a")
+    assert first != "ticket-from-host-a"
+
+
+def test_redis_down_serves_the_in_process_copy_while_it_is_valid(
+    make_wechat: MakeWeChat, own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    wechat = make_wechat(own_redis.url + "/0")
+    ticket = wechat.tokens.jsapi_ticket()
+    own_redis.stop()
+    wechat.tokens._local["jsapi_ticket"].checked = 0  # the 1 s copy is due for a store read
+    with caplog.at_level(logging.WARNING, "wechat_middleware"):
+        assert wechat.tokens.jsapi_ticket() == ticket
+    assert f"redis://127.0.0.1:{own_redis.port}/0" in caplog.text
+
+
+def test_redis_down_without_a_copy_gives_no_signature_but_the_page_renders(
+    make_wechat: MakeWeChat, own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from wechat_middleware.context import WeChatContext
+
+    wechat = make_wechat(own_redis.url + "/0")
+    own_redis.stop()
+    context = WeChatContext(wechat, page_url="http://a.example/", user=None, is_wechat_browser=True)
+    with caplog.at_level(logging.WARNING, "wechat_middleware"):
+        assert context.signature is None
+    assert "unreachable" in caplog.text
+
+
+def test_redis_coming_back_is_used_again_without_a_restart(
+    make_wechat: MakeWeChat,
+    own_redis: RedisServer,
+    fake_wechat: FakeWeChat,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wechat: WeChat = make_wechat(own_redis.url + "/0")
+    wechat.tokens.jsapi_ticket()
+    own_redis.stop()
+    with pytest.raises(StoreError):
+        wechat.store.get("anything")
+    own_redis.restart()  # an empty Redis: what was stored is gone
+    fake_wechat.advance(7201)  # and the copies have expired
+    with caplog.at_level(logging.WARNING, "wechat_middleware"):
+        ticket = wechat.tokens.jsapi_ticket()
+    assert ticket == fake_wechat.current_jsapi_ticket()
+    assert wechat.store.get(wechat.tokens.prefix + "jsapi_ticket") is not None
