@@ -22,24 +22,18 @@ from werkzeug.test import Client
 
 from wechat_middleware import WeChat
 from wechat_middleware.asgi import WeChatMiddleware as ASGIMiddleware
+from wechat_middleware.testing.browser import (
+    ANDROID_WECHAT_UA,
+    DESKTOP_UA,
+    IOS_WECHAT_UA,
+    NAVIGATION_ACCEPT,
+)
 
-IOS_WECHAT = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI "
-    "Language/zh_CN"
-)
-ANDROID_WECHAT = (
-    "Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A.230805.001; wv) AppleWebKit/537.36 "
-    "(KHTML, like Gecko) Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160065 "
-    "MMWEBSDK/20231202 MMWEBID/1234 MicroMessenger/8.0.47.2560(0x28002F35) WeChat/arm64 "
-    "Weixin NetType/WIFI Language/zh_CN ABI/arm64"
-)
+IOS_WECHAT = IOS_WECHAT_UA
+ANDROID_WECHAT = ANDROID_WECHAT_UA
 WXWORK = IOS_WECHAT + " wxwork/4.1.0"
-CHROME = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36"
-)
-HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+CHROME = DESKTOP_UA
+HTML = NAVIGATION_ACCEPT
 
 
 def page_state(context: object) -> dict[str, object]:

@@ -34,6 +34,18 @@ def redact(text: str) -> str:
     return _SECRETS_IN_TEXT.sub(r"\1***", text)
 
 
+class _RedactFilter(logging.Filter):
+    """urllib3 logs each request line at DEBUG, and WeChat takes secrets in the query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = ()
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_RedactFilter())
+
+
 def authorize_url(
     open_base: str,
     app_id: str,

@@ -183,6 +183,10 @@ def _base_url(name: str, value: str) -> str:
         raise ConfigError(f"{name} must be an http:// or https:// URL, got {shown}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{name} must be an http:// or https:// URL, got {shown}")
+    if not value.isascii():
+        raise ConfigError(
+            f"{name} must be ASCII: write an internationalised host in punycode (xn--...)"
+        )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigError(f"{name} must not carry a query, fragment or credentials")
     try:

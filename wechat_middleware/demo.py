@@ -17,15 +17,8 @@ from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from .stores import default_store_url
-
-IOS_WECHAT_UA = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI "
-    "Language/zh_CN"
-)
 
 
 @contextmanager
@@ -36,18 +29,13 @@ def demo_environment(environ: MutableMapping[str, str]) -> Iterator[str]:
         environ.setdefault("WECHAT_SECRET_KEY", secrets.token_urlsafe(32))
         yield "real WeChat (credentials from the environment)"
         return
-    from .testing import FakeWeChat
+    from .testing import FakeWeChat, fake_wechat_env
 
     with FakeWeChat() as fake:
-        environ.update(
-            WECHAT_APP_ID=fake.app_id,
-            WECHAT_APP_SECRET=fake.app_secret,
-            WECHAT_API_BASE=fake.api_base,
-            WECHAT_OPEN_BASE=fake.open_base,
-            WECHAT_TOKEN=environ.get("WECHAT_TOKEN") or "demo-token",
-        )
-        environ.setdefault("WECHAT_SECRET_KEY", secrets.token_urlsafe(32))
-        environ.setdefault("WECHAT_STORE", default_store_url())
+        env = fake_wechat_env(fake, store=environ.get("WECHAT_STORE") or default_store_url())
+        if getattr(fake, "jssdk_url", None):
+            env["WECHAT_JSSDK_URL"] = fake.jssdk_url  # the fake's stand-in JS-SDK
+        environ.update(env)
         yield f"FakeWeChat at {fake.base_url}"
 
 
@@ -67,25 +55,16 @@ def self_check(base_url: str) -> bool:
     """Walk the OAuth flow as WeChat's browser and check the page's signature."""
     import json
 
-    import requests
+    from .testing import WeChatBrowser
 
-    from .testing import FakeWeChat  # noqa: F401 - the check needs the fake's rules
-
-    session = requests.Session()
-    session.headers.update({"User-Agent": IOS_WECHAT_UA, "Accept": "text/html"})
-    url = base_url + "/?a=1&b=2"
-    for _ in range(4):  # app -> authorize -> callback -> page
-        reply = session.get(url, allow_redirects=False, timeout=10)
-        if reply.status_code != 302:
-            break
-        location = reply.headers["Location"].split("#")[0]
-        url = location if urlsplit(location).scheme else base_url + location
-    match = re.search(r'id="wx-config" type="application/json">(.*?)</script>', reply.text)
-    openid = re.search(r'<span id="openid">([^<]*)</span>', reply.text)
-    if reply.status_code != 200 or not match or not openid:
-        print(f"self-check failed: HTTP {reply.status_code}")
+    with WeChatBrowser() as browser:
+        page = browser.get(base_url + "/?a=1&b=2")
+    config = re.search(r'id="wx-config" type="application/json">(.*?)</script>', page.text)
+    openid = re.search(r'<span id="openid">([^<]*)</span>', page.text)
+    if page.status != 200 or not config or not openid:
+        print(f"self-check failed: HTTP {page.status} after {page.urls}")
         return False
-    signature = json.loads(match.group(1))
+    signature = json.loads(config.group(1))
     print(f"logged in as {openid.group(1)!r}; wx.config signature for {signature['url']}")
     return bool(openid.group(1)) and signature["url"] == base_url + "/?a=1&b=2"
 

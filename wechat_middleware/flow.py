@@ -322,7 +322,9 @@ class Flow:
         return base.startswith("https:") if base else view.scheme == "https"
 
     def _location(self, next_url: str) -> str:
-        return (self.config.public_url or "") + next_url
+        # ``next_url`` was made safe when the login started; it is checked again here,
+        # where it becomes a header, so no Location ever rests on what a cookie held.
+        return (self.config.public_url or "") + safe_next(next_url)
 
     def _set_cookie(self, session: Session, secure: bool) -> tuple[str, str]:
         value = self.codec.dumps(session)
@@ -335,7 +337,7 @@ class Flow:
         self, status: int, message: str, next_url: str, session: Session | None, secure: bool
     ) -> Respond:
         """A small HTML page that explains and links back, never redirecting by itself."""
-        link = html.escape(self._location(safe_next(next_url)), quote=True)
+        link = html.escape(self._location(next_url), quote=True)
         body = (
             "<!doctype html><meta charset=utf-8>"
             '<meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -352,13 +354,14 @@ def safe_next(raw: str) -> str:
     """A same-origin path to return to; ``/`` for anything that could leave the site.
 
     Collapsing leading slashes defeats ``//evil.example`` (a scheme-relative URL), and
-    backslashes, control characters and over-long values are refused outright.
+    backslashes, control characters, lone surrogates (which cannot be encoded, so
+    ``quote`` would raise) and over-long values are refused outright.
     """
     if (
         not raw.startswith("/")
         or len(raw) > MAX_NEXT_LENGTH
         or "\\" in raw
-        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw)
+        or any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in raw)
     ):
         return "/"
     return "/" + quote(raw.lstrip("/"), safe=_URL_SAFE)
@@ -406,4 +409,5 @@ def _text(status: int, text: str, extra: Headers | None = None) -> Respond:
         ("X-Content-Type-Options", "nosniff"),
         _NO_STORE,
     ]
-    return Respond(status, headers + (extra or []), text.encode("utf-8"))
+    # "replace": an echoed value may hold a lone surrogate, which UTF-8 cannot encode.
+    return Respond(status, headers + (extra or []), text.encode("utf-8", "replace"))

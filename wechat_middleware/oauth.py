@@ -73,7 +73,8 @@ def _text(value: object, limit: int) -> str | None:
     """A profile field as kept in the session: empty or absent becomes ``None``."""
     if not isinstance(value, str) or not value:
         return None
-    return value[:limit]
+    # WeChat's JSON may carry half an emoji (a lone surrogate); no template could encode it.
+    return value[:limit].encode("utf-8", "replace").decode("utf-8")
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,14 @@ class _CompactJSON:
 
     @staticmethod
     def dumps(obj: Any) -> str:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate (a nickname whose emoji lost half its pair: WeChat's JSON
+            # "\ud83d" loads as one) cannot be UTF-8 encoded for signing: escape it.
+            return json.dumps(obj, separators=(",", ":"))
+        return text
 
     @staticmethod
     def loads(raw: str | bytes) -> Any:

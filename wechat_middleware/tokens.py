@@ -118,6 +118,7 @@ class TokenManager:
         self.prefix = f"wechat_middleware:{client.app_id}:"
         self._local: dict[Kind, _Local] = {}
         self._thread_locks: dict[Kind, threading.Lock] = {k: threading.Lock() for k in KINDS}
+        self.notice_wait = 0.5
         self._listening_pid: int | None = None
         self._store_failing_since: float | None = None
         self._last_store_log = 0.0
@@ -211,7 +212,9 @@ class TokenManager:
         publish = getattr(self.store, "publish", None)
         if publish is not None:
             try:
-                publish(self.prefix + "changed", kind)
+                # Wait (briefly) until every listening process has marked its copy
+                # stale, so a refresh that returned is used by every host at once.
+                publish(self.prefix + "changed", kind, wait=self.notice_wait)
             except StoreError as exc:
                 log.warning("cannot announce the new %s: %s", kind, exc)
 

@@ -95,7 +95,9 @@ def pytest_runtest_makereport(
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     funcargs = getattr(item, "funcargs", {})
-    servers = [value for value in funcargs.values() if isinstance(value, AppServer)]
+    # A fixture may give one server or several (a tuple, e.g. two hosts).
+    values = [v for value in funcargs.values() for v in _as_tuple(value)]
+    servers = [value for value in values if isinstance(value, AppServer)]
     if report.when == "setup":
         item.stash[_LOG_OFFSETS] = {id(s): s.log_size() for s in servers}
     elif report.failed:
@@ -103,3 +105,7 @@ def pytest_runtest_makereport(
         for server in servers:
             text = server.log(offsets.get(id(server), 0)) or "(nothing logged)"
             report.sections.append((f"{server.kind} log, port {server.port}", text))
+
+
+def _as_tuple(value: object) -> tuple[object, ...]:
+    return value if isinstance(value, tuple) else (value,)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import re
 import secrets
 import signal
 import socket
@@ -30,11 +31,17 @@ STOP_TIMEOUT = 10.0  # seconds for a graceful shutdown before SIGKILL
 PORT_ATTEMPTS = 3  # another process may take a free port between our probe and its bind
 SERVER_CHECK_TOKEN = "integration-server-check-token"
 READY_PATH = "/static/style.css"  # answered by the app without touching WeChat
+# Gunicorn's default access log line plus the worker's pid ("<1234>"), so a test can
+# tell which worker answered which request (see served_by_pid).
+GUNICORN_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(p)s'
+_BOOTED_RE = re.compile(r"Booting worker with pid: (\d+)")
+_ACCESS_PID_RE = re.compile(r'"[A-Z]+ (\S+) HTTP/[\d.]+" (\d{3}) .* <(\d+)>$')
 
 
 def _gunicorn(port: int) -> list[str]:
     command = [sys.executable, "-m", "gunicorn", "-w", "4", "-b", f"{LOOPBACK}:{port}"]
     command += ["--access-logfile", "-"]  # into the log a failing test shows
+    command += ["--access-logformat", GUNICORN_ACCESS_LOG_FORMAT]
     if _gunicorn_has_control_socket():
         # Gunicorn 25+ opens ~/.gunicorn/gunicorn.ctl, one path shared by every gunicorn
         # of the user: two servers at once (or a developer's own) would fight over it.
@@ -81,13 +88,21 @@ def free_port() -> int:
 
 
 def app_environment(
-    *, app_id: str, app_secret: str, wechat_base_url: str, store_path: Path
+    *,
+    app_id: str,
+    app_secret: str,
+    wechat_base_url: str,
+    store_path: Path | None = None,
+    store_url: str | None = None,
 ) -> dict[str, str]:
     """The environment the example apps read with ``WeChat.from_env()``.
 
+    The store is the SQLite file ``store_path`` or any ``store_url`` (e.g. Redis).
     Inherited ``WECHAT_*`` variables are dropped, so a developer's shell cannot change
     what the tests see (a stray WECHAT_PUBLIC_URL would change every signed URL).
     """
+    if (store_path is None) == (store_url is None):
+        raise TypeError("pass exactly one of store_path and store_url")
     env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
     env.update(
         WECHAT_APP_ID=app_id,
@@ -96,7 +111,7 @@ def app_environment(
         WECHAT_TOKEN=SERVER_CHECK_TOKEN,
         WECHAT_API_BASE=wechat_base_url,
         WECHAT_OPEN_BASE=wechat_base_url,
-        WECHAT_STORE=f"sqlite:///{store_path}",
+        WECHAT_STORE=store_url or f"sqlite:///{store_path}",
         WECHAT_JSSDK_URL=f"http://{LOOPBACK}:9/jweixin-1.6.0.js",  # never fetched
         PYTHONUNBUFFERED="1",
     )
@@ -155,6 +170,22 @@ class AppServer:
             os.killpg(process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=STOP_TIMEOUT)
+
+
+def gunicorn_worker_pids(server: AppServer) -> set[int]:
+    """The pids of the workers gunicorn booted, from its log."""
+    return {int(pid) for pid in _BOOTED_RE.findall(server.log())}
+
+
+def served_by_pid(server: AppServer, marker: str) -> dict[str, tuple[int, int]]:
+    """``{request target: (status, worker pid)}`` of the gunicorn access log lines whose
+    target contains ``marker``; a worker writes its line just after it answered."""
+    served: dict[str, tuple[int, int]] = {}
+    for line in server.log().splitlines():
+        match = _ACCESS_PID_RE.search(line)
+        if match is not None and marker in match.group(1):
+            served[match.group(1)] = (int(match.group(2)), int(match.group(3)))
+    return served
 
 
 def start_server(kind: str, env: Mapping[str, str], log_dir: Path) -> AppServer:

@@ -44,6 +44,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable
@@ -70,6 +71,7 @@ from ..errors import ConfigError, StoreError
 log = logging.getLogger("wechat_middleware")
 
 _T = TypeVar("_T")
+_ACK = "\x1f"  # separates a notice from the list its receivers acknowledge on
 Callback = Callable[[str | None], None]
 
 # Options from_url sets unless the URL's query string gives them. Besides these, one
@@ -215,9 +217,27 @@ class RedisStore:
 
     # -- publish/subscribe -------------------------------------------------------
 
-    def publish(self, channel: str, message: str) -> None:
-        """Send ``message`` to every process subscribed to ``channel``."""
-        self._call(lambda: self.client.publish(self.prefix + channel, message))
+    def publish(self, channel: str, message: str, *, wait: float = 0.0) -> None:
+        """Send ``message`` to every process subscribed to ``channel``.
+
+        With ``wait``, return only once every receiving process has run its callbacks
+        (each acknowledges on a short-lived list), or after ``wait`` seconds: a refresh
+        that returns has then been heard everywhere, not just sent.
+        """
+        if wait <= 0:
+            self._call(lambda: self.client.publish(self.prefix + channel, message))
+            return
+        ack = f"{self.prefix}ack:{uuid.uuid4().hex}"
+        receivers = int(
+            self._call(lambda: self.client.publish(self.prefix + channel, f"{message}{_ACK}{ack}"))
+        )
+        deadline = time.monotonic() + wait
+        while receivers and time.monotonic() < deadline:
+            if int(self._call(lambda: self.client.llen(ack))) >= receivers:
+                break
+            time.sleep(0.002)
+        with contextlib.suppress(RedisError, OSError):
+            self.client.delete(ack)
 
     def subscribe(self, channel: str, callback: Callback) -> None:
         """Call ``callback(message)`` from a background thread for each message on
@@ -426,8 +446,15 @@ class _Listener(threading.Thread):
                 return
             name = channel[len(self.store.prefix) :]
             data = _text(message.get("data"))
+            ack = None
+            if data is not None and _ACK in data:
+                data, ack = data.split(_ACK, 1)
             for callback in self.store._channels().get(name, []):
                 self._deliver(callback, name, data)
+            if ack is not None:  # the publisher waits until every receiver got here
+                with contextlib.suppress(RedisError, OSError):
+                    self.store.client.rpush(ack, "1")
+                    self.store.client.expire(ack, 30)
 
     def _deliver(self, callback: Callback, channel: str, message: str | None) -> None:
         try:

@@ -9,12 +9,17 @@ sockets, and lets a test move its clock, count calls and inject faults.
 One server answers for both WeChat hosts (``api.weixin.qq.com`` and ``open.weixin.qq.com``):
 point ``WECHAT_API_BASE`` and ``WECHAT_OPEN_BASE`` at :attr:`FakeWeChat.base_url`.
 
+It also stands in for the JS-SDK script (``res.wx.qq.com/open/js/jweixin-1.6.0.js``): point
+``WECHAT_JSSDK_URL`` at :attr:`FakeWeChat.jssdk_url` and a real browser's ``wx.config`` is
+checked against this fake's jsapi ticket, then fires ``wx.ready`` or ``wx.error`` as on a phone.
+
 Only the standard library is used, so users can run it in their own test suites.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import html
@@ -28,7 +33,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -49,6 +54,10 @@ PATH_OAUTH_TOKEN = "sns/oauth2/access_token"  # noqa: S105
 PATH_OAUTH_REFRESH = "sns/oauth2/refresh_token"
 PATH_USERINFO = "sns/userinfo"
 PATH_AUTH = "sns/auth"
+# The JS-SDK stand-in: the script, and the check its wx.config asks for (WeChat's client does
+# this check in-app; a desktop browser needs an HTTP endpoint, answered with CORS headers).
+PATH_JSSDK_SCRIPT = "open/js/jweixin-1.6.0.js"
+PATH_JSSDK_CONFIG = "fake/jssdk/config"
 
 SCOPE_BASE = "snsapi_base"
 SCOPE_USERINFO = "snsapi_userinfo"
@@ -98,6 +107,18 @@ ERRMSG: dict[int, str] = {
 # WeChat sends this exact header (``encoding``, not ``charset``): clients must cope with it.
 JSON_TYPE = "application/json; encoding=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
+JS_TYPE = "application/javascript; charset=utf-8"
+
+# What wx.config's result carries in ``errMsg``, in the JS-SDK's own words.
+CONFIG_OK = "config:ok"
+CONFIG_INVALID_SIGNATURE = "config:invalid signature"
+CONFIG_INVALID_URL_DOMAIN = "config:invalid url domain"
+CONFIG_FAIL = "config:fail"
+
+# A page on another origin (the app's port) calls the config check: allow it, without cookies.
+_CORS_PATHS = frozenset({PATH_JSSDK_CONFIG})
+_CORS_HEADERS: tuple[tuple[str, str], ...] = (("Access-Control-Allow-Origin", "*"),)
+_CORS_PREFLIGHT_MAX_AGE = "600"
 
 _ALNUM = string.ascii_letters + string.digits
 _OPENID_ALPHABET = _ALNUM + "-_"
@@ -256,6 +277,28 @@ def _authorize_error_page(errcode: int, message: str) -> _Reply:
     return _html(200, "Oops! Something went wrong:(", f"{errcode} {message}")
 
 
+def _cors(reply: _Reply) -> _Reply:
+    """The reply, readable by a script on any origin (no cookies are involved)."""
+    return dataclasses.replace(reply, headers=reply.headers + _CORS_HEADERS)
+
+
+def _cors_preflight(request: _Request) -> _Reply:
+    """Allow the stand-in's cross-origin ``POST`` with a JSON body."""
+    headers = [
+        *_CORS_HEADERS,
+        ("Access-Control-Allow-Methods", "POST, OPTIONS"),
+        (
+            "Access-Control-Allow-Headers",
+            request.headers.get("access-control-request-headers") or "Content-Type",
+        ),
+        ("Access-Control-Max-Age", _CORS_PREFLIGHT_MAX_AGE),
+    ]
+    # Chrome's Private Network Access asks this before a public page may call loopback.
+    if request.headers.get("access-control-request-private-network", "").lower() == "true":
+        headers.append(("Access-Control-Allow-Private-Network", "true"))
+    return _Reply(204, b"", "text/plain", tuple(headers))
+
+
 def _random_alnum(length: int) -> str:
     return "".join(secrets.choice(_ALNUM) for _ in range(length))
 
@@ -295,6 +338,138 @@ def _jsapi_signature(ticket: str, noncestr: str, timestamp: str, url: str) -> st
     return hashlib.sha1(plain.encode("utf-8")).hexdigest()  # noqa: S324 - WeChat's algorithm
 
 
+# The JS-SDK stand-in. Like jweixin-1.6.0.js it defines window.wx (and window.jWeixin) with
+# config/ready/error and the common APIs. wx.config asks the fake whether WeChat would accept
+# the signature for this page (location.href without its #fragment), then fires wx.ready or
+# wx.error({errMsg}); handlers registered before or after the result both fire, and with
+# debug: true the result is also alert()ed, as the real SDK does. The APIs do nothing but
+# answer success/complete with "<name>:ok"; wx.__fake lets a test see state and calls.
+_JSSDK_SCRIPT = """/* FakeWeChat: a stand-in for jweixin-1.6.0.js, for tests only. */
+(function (window) {
+  "use strict";
+  var CONFIG_ENDPOINT = __CONFIG_ENDPOINT__;
+  var CONFIG_TIMEOUT_MS = 10000;
+  var state = "idle";  // idle | pending | ready | error
+  var lastError = null;
+  var generation = 0;  // a later wx.config supersedes an earlier one still in flight
+  var readyHandlers = [];
+  var errorHandlers = [];
+  var calls = [];
+  var APIS = [
+    "checkJsApi", "updateAppMessageShareData", "updateTimelineShareData",
+    "onMenuShareTimeline", "onMenuShareAppMessage", "onMenuShareQQ", "onMenuShareWeibo",
+    "onMenuShareQZone", "startRecord", "stopRecord", "onVoiceRecordEnd", "playVoice",
+    "pauseVoice", "stopVoice", "onVoicePlayEnd", "uploadVoice", "downloadVoice",
+    "translateVoice", "chooseImage", "previewImage", "uploadImage", "downloadImage",
+    "getLocalImgData", "getNetworkType", "openLocation", "getLocation", "hideOptionMenu",
+    "showOptionMenu", "hideMenuItems", "showMenuItems", "hideAllNonBaseMenuItem",
+    "showAllNonBaseMenuItem", "closeWindow", "scanQRCode", "chooseWXPay",
+    "openProductSpecificView", "addCard", "chooseCard", "openCard", "openAddress"
+  ];
+
+  function call(fn, arg) {
+    try { fn(arg); } catch (e) { setTimeout(function () { throw e; }, 0); }
+  }
+
+  function settle(gen, debug, errMsg) {
+    if (gen !== generation) { return; }
+    if (debug) { try { window.alert(JSON.stringify({ errMsg: errMsg })); } catch (e) {} }
+    var i;
+    if (errMsg === "config:ok") {
+      state = "ready";
+      lastError = null;
+      for (i = 0; i < readyHandlers.length; i++) { call(readyHandlers[i]); }
+    } else {
+      state = "error";
+      lastError = { errMsg: errMsg };
+      for (i = 0; i < errorHandlers.length; i++) { call(errorHandlers[i], lastError); }
+    }
+  }
+
+  function config(cfg) {
+    cfg = cfg || {};
+    var gen = ++generation;
+    var debug = !!cfg.debug;
+    state = "pending";
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", CONFIG_ENDPOINT, true);
+    xhr.setRequestHeader("Content-Type", "application/json");
+    xhr.timeout = CONFIG_TIMEOUT_MS;
+    xhr.onload = function () {
+      var errMsg = "config:fail";
+      try {
+        var res = JSON.parse(xhr.responseText);
+        if (xhr.status === 200 && res && typeof res.errMsg === "string") { errMsg = res.errMsg; }
+      } catch (e) {}
+      settle(gen, debug, errMsg);
+    };
+    xhr.onerror = xhr.ontimeout = xhr.onabort = function () { settle(gen, debug, "config:fail"); };
+    xhr.send(JSON.stringify({
+      appId: cfg.appId,
+      timestamp: cfg.timestamp,
+      nonceStr: cfg.nonceStr,
+      signature: cfg.signature,
+      url: window.location.href.split("#")[0],
+      jsApiList: cfg.jsApiList || [],
+      openTagList: cfg.openTagList || []
+    }));
+  }
+
+  function ready(fn) {
+    if (typeof fn !== "function") { return; }
+    readyHandlers.push(fn);
+    if (state === "ready") { setTimeout(function () { call(fn); }, 0); }
+  }
+
+  function error(fn) {
+    if (typeof fn !== "function") { return; }
+    errorHandlers.push(fn);
+    if (state === "error") {
+      var res = lastError;
+      setTimeout(function () { call(fn, res); }, 0);
+    }
+  }
+
+  function api(name) {
+    return function (options) {
+      options = options || {};
+      calls.push({ api: name, options: options });
+      var res = { errMsg: name + ":ok" };
+      if (name === "checkJsApi") {
+        res.checkResult = {};
+        var list = options.jsApiList || [];
+        for (var i = 0; i < list.length; i++) {
+          res.checkResult[list[i]] = APIS.indexOf(list[i]) >= 0;
+        }
+      }
+      setTimeout(function () {
+        if (typeof options.success === "function") { call(options.success, res); }
+        if (typeof options.complete === "function") { call(options.complete, res); }
+      }, 0);
+    };
+  }
+
+  var wx = { config: config, ready: ready, error: error };
+  for (var i = 0; i < APIS.length; i++) { wx[APIS[i]] = api(APIS[i]); }
+  wx.miniProgram = {
+    getEnv: function (fn) { if (typeof fn === "function") { call(fn, { miniprogram: false }); } },
+    navigateTo: api("miniProgram.navigateTo"),
+    navigateBack: api("miniProgram.navigateBack"),
+    switchTab: api("miniProgram.switchTab"),
+    reLaunch: api("miniProgram.reLaunch"),
+    redirectTo: api("miniProgram.redirectTo"),
+    postMessage: api("miniProgram.postMessage")
+  };
+  wx.__fake = {
+    configEndpoint: CONFIG_ENDPOINT,
+    state: function () { return state; },
+    calls: calls
+  };
+  window.wx = window.jWeixin = wx;
+})(window);
+"""
+
+
 # --------------------------------------------------------------------------- the fake
 
 
@@ -315,9 +490,13 @@ class FakeWeChat:
         oauth_token_ttl: int = 7200,
         refresh_token_ttl: int = 30 * 86400,
         token_overlap: int = 300,
+        jsapi_domains: Iterable[str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        """``jsapi_domains``: the dashboard's "JS interface safe domains" (host names, no
+        port); ``wx.config`` on a page elsewhere fails with "config:invalid url domain".
+        ``None`` accepts every host, which suits tests on loopback."""
         self.app_id = app_id
         self.app_secret = app_secret
         self.token_ttl = token_ttl
@@ -326,6 +505,9 @@ class FakeWeChat:
         self.oauth_token_ttl = oauth_token_ttl
         self.refresh_token_ttl = refresh_token_ttl
         self.token_overlap = token_overlap
+        self.jsapi_domains: frozenset[str] | None = (
+            None if jsapi_domains is None else frozenset(d.lower() for d in jsapi_domains)
+        )
         self.host = host
         self.port = port
 
@@ -359,6 +541,8 @@ class FakeWeChat:
             PATH_OAUTH_REFRESH: _Route("GET", self._ep_oauth_refresh_token),
             PATH_USERINFO: _Route("GET", self._ep_userinfo),
             PATH_AUTH: _Route("GET", self._ep_auth),
+            PATH_JSSDK_SCRIPT: _Route("GET", self._ep_jssdk_script),
+            PATH_JSSDK_CONFIG: _Route("POST", self._ep_jssdk_config),
         }
 
         self._server: _Server | None = None
@@ -419,6 +603,16 @@ class FakeWeChat:
     @property
     def open_base(self) -> str:
         return self.base_url
+
+    @property
+    def jssdk_url(self) -> str:
+        """The JS-SDK stand-in script, for ``WECHAT_JSSDK_URL``."""
+        return f"{self.base_url}/{PATH_JSSDK_SCRIPT}"
+
+    @property
+    def jssdk_config_url(self) -> str:
+        """Where the stand-in's ``wx.config`` sends its signature to be checked."""
+        return f"{self.base_url}/{PATH_JSSDK_CONFIG}"
 
     # ----------------------------------------------------------------- clock
 
@@ -548,14 +742,20 @@ class FakeWeChat:
         The fragment is cut from ``url`` as WeChat's client does, so a signature computed
         over a URL with ``#...`` fails here as it would in the phone.
         """
-        page_url = url.split("#", 1)[0]
         with self._lock:
-            now = self._now()
-            tickets = [
-                ticket
-                for ticket in (self._tickets.get("jsapi"), self._previous_tickets.get("jsapi"))
-                if ticket is not None and now < ticket.expires_at + TICKET_OVERLAP
-            ]
+            return self._jsapi_signature_valid(url, noncestr, timestamp, signature)
+
+    def _jsapi_signature_valid(
+        self, url: str, noncestr: str, timestamp: str | int, signature: str
+    ) -> bool:
+        """:meth:`check_jsapi_signature` with the lock already held."""
+        page_url = url.split("#", 1)[0]
+        now = self._now()
+        tickets = [
+            ticket
+            for ticket in (self._tickets.get("jsapi"), self._previous_tickets.get("jsapi"))
+            if ticket is not None and now < ticket.expires_at + TICKET_OVERLAP
+        ]
         return any(
             hmac.compare_digest(
                 _jsapi_signature(ticket.value, noncestr, str(timestamp), page_url).encode(),
@@ -581,7 +781,13 @@ class FakeWeChat:
     # ----------------------------------------------------------------- request dispatch
 
     def _handle(self, request: _Request) -> _Reply:
-        """Count, apply a queued fault, route. Called by server threads, without the lock."""
+        """Count, apply a queued fault, route. Called by server threads, without the lock.
+
+        A CORS preflight is the browser asking permission, not a call: it is answered
+        without being counted or taking a fault.
+        """
+        if request.method == "OPTIONS" and request.path in _CORS_PATHS:
+            return _cors_preflight(request)
         with self._lock:
             self._counts[request.path] += 1
             fault = self._take_fault(request.path)
@@ -868,6 +1074,48 @@ class FakeWeChat:
             return grant
         return _json({"errcode": 0, "errmsg": "ok"})
 
+    def _ep_jssdk_script(self, request: _Request) -> _Reply:
+        """The JS-SDK stand-in, asking this fake (by the host the browser used) to check."""
+        host = request.headers.get("host") or f"{self.host}:{self.port}"
+        endpoint = json.dumps(f"http://{host}/{PATH_JSSDK_CONFIG}")
+        script = _JSSDK_SCRIPT.replace("__CONFIG_ENDPOINT__", endpoint)
+        return _Reply(200, script.encode("utf-8"), JS_TYPE, (("Cache-Control", "no-store"),))
+
+    def _ep_jssdk_config(self, request: _Request) -> _Reply:
+        """Would WeChat accept this ``wx.config`` on this page? ``{"errMsg": "config:..."}``.
+
+        The body is what the stand-in sends: ``appId``, ``timestamp``, ``nonceStr``,
+        ``signature`` and ``url`` (the page's ``location.href`` without its fragment).
+        """
+        return _cors(_json({"errMsg": self._jssdk_config_result(request.body)}))
+
+    def _jssdk_config_result(self, raw: bytes) -> str:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return CONFIG_FAIL
+        if not isinstance(body, dict):
+            return CONFIG_FAIL
+        # The app id selects the account, whose safe domains must list the page's host.
+        url = body.get("url")
+        if body.get("appId") != self.app_id or not isinstance(url, str):
+            return CONFIG_INVALID_URL_DOMAIN
+        page = urlsplit(url)
+        if page.scheme not in ("http", "https") or not page.hostname:
+            return CONFIG_INVALID_URL_DOMAIN
+        if self.jsapi_domains is not None and page.hostname not in self.jsapi_domains:
+            return CONFIG_INVALID_URL_DOMAIN
+        # Nothing to verify is a signature that does not verify.
+        timestamp = body.get("timestamp")  # a number in JS; a string is accepted too
+        nonce, signature = body.get("nonceStr"), body.get("signature")
+        if isinstance(timestamp, bool) or not isinstance(timestamp, (str, int)):
+            return CONFIG_INVALID_SIGNATURE
+        if not (isinstance(nonce, str) and isinstance(signature, str)):
+            return CONFIG_INVALID_SIGNATURE
+        if not self._jsapi_signature_valid(url, nonce, timestamp, signature):
+            return CONFIG_INVALID_SIGNATURE
+        return CONFIG_OK
+
 
 # --------------------------------------------------------------------------- HTTP plumbing
 
@@ -944,6 +1192,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._serve()
 
+    def do_OPTIONS(self) -> None:
+        self._serve()
+
     def _server(self) -> _Server:
         assert isinstance(self.server, _Server)
         return self.server
@@ -963,7 +1214,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
+        if reply.status >= 200 and reply.status != 204:  # HTTP forbids it on 1xx and 204
+            self.send_header("Content-Length", str(len(reply.body)))
         for name, value in reply.headers:
             self.send_header(name, value)
         self.end_headers()

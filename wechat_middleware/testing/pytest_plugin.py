@@ -1,15 +1,28 @@
-"""pytest plugin (entry point ``pytest11``): fixtures for testing apps against FakeWeChat.
+"""pytest plugin (entry point ``pytest11``): test your app against FakeWeChat, no conftest.
 
-Installed with the package, so a user's own test suite gets ``fake_wechat`` without
-any conftest code.
+Installed with the package, so any test suite gets three fixtures:
+
+``fake_wechat``
+    A running :class:`FakeWeChat` on a free loopback port: call counters, a clock to
+    move, faults to inject (``fake_wechat.inject(path, Fault(...))``).
+``wechat_env``
+    Sets the ``WECHAT_*`` variables that point ``WeChat.from_env()`` at ``fake_wechat``
+    (random cookie key and server-check token, ``WECHAT_STORE=memory://``), removes any
+    other ``WECHAT_*`` variable, and returns what it set. Undone after the test.
+``wechat_browser``
+    A :class:`WeChatBrowser`: WeChat's User-Agent, follows the OAuth login. Use it on a
+    live server URL, or bind it to an app in-process with ``wechat_browser.wsgi(app)`` /
+    ``wechat_browser.asgi(app)``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
+from .browser import WeChatBrowser, fake_wechat_env
 from .fake_wechat import FakeWeChat
 
 
@@ -18,3 +31,27 @@ def fake_wechat() -> Iterator[FakeWeChat]:
     """A running FakeWeChat on a free loopback port, stopped after the test."""
     with FakeWeChat() as fake:
         yield fake
+
+
+@pytest.fixture
+def wechat_env(fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The ``WECHAT_*`` environment pointing at ``fake_wechat``, set for this test.
+
+    Other ``WECHAT_*`` variables (a developer's ``WECHAT_PUBLIC_URL``, say) are removed
+    so the test sees only these; set more with ``monkeypatch.setenv`` after this fixture,
+    and import the app module afterwards if it reads the environment at import time.
+    """
+    env = fake_wechat_env(fake_wechat)
+    for name in list(os.environ):
+        if name.startswith("WECHAT_") and name not in env:
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def wechat_browser() -> Iterator[WeChatBrowser]:
+    """WeChat's in-app browser (iOS); it and the browsers made from it close after the test."""
+    with WeChatBrowser() as browser:
+        yield browser

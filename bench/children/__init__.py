@@ -1,0 +1,1 @@
+"""Scripts the benchmarks run as child processes (some under a peer's interpreter)."""

@@ -1,0 +1,130 @@
+"""``python -m bench``: every benchmark in one run, one table of ratios, exit 0.
+
+Sections (``--only`` takes these names, comma-separated or repeated):
+
+- ``signature``  one JS-SDK signature, ours vs wechatpy vs wechat-jssdk (node)
+- ``overhead``   the middleware in-process vs the bare Flask / Starlette app
+- ``memory``     peak RSS while signing 100,000 distinct URLs (bounded LRU)
+- ``coldstart``  token/ticket fetches when 4 processes x 40 threads start cold
+
+Missed targets are marked in the table, not turned into a failing exit code. The peers
+are installed on first use into ``bench/.peers/`` (git-ignored), never into the
+project's environment; ``--no-peers`` skips them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+import traceback
+from collections.abc import Callable
+
+from . import coldstart, memory, overhead, signature
+from .children._timing import CLOCKS, set_clock
+from .peers import Peers, install_peers
+from .report import Row, format_table, machine, summary, write_benchmarks_md
+
+SECTIONS = ("signature", "overhead", "memory", "coldstart")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    from .profiling import CASES as PROFILE_CASES
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="short rounds, fewer URLs")
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="NAME", help=", ".join(SECTIONS)
+    )
+    parser.add_argument("--rounds", type=int, help="rounds per micro-benchmark (default 7)")
+    parser.add_argument(
+        "--round-seconds", type=float, help="length of one round (default 0.25, quick 0.05)"
+    )
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="cpu",
+        help="cpu: process CPU time, robust on a busy machine (default); wall: perf_counter",
+    )
+    parser.add_argument("--urls", type=int, help="distinct URLs for the memory test")
+    parser.add_argument("--no-peers", action="store_true", help="do not install or run peers")
+    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    parser.add_argument(
+        "--profile", metavar="CASE", choices=PROFILE_CASES, help=", ".join(PROFILE_CASES)
+    )
+    parser.add_argument("--profile-seconds", type=float, default=3.0)
+    args = parser.parse_args(argv)
+    only = [name.strip() for value in args.only for name in value.split(",") if name.strip()]
+    unknown = sorted(set(only) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown section {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    args.only = only or list(SECTIONS)
+    args.rounds = args.rounds or (5 if args.quick else 7)
+    args.round_seconds = args.round_seconds or (0.05 if args.quick else 0.25)
+    args.urls = args.urls or (20_000 if args.quick else 100_000)
+    return args
+
+
+def _log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    if args.profile:
+        from .profiling import profile
+
+        print(profile(args.profile, seconds=args.profile_seconds))
+        return 0
+
+    set_clock(args.clock)
+    info = machine()
+    _log(
+        f"{info['nproc']} CPUs ({info['cpu']}), {info['python']}, load average "
+        f"{info['loadavg']}; clock={args.clock}, rounds={args.rounds}"
+    )
+    needs_peers = {"signature", "coldstart"} & set(args.only)
+    peers = (
+        install_peers(not args.no_peers)
+        if needs_peers
+        else Peers(None, "not needed", None, None, "not needed")
+    )
+    runners: dict[str, Callable[[], list[Row]]] = {
+        "signature": lambda: signature.run(
+            peers, rounds=args.rounds, target_seconds=args.round_seconds, clock=args.clock
+        ),
+        "overhead": lambda: overhead.run(rounds=args.rounds, target_seconds=args.round_seconds),
+        "memory": lambda: memory.run(urls=args.urls),
+        "coldstart": lambda: coldstart.run(peers),
+    }
+    rows: list[Row] = []
+    crashed = False
+    for name in SECTIONS:
+        if name not in args.only:
+            continue
+        _log(f"running {name} ...")
+        started = time.perf_counter()
+        try:
+            rows += runners[name]()
+        except Exception as exc:  # a bug in a benchmark: report it, run the others
+            traceback.print_exc()
+            rows.append(Row(name, "the benchmark itself failed", f"{type(exc).__name__}: {exc}"))
+            crashed = True
+        _log(f"{name} took {time.perf_counter() - started:.1f} s")
+
+    print(format_table(rows))
+    print()
+    print(summary(rows))
+    if args.write:
+        command = shlex.join(
+            ["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])]
+        )
+        mode = f"{'quick' if args.quick else 'full'} run, clock={args.clock}, rounds={args.rounds}"
+        path = write_benchmarks_md(rows, command=command, mode=mode)
+        _log(f"wrote {path}")
+    return 1 if crashed else 0

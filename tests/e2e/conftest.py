@@ -1,0 +1,201 @@
+"""Fixtures for the end-to-end tests: a real Chromium, driven by Playwright, on loopback.
+
+Chromium is Debian's (``/usr/bin/chromium``), never a browser Playwright downloads; one
+browser serves a test module and each test gets a fresh context (no shared cookies). The
+example apps run in real servers (the integration harness) with ``WECHAT_JSSDK_URL`` at
+FakeWeChat's JS-SDK stand-in. A failing test shows its servers' logs and the browser's
+console.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from wechat_middleware.testing import FakeWeChat
+
+from ..integration.servers import (
+    REPO_ROOT,
+    SERVER_COMMANDS,
+    AppServer,
+    app_environment,
+    start_server,
+)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
+
+# Flags for a quiet, self-contained headless Chromium: no sandbox (root in CI), no GPU, no
+# network of its own (updates, sync, QUIC probing), nothing shown on first run.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LAUNCH_TIMEOUT_MS = 30_000
+ACTION_TIMEOUT_MS = 10_000
+NAVIGATION_TIMEOUT_MS = 20_000
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "e2e"
+
+CHROMIUM_MISSING = (
+    "Chromium is not installed, and the end-to-end tests need a real browser. "
+    "Install it with `apt-get install -y chromium` (`bash scripts/test` does this)."
+)
+PLAYWRIGHT_MISSING = (
+    "Playwright for Python is not installed. Install it with "
+    "`pip install 'playwright>=1.40'` (it is in the project's [test] extra; "
+    "`bash scripts/test` installs it). Do not run `playwright install`: the tests "
+    "drive Debian's chromium."
+)
+
+
+def chromium_path() -> str:
+    """Debian's Chromium, or a failed test saying how to install it (never a skip)."""
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail(CHROMIUM_MISSING, pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium per test module, closed (its processes gone) after it.
+
+    Not per session: while Playwright's sync API is running, its asyncio loop counts as
+    running in this thread, and every later test that runs a loop (anyio, ASGI) would fail.
+    """
+    executable = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail(PLAYWRIGHT_MISSING, pytrace=False)
+    with sync_playwright() as playwright:
+        # A plain launch: Playwright gives the browser a fresh temporary profile.
+        launched = playwright.chromium.launch(
+            executable_path=executable, args=CHROMIUM_ARGS, timeout=LAUNCH_TIMEOUT_MS
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@dataclass
+class BrowserLog:
+    """What the pages of one test printed to the console or threw."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def console(self, message: ConsoleMessage) -> None:
+        self.lines.append(f"console.{message.type}: {message.text}")
+
+    def page_error(self, error: Exception) -> None:
+        self.lines.append(f"uncaught: {error}")
+
+
+OpenPage = Callable[..., "Page"]
+
+
+@pytest.fixture
+def browser_log() -> BrowserLog:
+    return BrowserLog()
+
+
+@pytest.fixture
+def open_page(browser: Browser, browser_log: BrowserLog) -> Iterator[OpenPage]:
+    """``open_page(user_agent=..., mobile=...)``: a page in a fresh browser context."""
+    contexts: list[BrowserContext] = []
+
+    def open_one(*, user_agent: str, mobile: bool) -> Page:
+        context = browser.new_context(
+            user_agent=user_agent,
+            viewport={"width": 390, "height": 844} if mobile else {"width": 1280, "height": 800},
+            is_mobile=mobile,
+            has_touch=mobile,
+        )
+        contexts.append(context)
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
+        context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
+        page = context.new_page()
+        page.on("console", browser_log.console)
+        page.on("pageerror", browser_log.page_error)
+        return page
+
+    yield open_one
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def screenshot_path(request: pytest.FixtureRequest) -> Path:
+    """Where this test saves its screenshot: test-artifacts/e2e/<test name>.png."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS / (re.sub(r"[^A-Za-z0-9._+-]+", "_", request.node.name).strip("_") + ".png")
+
+
+# --------------------------------------------------------------------------- app servers
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeWeChat]:
+    """The module's FakeWeChat: WeChat's API, its OAuth pages and the JS-SDK stand-in."""
+    with FakeWeChat() as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=sorted(SERVER_COMMANDS))
+def app_server(
+    request: pytest.FixtureRequest, fake: FakeWeChat, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AppServer]:
+    """Each example app in its production server (its test id), loading the stand-in."""
+    kind: str = request.param
+    workdir = tmp_path_factory.mktemp(kind)
+    env = app_environment(
+        app_id=fake.app_id,
+        app_secret=fake.app_secret,
+        wechat_base_url=fake.base_url,
+        store_path=workdir / "store.sqlite3",
+    )
+    env["WECHAT_JSSDK_URL"] = fake.jssdk_url
+    server = start_server(kind, env, workdir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --------------------------------------------------------------------------- failure reports
+
+_LOG_OFFSETS = pytest.StashKey[dict[int, int]]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    """Attach to a failed test's report its servers' logs and the browser's console."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    funcargs = getattr(item, "funcargs", {})
+    servers = [value for value in funcargs.values() if isinstance(value, AppServer)]
+    if report.when == "setup":
+        item.stash[_LOG_OFFSETS] = {id(s): s.log_size() for s in servers}
+    elif report.failed:
+        offsets = item.stash.get(_LOG_OFFSETS, {})
+        for server in servers:
+            text = server.log(offsets.get(id(server), 0)) or "(nothing logged)"
+            report.sections.append((f"{server.kind} log, port {server.port}", text))
+        log = funcargs.get("browser_log")
+        if isinstance(log, BrowserLog):
+            report.sections.append(("browser console", "\n".join(log.lines) or "(nothing)"))

@@ -1,0 +1,1 @@
+"""Security tests: hostile input, WeChat faults, properties, log hygiene (see SECURITY.md)."""

@@ -1,0 +1,433 @@
+"""The command line against FakeWeChat: ``main([...])`` in-process, as a user types it.
+
+Exit codes are what scripts rely on: 0 success, 1 a check failed (``verify``,
+``doctor``), 2 usage, 3 configuration error, 4 WeChat or store error. The environment
+comes from the plugin's ``wechat_env``; nothing a command prints may hold a secret, a
+token or a ticket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from wechat_middleware.__main__ import main
+from wechat_middleware.testing import FakeWeChat, Fault
+
+COMMANDS = ["demo", "fake-server", "sign", "verify", "doctor"]
+WRONG_SECRET = "not-the-app-secret-4b1d"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port where nothing listens (held, so no one else takes it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+# -- the entry points and their help ------------------------------------------------
+
+
+def test_python_m_wechat_middleware_runs_the_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "wechat_middleware", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: wechat-middleware")
+    for command in COMMANDS:
+        assert command in done.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_the_exit_codes(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0
+    assert out.startswith(f"usage: wechat-middleware {command}")
+    assert "exit codes: 0 success" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["no-such-command"],
+        ["sign"],
+        ["sign", "http://127.0.0.1/", "--no-such-option"],
+        ["verify", "--token", "t", "--nonce", "1", "--signature", "s"],
+        ["fake-server", "--port", "eighty"],
+        ["doctor", "extra"],
+    ],
+    ids=lambda argv: " ".join(argv) or "nothing",
+)
+def test_bad_arguments_exit_2_with_the_usage(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert "usage: wechat-middleware" in err
+
+
+# -- sign -----------------------------------------------------------------------------
+
+
+def test_sign_prints_a_wx_config_that_wechat_accepts(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], fake_wechat: FakeWeChat
+) -> None:
+    url = "http://127.0.0.1:8000/shop?id=1&from=share"
+    code, out, _ = run(capsys, "sign", url, "--api", "updateAppMessageShareData, chooseImage")
+    assert code == 0
+    config = json.loads(out)
+    assert config["appId"] == fake_wechat.app_id
+    assert config["debug"] is False
+    assert config["jsApiList"] == ["updateAppMessageShareData", "chooseImage"]
+    assert fake_wechat.check_jsapi_signature(
+        url, config["nonceStr"], config["timestamp"], config["signature"]
+    )
+    assert fake_wechat.current_jsapi_ticket() not in out
+
+
+def test_sign_signs_the_url_without_its_fragment_and_says_so(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], fake_wechat: FakeWeChat
+) -> None:
+    code, out, err = run(capsys, "sign", "http://127.0.0.1:8000/spa?a=1#/cart")
+    assert code == 0
+    config = json.loads(out)
+    assert config["jsApiList"] == []
+    assert fake_wechat.check_jsapi_signature(
+        "http://127.0.0.1:8000/spa?a=1",
+        config["nonceStr"],
+        config["timestamp"],
+        config["signature"],
+    )
+    assert "signed http://127.0.0.1:8000/spa?a=1 " in err
+
+
+def test_sign_refuses_a_url_that_is_not_absolute_http(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "sign", "/relative/page")
+    assert (code, out) == (2, "")
+    assert "must be absolute" in err
+
+
+def test_sign_without_an_app_id_is_a_configuration_error_naming_it(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WECHAT_APP_ID")
+    code, out, err = run(capsys, "sign", "http://127.0.0.1/")
+    assert (code, out) == (3, "")
+    assert "WECHAT_APP_ID is required" in err
+
+
+def test_sign_with_a_wrong_secret_is_a_wechat_error_in_plain_words(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WECHAT_APP_SECRET", WRONG_SECRET)
+    code, out, err = run(capsys, "sign", "http://127.0.0.1/")
+    assert (code, out) == (4, "")
+    assert "the app secret is wrong" in err
+    assert WRONG_SECRET not in err
+
+
+def test_sign_with_wechat_unreachable_is_a_wechat_error(
+    capsys: pytest.CaptureFixture[str],
+    wechat_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    closed_port: int,
+) -> None:
+    monkeypatch.setenv("WECHAT_API_BASE", f"http://127.0.0.1:{closed_port}")
+    code, _, err = run(capsys, "sign", "http://127.0.0.1/")
+    assert code == 4
+    assert "WeChat could not be reached" in err
+
+
+# -- verify ---------------------------------------------------------------------------
+
+
+def wechat_server_signature(token: str, timestamp: str, nonce: str) -> str:
+    """Reference §1: sha1 of the three strings sorted and joined without a separator."""
+    return hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+
+
+def test_verify_accepts_wechats_signature(capsys: pytest.CaptureFixture[str]) -> None:
+    signature = wechat_server_signature("dashboard-token", "1700000000", "4242")
+    code, out, _ = run(
+        capsys,
+        "verify",
+        "--token=dashboard-token",
+        "--timestamp=1700000000",
+        "--nonce=4242",
+        f"--signature={signature}",
+    )
+    assert code == 0
+    assert out.startswith("valid")
+
+
+def test_verify_rejects_a_wrong_signature_and_shows_the_expected_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "verify",
+        "--token=dashboard-token",
+        "--timestamp=1700000000",
+        "--nonce=4242",
+        "--signature=" + "0" * 40,
+    )
+    assert code == 1
+    expected = wechat_server_signature("dashboard-token", "1700000000", "4242")
+    assert out.startswith("invalid") and f"expected {expected}" in out
+
+
+def test_verify_takes_the_token_from_wechat_token(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str]
+) -> None:
+    signature = wechat_server_signature(wechat_env["WECHAT_TOKEN"], "1700000000", "7")
+    code, _, _ = run(
+        capsys, "verify", "--timestamp=1700000000", "--nonce=7", f"--signature={signature}"
+    )
+    assert code == 0
+
+
+def test_verify_without_any_token_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WECHAT_TOKEN", raising=False)
+    code, _, err = run(capsys, "verify", "--timestamp=1", "--nonce=2", "--signature=3")
+    assert code == 2
+    assert "--token" in err
+
+
+# -- doctor ---------------------------------------------------------------------------
+
+
+def report(out: str) -> dict[str, tuple[str, str]]:
+    """doctor's lines as {step: (status, detail)}."""
+    steps: dict[str, tuple[str, str]] = {}
+    for line in out.splitlines():
+        status, _, rest = line.partition("  ")
+        if status.strip() in ("OK", "FAIL", "SKIP"):
+            name, _, detail = rest.strip().partition(": ")
+            steps[name] = (status.strip(), detail)
+    return steps
+
+
+def test_doctor_passes_every_step_against_a_working_wechat(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], fake_wechat: FakeWeChat
+) -> None:
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0
+    steps = report(out)
+    assert list(steps) == ["config", "store", "API host", "access token", "jsapi ticket"]
+    assert all(status == "OK" for status, _ in steps.values())
+    assert out.rstrip().endswith("all checks passed")
+    secrets = [
+        wechat_env["WECHAT_APP_SECRET"],
+        wechat_env["WECHAT_SECRET_KEY"],
+        wechat_env["WECHAT_TOKEN"],
+        fake_wechat.current_jsapi_ticket(),
+        *fake_wechat.valid_access_tokens(),
+    ]
+    assert not [secret for secret in secrets if secret and secret in out]
+
+
+def test_doctor_says_plainly_that_the_app_secret_is_wrong(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WECHAT_APP_SECRET", WRONG_SECRET)
+    code, out, _ = run(capsys, "doctor")
+    assert code == 1
+    steps = report(out)
+    status, detail = steps["access token"]
+    assert status == "FAIL"
+    assert detail.startswith("the app secret is wrong")
+    assert steps["jsapi ticket"][0] == "SKIP"
+    assert WRONG_SECRET not in out
+
+
+def test_doctor_explains_the_ip_whitelist(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], fake_wechat: FakeWeChat
+) -> None:
+    fake_wechat.inject(
+        "cgi-bin/stable_token",
+        Fault(
+            "errcode",
+            40164,
+            errmsg="invalid ip 203.0.113.7 ipv6 ::ffff:203.0.113.7, "
+            "not in whitelist rid: 6560a1b2-0c3d4e5f-1a2b3c4d",
+        ),
+    )
+    code, out, _ = run(capsys, "doctor")
+    assert code == 1
+    status, detail = report(out)["access token"]
+    assert status == "FAIL"
+    assert "this server's IP 203.0.113.7 is not on the IP whitelist" in detail
+    assert "add it in the WeChat dashboard" in detail
+
+
+def test_doctor_names_the_api_host_it_cannot_reach(
+    capsys: pytest.CaptureFixture[str],
+    wechat_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    closed_port: int,
+) -> None:
+    monkeypatch.setenv("WECHAT_API_BASE", f"http://127.0.0.1:{closed_port}")
+    code, out, _ = run(capsys, "doctor")
+    assert code == 1
+    steps = report(out)
+    assert steps["API host"] == (
+        "FAIL",
+        f"cannot reach 127.0.0.1:{closed_port}: connection refused",
+    )
+    assert steps["access token"][0] == steps["jsapi ticket"][0] == "SKIP"
+
+
+def test_doctor_reports_a_missing_setting_and_skips_the_rest(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WECHAT_APP_ID")
+    code, out, _ = run(capsys, "doctor")
+    assert code == 1
+    steps = report(out)
+    assert steps["config"] == ("FAIL", "WECHAT_APP_ID is required (set the environment variable)")
+    assert [status for status, _ in steps.values()] == ["FAIL", "SKIP", "SKIP", "SKIP", "SKIP"]
+
+
+def test_doctor_reports_an_unreachable_store_without_its_password(
+    capsys: pytest.CaptureFixture[str],
+    wechat_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    closed_port: int,
+) -> None:
+    monkeypatch.setenv("WECHAT_STORE", f"redis://:hunter2-pw@127.0.0.1:{closed_port}/0")
+    code, out, _ = run(capsys, "doctor")
+    assert code == 1
+    status, detail = report(out)["store"]
+    assert status == "FAIL"
+    assert detail.startswith(f"redis://:***@127.0.0.1:{closed_port}/0: ")
+    assert "hunter2-pw" not in out
+
+
+def test_doctor_never_forces_a_new_token(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], fake_wechat: FakeWeChat
+) -> None:
+    """A forced refresh would cut off the token every running worker holds."""
+    running_app_token = requests.post(
+        f"{fake_wechat.api_base}/cgi-bin/stable_token",
+        json={
+            "grant_type": "client_credential",
+            "appid": fake_wechat.app_id,
+            "secret": fake_wechat.app_secret,
+        },
+        timeout=5,
+    ).json()["access_token"]
+    assert run(capsys, "doctor")[0] == 0
+    assert running_app_token in fake_wechat.valid_access_tokens()
+
+
+def test_doctor_uses_the_token_the_store_already_holds(
+    capsys: pytest.CaptureFixture[str],
+    wechat_env: dict[str, str],
+    fake_wechat: FakeWeChat,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("WECHAT_STORE", f"sqlite:///{tmp_path}/store.sqlite3")
+    assert run(capsys, "doctor")[0] == 0
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0
+    assert report(out)["access token"][1].startswith("from the store")
+    assert fake_wechat.calls("cgi-bin/stable_token") == 1
+    assert fake_wechat.calls("cgi-bin/ticket/getticket") == 1
+
+
+# -- fake-server ----------------------------------------------------------------------
+
+
+def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 30) -> str:
+    """What ``process`` printed, up to the first line containing ``marker``."""
+    printed: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            printed.append(line)
+            if marker in line:
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    text = "".join(printed)
+    assert marker in text, f"no {marker!r} within {timeout}s; printed:\n{text}"
+    return text
+
+
+def test_fake_server_prints_the_environment_that_points_an_app_at_it() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wechat_middleware", "fake-server", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        printed = read_until(process, "authorize page")
+        exported = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in printed.splitlines()
+            if line.startswith("export ")
+        )
+        assert exported["WECHAT_API_BASE"] == exported["WECHAT_OPEN_BASE"]
+        assert exported["WECHAT_API_BASE"].startswith("http://127.0.0.1:")
+        assert f"FakeWeChat at {exported['WECHAT_API_BASE']}" in printed
+        assert exported["WECHAT_STORE"] == "memory://"
+        reply = requests.post(
+            exported["WECHAT_API_BASE"] + "/cgi-bin/stable_token",
+            json={
+                "grant_type": "client_credential",
+                "appid": exported["WECHAT_APP_ID"],
+                "secret": exported["WECHAT_APP_SECRET"],
+            },
+            timeout=5,
+        )
+        assert reply.json()["expires_in"] == 7200
+
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 0, err
+        assert "FakeWeChat stopped" in out
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def test_fake_server_on_a_busy_port_exits_1_naming_it(
+    capsys: pytest.CaptureFixture[str], fake_wechat: FakeWeChat
+) -> None:
+    code, _, err = run(capsys, "fake-server", "--port", str(fake_wechat.port))
+    assert code == 1
+    assert f"cannot listen on 127.0.0.1:{fake_wechat.port}" in err
