@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -44,18 +44,20 @@ class WeChatContext:
     renders, just without the JS-SDK.
     """
 
-    __slots__ = ("_signature", "_wechat", "is_wechat_browser", "page_url", "user")
+    __slots__ = ("_page_url", "_signature", "_url_source", "_wechat", "is_wechat_browser", "user")
 
     def __init__(
         self,
         wechat: WeChat,
         *,
-        page_url: str,
+        page_url: str | Callable[[], str],
         user: WeChatUser | None,
         is_wechat_browser: bool,
     ) -> None:
         self._wechat = wechat
-        self.page_url = page_url
+        # The URL is built on first use: most requests never sign anything.
+        self._page_url = page_url if isinstance(page_url, str) else None
+        self._url_source = page_url
         self.user = user
         self.is_wechat_browser = is_wechat_browser
         self._signature: JSSignature | None = _UNSET
@@ -63,6 +65,14 @@ class WeChatContext:
     def __repr__(self) -> str:
         openid = self.user.openid if self.user else None
         return f"<WeChatContext url={self.page_url!r} openid={openid!r}>"
+
+    @property
+    def page_url(self) -> str:
+        """The URL the browser shows for this request (what ``signature`` signs)."""
+        if self._page_url is None:
+            assert callable(self._url_source)
+            self._page_url = self._url_source()
+        return self._page_url
 
     @property
     def openid(self) -> str | None:

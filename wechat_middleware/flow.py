@@ -15,6 +15,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote
 
@@ -27,7 +28,7 @@ from .errors import (
     WeChatError,
     WeChatUnavailableError,
 )
-from .session import Session, SessionCodec, make_state, valid_state
+from .session import EMPTY, Session, SessionCodec, make_state, valid_state
 
 if TYPE_CHECKING:
     from .wechat import WeChat
@@ -45,9 +46,12 @@ _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 _NO_STORE = ("Cache-Control", "no-store")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestView:
-    """The few facts about a request the decision needs, as the server received them."""
+    """The few facts about a request the decision needs, as the server received them.
+
+    Treat it as read-only (not frozen only because frozen dataclasses are slower to
+    build, and one is built per request)."""
 
     method: str
     scheme: str
@@ -140,7 +144,7 @@ class Flow:
             log.warning("not sending this browser to WeChat OAuth again: too many attempts")
         context = WeChatContext(
             self.wechat,
-            page_url=self._page_url(view),
+            page_url=partial(self._page_url, view),
             user=session.user,
             is_wechat_browser=is_wechat,
         )
@@ -148,7 +152,7 @@ class Flow:
 
     def _session(self, view: RequestView) -> Session:
         raw = _cookie_value(view.cookie, self._cookie_prefix)
-        return self.codec.loads(raw) if raw else Session()
+        return self.codec.loads(raw) if raw else EMPTY
 
     def _verify(self, view: RequestView) -> Action:
         """WeChat's server check (GET) and authenticated message pushes (POST)."""
