@@ -11,6 +11,7 @@ Behind a reverse proxy the URL the browser sees must be the one signed: set
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -45,13 +46,18 @@ class WeChatMiddleware:
         return self.app(environ, start_response)
 
 
+_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/%;=@._~!$&'()*+,:-]")
+
+
 def _view(environ: WSGIEnvironment) -> RequestView:
     path = environ.get("PATH_INFO", "") or "/"
     raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw_uri and raw_uri.startswith("/"):
         raw_path = raw_uri.split("?", 1)[0]
     else:  # PEP 3333 strings are bytes decoded as latin-1: re-encode what the browser sent
-        raw_path = quote((environ.get("SCRIPT_NAME", "") + path).encode("latin-1"), safe="/%;=@")
+        raw_path = environ.get("SCRIPT_NAME", "") + path
+        if _NEEDS_QUOTING.search(raw_path):
+            raw_path = quote(raw_path.encode("latin-1"), safe="/%;=@")
     host = environ.get("HTTP_HOST") or _server_host(environ)
     return RequestView(
         method=environ.get("REQUEST_METHOD", "GET"),
