@@ -9,7 +9,6 @@ own so the session's server stays up.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import queue
 import threading
 import time
@@ -24,6 +23,8 @@ from wechat_middleware.errors import ConfigError, StoreError
 from wechat_middleware.stores import open_store
 from wechat_middleware.stores.redis import RedisStore
 from wechat_middleware.testing.redis_server import RedisServer
+
+from .test_stores import race_for_lock
 
 PASSWORD = "s3cret-pa55"
 Messages = queue.Queue[tuple[str, str | None]]
@@ -188,51 +189,13 @@ def test_expired_lock_can_be_retaken_and_its_old_owner_cannot_release_it(
     assert not store.acquire_lock("refresh", "c", ttl=30)
 
 
-def _race_for_lock(url: str, log: str, wins_per_thread: int) -> None:
-    store = RedisStore.from_url(url)
-    failures: list[BaseException] = []
-
-    def worker(number: int) -> None:
-        owner = f"{os.getpid()}-{number}"
-        deadline = time.monotonic() + 20
-        wins = 0
-        try:
-            while wins < wins_per_thread and time.monotonic() < deadline:
-                if not store.acquire_lock("refresh", owner, ttl=30):
-                    time.sleep(0.001)
-                    continue
-                try:
-                    with open(log, "a") as f:
-                        f.write(f"+{owner}\n")
-                    count = int(store.get("counter") or 0)
-                    time.sleep(0.001)
-                    store.set("counter", str(count + 1), ttl=60)
-                    with open(log, "a") as f:
-                        f.write(f"-{owner}\n")
-                finally:
-                    store.release_lock("refresh", owner)
-                wins += 1
-            assert wins == wins_per_thread, f"{owner} starved"
-        except BaseException as exc:
-            failures.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    store.close()
-    if failures:
-        raise failures[0]
-
-
 def test_lock_admits_one_holder_at_a_time_across_processes_and_threads(
     store: RedisStore, redis_url: str, tmp_path: Path
 ) -> None:
     log = tmp_path / "critical-sections.log"
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_race_for_lock, args=(redis_url, str(log), 2)) for _ in range(2)
+        context.Process(target=race_for_lock, args=(redis_url, str(log), 2)) for _ in range(2)
     ]
     for process in processes:
         process.start()

@@ -197,8 +197,9 @@ def test_sqlite_store_opened_before_fork_works_in_the_child(tmp_path: Path) -> N
     assert store.get("from-forked-child") == "2"
 
 
-def _race_for_lock(path: str, log: str, wins_per_thread: int) -> None:
-    store = SQLiteStore(path)
+def race_for_lock(url: str, log: str, wins_per_thread: int) -> None:
+    """One process of the lock race: 8 threads each enter the critical section."""
+    store = open_store(url)
     failures: list[BaseException] = []
 
     def worker(number: int) -> None:
@@ -230,6 +231,7 @@ def _race_for_lock(path: str, log: str, wins_per_thread: int) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+    store.close()
     if failures:
         raise failures[0]
 
@@ -241,7 +243,10 @@ def test_sqlite_lock_admits_one_holder_at_a_time_across_processes_and_threads(
     log = tmp_path / "critical-sections.log"
     store = SQLiteStore(path)
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_race_for_lock, args=(path, str(log), 2)) for _ in range(4)]
+    processes = [
+        context.Process(target=race_for_lock, args=(f"sqlite:///{path}", str(log), 2))
+        for _ in range(4)
+    ]
     for process in processes:
         process.start()
     for process in processes:
