@@ -375,3 +375,9 @@ def test_replace_validates_the_change() -> None:
 def test_replace_normalises_base_urls() -> None:
     config = WeChatConfig.from_env(environ=env()).replace(open_base="http://localhost:1234/")
     assert config.open_base == "http://localhost:1234"
+
+
+def test_non_ascii_public_url_is_refused() -> None:
+    """A Location header cannot carry a non-ASCII host: ask for punycode at start-up."""
+    with pytest.raises(ConfigError, match=r"WECHAT_PUBLIC_URL.*punycode"):
+        WeChatConfig.from_env(environ=env(WECHAT_PUBLIC_URL="https://例子.cn"))
