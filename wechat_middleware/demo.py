@@ -33,8 +33,6 @@ def demo_environment(environ: MutableMapping[str, str]) -> Iterator[str]:
 
     with FakeWeChat() as fake:
         env = fake_wechat_env(fake, store=environ.get("WECHAT_STORE") or default_store_url())
-        if getattr(fake, "jssdk_url", None):
-            env["WECHAT_JSSDK_URL"] = fake.jssdk_url  # the fake's stand-in JS-SDK
         environ.update(env)
         yield f"FakeWeChat at {fake.base_url}"
 

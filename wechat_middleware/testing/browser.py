@@ -88,6 +88,7 @@ def fake_wechat_env(fake: FakeWeChat, *, store: str = "memory://") -> dict[str, 
         "WECHAT_TOKEN": secrets.token_hex(16),
         "WECHAT_SECRET_KEY": secrets.token_urlsafe(32),
         "WECHAT_STORE": store,
+        "WECHAT_JSSDK_URL": fake.jssdk_url,  # the fake's stand-in script checks wx.config
     }
 
 
