@@ -17,7 +17,7 @@ from wechat_middleware.errors import ConfigError
 APP_ID = "wx1234567890abcdef"
 APP_SECRET = "AppS3cret-7b1e-do-not-log"
 TOKEN = "T0ken-4c2a-do-not-log"
-SECRET_KEY = "Cook1eKey-93fd-do-not-log"
+SECRET_KEY = "Cook1eKey-93fd-0123456789abcdef-do-not-log"
 SECRETS = (APP_SECRET, TOKEN, SECRET_KEY)
 # A fragment every secret above shares, so a partial leak is caught too.
 SECRET_MARK = "do-not-log"
@@ -64,6 +64,8 @@ ENV_CASES: list[tuple[str, str, str, Any]] = [
         "jssdk_url",
         "https://res2.wx.qq.com/open/js/jweixin-1.6.0.js",
     ),
+    ("WECHAT_LOGIN_RATE_PER_CLIENT", "5", "login_rate_per_client", 5),
+    ("WECHAT_LOGIN_RATE_TOTAL", "0", "login_rate_total", 0),
 ]
 
 

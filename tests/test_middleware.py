@@ -16,6 +16,7 @@ import pytest
 import requests
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
+from wechat_middleware.session import session_salt
 from wechat_middleware.testing import FakeWeChat, Fault
 
 from .apps import ANDROID_WECHAT, CHROME, WXWORK, Answer, AppClient, app_client
@@ -244,9 +245,8 @@ def test_tampered_cookie_is_an_empty_session(client: AppClient, fake_wechat: Fak
 
 
 def test_cookie_signed_with_another_key_is_ignored(client: AppClient) -> None:
-    forged = URLSafeTimedSerializer("another-key", salt="wechat_middleware.session").dumps(
-        {"u": {"openid": "o-victim"}}
-    )
+    salt = session_salt("wx0123456789abcdef")  # the fake's app id: only the key is wrong
+    forged = URLSafeTimedSerializer("another-key", salt=salt).dumps({"u": {"openid": "o-victim"}})
     client.cookie = forged
     assert_not_logged_in(client)
 
@@ -258,7 +258,9 @@ def test_expired_session_cookie_is_ignored(make_wechat: MakeWeChat) -> None:
 
     wechat = make_wechat()
     old = URLSafeTimedSerializer(
-        wechat.config.secret_key or "", salt="wechat_middleware.session", signer=SignedLongAgo
+        wechat.config.secret_key or "",
+        salt=session_salt(wechat.config.app_id),
+        signer=SignedLongAgo,
     ).dumps({"u": {"openid": "o-old-user"}})
     for kind in ("wsgi", "asgi"):
         with app_client(kind, wechat) as client:

@@ -40,7 +40,7 @@ DAY = 86400
 
 def stored(wechat: WeChat, openid: str) -> dict[str, Any] | None:
     """The raw store entry of a user's OAuth token, by the documented key."""
-    raw = wechat.store.get(f"wechat_middleware:{wechat.client.app_id}:oauth:{openid}")
+    raw = wechat.store.get(wechat.oauth.keys.oauth_token(openid))
     return None if raw is None else dict(json.loads(raw))
 
 

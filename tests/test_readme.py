@@ -27,7 +27,7 @@ def test_readme_snippet_runs(
     for name, value in {
         "WECHAT_APP_ID": fake_wechat.app_id,
         "WECHAT_APP_SECRET": fake_wechat.app_secret,
-        "WECHAT_SECRET_KEY": "readme-secret-key-0123456789",
+        "WECHAT_SECRET_KEY": "readme-secret-key-0123456789abcdef",
         "WECHAT_API_BASE": fake_wechat.api_base,
         "WECHAT_OPEN_BASE": fake_wechat.open_base,
         "WECHAT_STORE": f"sqlite:///{tmp_path}/readme.sqlite3",

@@ -15,7 +15,7 @@ from wechat_middleware.session import (
     valid_state,
 )
 
-codec = SessionCodec("a-secret-key-for-the-session-tests", max_age=3600)
+codec = SessionCodec("a-secret-key-for-the-session-tests", max_age=3600, app_id="wx-test")
 
 
 def test_state_is_32_alphanumerics_and_unpredictable() -> None:
@@ -44,7 +44,7 @@ def test_anything_not_signed_by_us_is_an_empty_session(value: str | None) -> Non
 
 
 def test_cookie_signed_with_another_key_is_an_empty_session() -> None:
-    other = SessionCodec("another-secret-key-entirely-000", max_age=3600)
+    other = SessionCodec("another-secret-key-entirely-000", max_age=3600, app_id="wx-test")
     assert codec.loads(other.dumps(Session(user=WeChatUser(openid="o1")))) == Session()
 
 

@@ -360,17 +360,18 @@ def test_store_url_passes_the_clock_on(clock: Clock) -> None:
     assert store.get("token") is None
 
 
-def test_default_store_url_is_one_file_per_user_in_the_temporary_directory(
+def test_default_store_url_is_one_file_in_the_users_private_state_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    """Every worker of one user computes the same file, in a directory only they own."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     url = default_store_url()
     assert url == default_store_url()
     store = open_store(url)
     assert isinstance(store, SQLiteStore)
-    assert Path(store.path).parent == tmp_path
-    assert Path(store.path).name.startswith("wechat_middleware-")
+    assert Path(store.path).parent == tmp_path / "state" / "wechat_middleware"
     assert Path(store.path).name.endswith(".sqlite3")
+    assert stat.S_IMODE(os.lstat(Path(store.path).parent).st_mode) == 0o700
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ import anyio.to_thread
 from starlette.requests import Request
 
 from .context import WeChatContext
-from .flow import CompleteLogin, Flow, PassThrough, RequestView, Respond
+from .flow import ClaimServerCheck, CompleteLogin, Flow, PassThrough, RequestView, Respond
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, MutableMapping
@@ -46,13 +46,18 @@ class WeChatMiddleware:
             await self.app(scope, receive, send)
             return
         action = self.flow.decide(_view(scope))
-        if isinstance(action, CompleteLogin):
-            action = await anyio.to_thread.run_sync(self.flow.complete_login, action)
+        if isinstance(action, CompleteLogin | ClaimServerCheck):
+            action = await anyio.to_thread.run_sync(self.flow.perform, action)
         if isinstance(action, Respond):
             await _respond(action, send, head=scope["method"] == "HEAD")
             return
         assert isinstance(action, PassThrough)
-        if action.wants_html and not self.wechat.tokens.held_fresh("jsapi_ticket"):
+        tokens = self.wechat.tokens
+        if (
+            action.wants_html
+            and not tokens.held_fresh("jsapi_ticket")
+            and not tokens.backing_off("jsapi_ticket")
+        ):
             # The page will most likely read request.wechat.signature: make sure the
             # ticket is at hand without blocking the loop on the store or WeChat.
             await anyio.to_thread.run_sync(_prefetch_ticket, action.context)
@@ -75,8 +80,11 @@ async def _respond(action: Respond, send: Send, *, head: bool) -> None:
 def _view(scope: Scope) -> RequestView:
     headers: dict[bytes, bytes] = {}
     for name, value in scope.get("headers", ()):
-        if name in _WANTED and name not in headers:
-            headers[name] = value
+        if name in _WANTED:
+            if name not in headers:
+                headers[name] = value
+            elif name == b"cookie":  # HTTP/2 sends one header per cookie
+                headers[name] += b"; " + value
     raw_path = scope.get("raw_path")
     path: str = scope.get("path", "/") or "/"
     if raw_path:
@@ -98,6 +106,7 @@ def _view(scope: Scope) -> RequestView:
         accept=headers.get(b"accept", b"").decode("latin-1"),
         cookie=headers.get(b"cookie", b"").decode("latin-1"),
         requested_with=headers.get(b"x-requested-with", b"").decode("latin-1"),
+        client=scope["client"][0] if scope.get("client") else "",
     )
 
 

@@ -249,7 +249,7 @@ class _Doctor:
         where = _hide_password(self.config.store or default_store_url())
         try:
             wechat = self.wechat = WeChat(self.config)
-            key = f"wechat_middleware:{self.config.app_id}:doctor:{uuid.uuid4().hex}"
+            key = wechat.tokens.keys.probe(uuid.uuid4().hex)
             value = uuid.uuid4().hex
             wechat.store.set(key, value, 60)
             read = wechat.store.get(key)

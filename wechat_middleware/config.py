@@ -8,6 +8,7 @@ in an error message: a misconfigured app must not leak its secret into a log.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,10 @@ from .errors import ConfigError
 SCOPES = ("snsapi_base", "snsapi_userinfo")
 TOKEN_ENDPOINTS = ("stable", "classic")
 DEFAULT_JSSDK_URL = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
+MIN_SECRET_KEY_LENGTH = 32
+MAKE_SECRET_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105
+
+log = logging.getLogger("wechat_middleware")
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class WeChatConfig:
     session_cookie: str = "wechat_session"
     session_max_age: int = 7 * 86400
     jssdk_url: str = DEFAULT_JSSDK_URL
+    login_rate_per_client: int = 20  # OAuth code exchanges a minute from one address
+    login_rate_total: int = 3000  # ... and from everyone; 0 turns a limit off
 
     def __post_init__(self) -> None:
         _require_text("WECHAT_APP_ID", self.app_id, max_len=64)
@@ -55,6 +62,12 @@ class WeChatConfig:
             _require_text("WECHAT_TOKEN", self.token, secret=True, max_len=128)
         if self.secret_key is not None:
             _require_text("WECHAT_SECRET_KEY", self.secret_key, secret=True, max_len=4096)
+            if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+                raise ConfigError(
+                    f"WECHAT_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters: "
+                    "a short key can be guessed and a session forged. Make one with: "
+                    + MAKE_SECRET_KEY
+                )
         if self.scope not in SCOPES:
             raise ConfigError(
                 f"WECHAT_SCOPE must be one of {', '.join(SCOPES)}, got {self.scope!r}"
@@ -79,14 +92,32 @@ class WeChatConfig:
         object.__setattr__(self, "open_base", _base_url("WECHAT_OPEN_BASE", self.open_base))
         if self.public_url is not None:
             object.__setattr__(self, "public_url", _base_url("WECHAT_PUBLIC_URL", self.public_url))
+            _explain_public_path(self.public_url)
         for name, number in (
             ("WECHAT_TIMEOUT", self.timeout),
             ("WECHAT_REFRESH_MARGIN", self.refresh_margin),
         ):
             if not (0 < number <= 3600):
-                raise ConfigError(f"{name} must be between 0 and 3600 seconds, got {number!r}")
+                raise ConfigError(
+                    f"{name} must be a number of seconds above 0 and at most 3600, got {number!r}"
+                )
+        for prefix in self.exclude:
+            if not prefix.startswith("/"):
+                raise ConfigError(
+                    f"WECHAT_EXCLUDE entries are path prefixes starting with '/', got {prefix!r} "
+                    f"(write /{prefix.lstrip('/')})"
+                )
         if self.url_cache_size < 1:
             raise ConfigError("url_cache_size must be positive")
+        for name, rate in (
+            ("WECHAT_LOGIN_RATE_PER_CLIENT", self.login_rate_per_client),
+            ("WECHAT_LOGIN_RATE_TOTAL", self.login_rate_total),
+        ):
+            if not (isinstance(rate, int) and 0 <= rate <= 10**7):
+                raise ConfigError(
+                    f"{name} must be a whole number of logins a minute (0 for no limit), "
+                    f"got {rate!r}"
+                )
         if self.session_max_age < 1:
             raise ConfigError(
                 f"WECHAT_SESSION_MAX_AGE must be a positive number of seconds, "
@@ -102,19 +133,33 @@ class WeChatConfig:
         """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for name, (attr, parse) in _ENV.items():
+        for name, (attr, parse, expected) in _ENV.items():
             raw = env.get(name)
             if raw is None or raw.strip() == "":
                 continue
             try:
                 values[attr] = parse(raw.strip())
             except ValueError:
-                raise ConfigError(f"{name} is malformed: {_describe(name, raw)}") from None
+                raise ConfigError(
+                    f"{name} is malformed: {_describe(name, raw)}; expected {expected}"
+                ) from None
         values.update(overrides)
         for attr, name in (("app_id", "WECHAT_APP_ID"), ("app_secret", "WECHAT_APP_SECRET")):
             if not values.get(attr):
                 raise ConfigError(f"{name} is required (set the environment variable)")
         return cls(**values)
+
+    def require_middleware_settings(self) -> None:
+        """Raise :class:`ConfigError` unless the middleware can run with this config.
+
+        The middleware signs its session cookie (the OAuth user, the login in
+        progress) with ``secret_key``; without one it cannot keep anyone logged in.
+        """
+        if not self.secret_key:
+            raise ConfigError(
+                "WECHAT_SECRET_KEY is required by the middleware: it signs the session cookie "
+                "that keeps the OAuth user. Make one with: " + MAKE_SECRET_KEY
+            )
 
     def replace(self, **changes: Any) -> WeChatConfig:
         """A copy with some settings changed (the dataclass is frozen)."""
@@ -134,27 +179,42 @@ def _parse_prefixes(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
-_ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "WECHAT_APP_ID": ("app_id", str),
-    "WECHAT_APP_SECRET": ("app_secret", str),
-    "WECHAT_TOKEN": ("token", str),
-    "WECHAT_SECRET_KEY": ("secret_key", str),
-    "WECHAT_SCOPE": ("scope", str),
-    "WECHAT_VERIFY_PATH": ("verify_path", str),
-    "WECHAT_CALLBACK_PATH": ("callback_path", str),
-    "WECHAT_LOGIN_PATH": ("login_path", str),
-    "WECHAT_PUBLIC_URL": ("public_url", str),
-    "WECHAT_STORE": ("store", str),
-    "WECHAT_API_BASE": ("api_base", str),
-    "WECHAT_OPEN_BASE": ("open_base", str),
-    "WECHAT_TOKEN_ENDPOINT": ("token_endpoint", str),
-    "WECHAT_TIMEOUT": ("timeout", float),
-    "WECHAT_REFRESH_MARGIN": ("refresh_margin", float),
-    "WECHAT_EXCLUDE": ("exclude", _parse_prefixes),
-    "WECHAT_INCLUDE_WXWORK": ("include_wxwork", _parse_bool),
-    "WECHAT_LOGIN_OUTSIDE_WECHAT": ("login_required_outside_wechat", _parse_bool),
-    "WECHAT_SESSION_MAX_AGE": ("session_max_age", int),
-    "WECHAT_JSSDK_URL": ("jssdk_url", str),
+# name -> (attribute, parser, what a valid value looks like for the error message)
+_ENV: dict[str, tuple[str, Callable[[str], Any], str]] = {
+    "WECHAT_APP_ID": ("app_id", str, "the AppID, e.g. wx0123456789abcdef"),
+    "WECHAT_APP_SECRET": ("app_secret", str, "the AppSecret"),
+    "WECHAT_TOKEN": ("token", str, "the server-check Token"),
+    "WECHAT_SECRET_KEY": ("secret_key", str, "a random key of at least 32 characters"),
+    "WECHAT_SCOPE": ("scope", str, "snsapi_base or snsapi_userinfo"),
+    "WECHAT_VERIFY_PATH": ("verify_path", str, "a path such as /wechat/verify"),
+    "WECHAT_CALLBACK_PATH": ("callback_path", str, "a path such as /wechat/oauth-callback"),
+    "WECHAT_LOGIN_PATH": ("login_path", str, "a path such as /wechat/login"),
+    "WECHAT_PUBLIC_URL": ("public_url", str, "the public origin, e.g. https://shop.example.com"),
+    "WECHAT_STORE": ("store", str, "a store URL"),
+    "WECHAT_API_BASE": ("api_base", str, "an http(s) URL"),
+    "WECHAT_OPEN_BASE": ("open_base", str, "an http(s) URL"),
+    "WECHAT_TOKEN_ENDPOINT": ("token_endpoint", str, "stable or classic"),
+    "WECHAT_TIMEOUT": ("timeout", float, "seconds as a number, e.g. 5 or 2.5"),
+    "WECHAT_REFRESH_MARGIN": ("refresh_margin", float, "seconds as a number, e.g. 180"),
+    "WECHAT_EXCLUDE": ("exclude", _parse_prefixes, "comma-separated paths, e.g. /static/,/api/"),
+    "WECHAT_INCLUDE_WXWORK": ("include_wxwork", _parse_bool, "true or false (also 1/0, yes/no)"),
+    "WECHAT_LOGIN_OUTSIDE_WECHAT": (
+        "login_required_outside_wechat",
+        _parse_bool,
+        "true or false (also 1/0, yes/no)",
+    ),
+    "WECHAT_SESSION_MAX_AGE": ("session_max_age", int, "whole seconds, e.g. 604800 for 7 days"),
+    "WECHAT_JSSDK_URL": ("jssdk_url", str, "the JS-SDK script URL"),
+    "WECHAT_LOGIN_RATE_PER_CLIENT": (
+        "login_rate_per_client",
+        int,
+        "logins a minute from one address, e.g. 20 (0: no limit)",
+    ),
+    "WECHAT_LOGIN_RATE_TOTAL": (
+        "login_rate_total",
+        int,
+        "logins a minute in all, e.g. 3000 (0: no limit)",
+    ),
 }
 _SECRET_ENV = {"WECHAT_APP_SECRET", "WECHAT_TOKEN", "WECHAT_SECRET_KEY"}
 
@@ -170,6 +230,20 @@ def _require_text(name: str, value: object, *, secret: bool = False, max_len: in
     if len(value) > max_len or not value.isprintable() or any(c.isspace() for c in value):
         raise ConfigError(
             f"{name} must be at most {max_len} printable characters without spaces: {shown}"
+        )
+
+
+def _explain_public_path(public_url: str) -> None:
+    """A path in the public URL is the prefix a proxy strips: say so, once per config."""
+    path = urlsplit(public_url).path
+    if path:
+        log.warning(
+            "WECHAT_PUBLIC_URL has the path %r: URLs are built as %s + the path the app "
+            "sees, which suits a proxy that strips %s before the app; if your server passes "
+            "that prefix as SCRIPT_NAME or root_path instead, drop it from WECHAT_PUBLIC_URL",
+            path,
+            public_url,
+            path,
         )
 
 

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from .errors import StoreError, WeChatError
-from .jssdk import JSSignature
+from .errors import ForeignURLError, StoreError, WeChatError
+from .jssdk import JSSignature, check_page_url
 from .oauth import WeChatUser
 
 if TYPE_CHECKING:
@@ -84,20 +84,56 @@ class WeChatContext:
 
     @property
     def signature(self) -> JSSignature | None:
-        """``{appId, timestamp, nonceStr, signature, url}`` for the URL the browser shows."""
+        """``{appId, timestamp, nonceStr, signature, url}`` for the URL the browser shows.
+
+        On ASGI, in ``async`` code that may run before the ticket is held (a JSON
+        endpoint), use ``await asignature()`` instead: this property may fetch the
+        ticket and would block the event loop meanwhile.
+        """
         if self._signature is _UNSET:
-            self._signature = self.sign(self.page_url)
+            try:
+                self._signature = self.sign(self.page_url)
+            except ValueError as exc:  # an unsignable page URL (e.g. over 4 KB)
+                log.warning("cannot sign this page's URL: %s", exc)
+                self._signature = None
         return self._signature
 
     def sign(self, url: str) -> JSSignature | None:
-        """Sign another URL of this site, e.g. the landing URL an iOS SPA reports."""
+        """Sign another URL of this site, e.g. the landing URL an iOS SPA reports.
+
+        Only URLs of this site's own origin (``WECHAT_PUBLIC_URL``, else the scheme and
+        host of this request) are signed: anything else raises :class:`ForeignURLError`
+        (a ``ValueError``), so the method cannot serve as a signing oracle for other
+        sites. ``None`` (and a warning, at most one per few seconds) when WeChat or the
+        store cannot be reached.
+        """
+        url = check_page_url(url)
+        if not same_origin(url, self.page_url):
+            raise ForeignURLError(
+                f"refusing to sign {url[:200]!r}: only URLs of this site's origin "
+                f"{origin_of(self.page_url)!r} are signed (set WECHAT_PUBLIC_URL to the public "
+                "origin if this is your site behind a proxy)"
+            )
         try:
             return self._wechat.jssdk.get_signature_by_url(url)
         except (WeChatError, StoreError) as exc:
-            log.warning("no JS-SDK signature for this page: %s", exc)
-        except ValueError as exc:
-            log.warning("cannot sign %r: %s", url[:200], exc)
+            self._wechat.signing_failures.warning("no JS-SDK signature for this page: %s", exc)
         return None
+
+    async def asign(self, url: str) -> JSSignature | None:
+        """:meth:`sign` for ``async`` code: a ticket fetch runs in a worker thread, so a
+        slow WeChat never blocks the event loop."""
+        if self._wechat.tokens.held_fresh("jsapi_ticket"):
+            return self.sign(url)  # no I/O: the ticket is in memory
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(self.sign, url)
+
+    async def asignature(self) -> JSSignature | None:
+        """:attr:`signature` for ``async`` code (the ticket fetch off the event loop)."""
+        if self._signature is _UNSET:
+            self._signature = await self.asign(self.page_url)
+        return self._signature
 
     def signature_json(self) -> str:
         """The signature as script-safe JSON (``null`` when unavailable)."""
@@ -128,6 +164,21 @@ class WeChatContext:
         """Where to send the browser to log in and come back to ``next`` (a local path)."""
         target = next if next is not None else _path_of(self.page_url)
         return f"{self._wechat.config.login_path}?next={quote(target, safe='/')}"
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of an absolute URL, lower-cased."""
+    scheme, _, rest = url.partition("://")
+    end = len(rest)
+    for mark in "/?#":
+        found = rest.find(mark)
+        if found >= 0:
+            end = min(end, found)
+    return f"{scheme}://{rest[:end]}".lower()
+
+
+def same_origin(url: str, other: str) -> bool:
+    return origin_of(url) == origin_of(other)
 
 
 def _path_of(url: str) -> str:

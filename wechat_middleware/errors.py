@@ -13,6 +13,10 @@ class ConfigError(ValueError):
     """The configuration is missing or malformed; the message names the setting."""
 
 
+class ForeignURLError(ValueError):
+    """A URL that is not of this site's own origin was given to be signed."""
+
+
 class StoreError(RuntimeError):
     """The token store cannot be used (unreachable, corrupt or unwritable)."""
 

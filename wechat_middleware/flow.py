@@ -28,6 +28,7 @@ from .errors import (
     WeChatError,
     WeChatUnavailableError,
 )
+from .limits import ExchangeLimits
 from .session import EMPTY, Session, SessionCodec, make_state, valid_state
 
 if TYPE_CHECKING:
@@ -41,8 +42,10 @@ MAX_QUERY_FIELDS = 32
 MAX_CODE_LENGTH = 512
 MAX_NEXT_LENGTH = 2048
 MAX_CLOCK_SKEW = 300  # seconds a server-check timestamp may differ from our clock
-_HOST_RE = re.compile(r"[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
+_PORT = r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5]?[0-9]{1,4}))?"
+_HOST_RE = re.compile(rf"[A-Za-z0-9.\-]{{1,253}}{_PORT}|\[[0-9A-Fa-f:.]{{2,45}}\]{_PORT}")
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
+_COOKIE_SEPARATORS = re.compile("[;,]")
 _NO_STORE = ("Cache-Control", "no-store")
 
 
@@ -63,6 +66,7 @@ class RequestView:
     accept: str = ""
     cookie: str = ""
     requested_with: str = ""
+    client: str = ""  # the peer's address (behind a proxy: as ProxyFix/--proxy-headers set it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,16 @@ class CompleteLogin:
     next_url: str
     session: Session
     secure: bool
+    client: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimServerCheck:
+    """A correctly signed server check: claim its ``timestamp``+``nonce`` once in the
+    store (I/O, ``Flow.perform``), then carry out ``then``; a replay gets 403."""
+
+    key: str
+    then: Respond | PassThrough
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +111,8 @@ class PassThrough:
     wants_html: bool
 
 
-Action = Respond | CompleteLogin | PassThrough
+IOStep = CompleteLogin | ClaimServerCheck
+Action = Respond | CompleteLogin | ClaimServerCheck | PassThrough
 
 
 class Flow:
@@ -113,7 +128,13 @@ class Flow:
         self.wechat = wechat
         self.config = config
         self.clock = wechat.clock
-        self.codec = SessionCodec(config.secret_key, config.session_max_age)
+        self.codec = SessionCodec(config.secret_key, config.session_max_age, app_id=config.app_id)
+        self.limits = ExchangeLimits(
+            wechat.store,
+            wechat.keys,
+            per_client=config.login_rate_per_client,
+            total=config.login_rate_total,
+        )
         self._cookie_prefix = config.session_cookie + "="
         self._exact = {config.verify_path, config.callback_path, config.login_path}
 
@@ -165,26 +186,33 @@ class Flow:
             if not values or len(values) != 1:
                 return _text(403, "invalid signature")
             fields[name] = values[0]
-        if not self._fresh_timestamp(fields["timestamp"]) or not self.wechat.jssdk.verify_signature(
-            fields
-        ):
+        if not self.wechat.jssdk.verify_signature(fields):
             log.warning("rejected a server-check request with an invalid signature")
             return _text(403, "invalid signature")
+        if not self._fresh_timestamp(fields["timestamp"]):
+            log.warning(
+                "rejected a correctly signed server-check request: its timestamp is more than "
+                "%d s from this server's clock (clock skew, or a replayed request)",
+                MAX_CLOCK_SKEW,
+            )
+            return _text(403, "timestamp too old (clock skew?)")
+        then: Respond | PassThrough
         if view.method == "POST":
-            return PassThrough(
+            then = PassThrough(
                 WeChatContext(self.wechat, page_url="", user=None, is_wechat_browser=False),
                 wants_html=False,
             )
-        assert query is not None
-        echostr = query.get("echostr", [""])
-        if len(echostr) != 1 or len(echostr[0]) > 1024:
-            return _text(400, "bad echostr")
-        return _text(200, echostr[0])
+        else:
+            assert query is not None
+            echostr = query.get("echostr", [""])
+            if len(echostr) != 1 or len(echostr[0]) > 1024:
+                return _text(400, "bad echostr")
+            then = _text(200, echostr[0])
+        key = self.wechat.keys.used_server_check(fields["timestamp"], fields["nonce"])
+        return ClaimServerCheck(key, then)
 
     def _fresh_timestamp(self, timestamp: str) -> bool:
-        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
-            return False
-        return abs(int(timestamp) - self.clock()) <= MAX_CLOCK_SKEW
+        return fresh_timestamp(timestamp, self.clock())
 
     def _callback(self, view: RequestView, session: Session) -> Action:
         """Back from WeChat's authorize page with ``code`` and ``state``."""
@@ -225,7 +253,9 @@ class Flow:
             return self._page(
                 400, "This login link is invalid.", pending.next, session.without_pending(), secure
             )
-        return CompleteLogin(code, state, pending.next, session.without_pending(), secure)
+        return CompleteLogin(
+            code, state, pending.next, session.without_pending(), secure, view.client
+        )
 
     def _login(self, view: RequestView, session: Session) -> Action:
         """``GET {login_path}?next=/page``: start a login explicitly (``login_url()``)."""
@@ -247,14 +277,50 @@ class Flow:
         headers.append(self._set_cookie(started, self._secure(view)))
         return Respond(302, headers, b"")
 
-    # -- completing a login (I/O: the store and WeChat) --------------------------
+    # -- the I/O steps (the store and WeChat) ----------------------------------------
+
+    def perform(self, step: IOStep) -> Respond | PassThrough:
+        """Carry out an action that needs the store or WeChat (ASGI: in a worker thread)."""
+        if isinstance(step, CompleteLogin):
+            return self.complete_login(step)
+        return self.claim_server_check(step)
+
+    def claim_server_check(self, step: ClaimServerCheck) -> Respond | PassThrough:
+        """Accept each signed ``timestamp``+``nonce`` once: a captured URL cannot be
+        replayed within the clock-skew window (with another body, or another echostr)."""
+        try:
+            fresh = self.wechat.store.acquire_lock(
+                step.key, uuid.uuid4().hex, 2 * MAX_CLOCK_SKEW + 60
+            )
+        except StoreError as exc:
+            log.warning("cannot check a server-check request for replay: %s", exc)
+            return _text(503, "store unavailable")
+        if not fresh:
+            log.warning("rejected a replayed server-check request (timestamp and nonce reused)")
+            return _text(403, "replayed request")
+        return step.then
 
     def complete_login(self, action: CompleteLogin) -> Respond:
         """Claim the state once, exchange the code, and send the browser back."""
         session = action.session
         try:
+            if not self.limits.allow(action.client):
+                log.warning(
+                    "OAuth code exchanges over the limit (%d a minute per client, %d in all); "
+                    "answering 429 without calling WeChat",
+                    self.limits.per_client,
+                    self.limits.total,
+                )
+                return self._page(
+                    429,
+                    "Too many logins right now. Please try again in a minute.",
+                    action.next_url,
+                    None,
+                    action.secure,
+                    extra=[("Retry-After", "60")],
+                )
             if not self.wechat.store.acquire_lock(
-                f"{self.wechat.tokens.prefix}state:{action.state}", uuid.uuid4().hex, 600
+                self.wechat.tokens.keys.used_state(action.state), uuid.uuid4().hex, 600
             ):
                 log.warning("OAuth callback replayed: its state was already used")
                 return self._page(
@@ -338,7 +404,13 @@ class Flow:
         return ("Set-Cookie", f"{self.config.session_cookie}={value}; {attrs}")
 
     def _page(
-        self, status: int, message: str, next_url: str, session: Session | None, secure: bool
+        self,
+        status: int,
+        message: str,
+        next_url: str,
+        session: Session | None,
+        secure: bool,
+        extra: Headers | None = None,
     ) -> Respond:
         """A small HTML page that explains and links back, never redirecting by itself."""
         link = html.escape(self._location(next_url), quote=True)
@@ -351,7 +423,7 @@ class Flow:
         headers: Headers = [("Content-Type", "text/html; charset=utf-8"), _NO_STORE]
         if session is not None:
             headers.append(self._set_cookie(session, secure))
-        return Respond(status, headers, body)
+        return Respond(status, headers + (extra or []), body)
 
 
 def safe_next(raw: str) -> str:
@@ -368,12 +440,21 @@ def safe_next(raw: str) -> str:
         or any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in raw)
     ):
         return "/"
-    return "/" + quote(raw.lstrip("/"), safe=_URL_SAFE)
+    quoted = "/" + quote(raw.lstrip("/"), safe=_URL_SAFE)
+    # Percent-encoding can triple the length: the limit holds for what is stored.
+    return quoted if len(quoted) <= MAX_NEXT_LENGTH else "/"
 
 
 def _local_url(view: RequestView) -> str:
     raw = f"{view.raw_path}?{view.query}" if view.query else view.raw_path
     return safe_next(raw if len(raw) <= MAX_NEXT_LENGTH else view.raw_path)
+
+
+def fresh_timestamp(timestamp: str, now: float) -> bool:
+    """Whether a server-check ``timestamp`` is within ``MAX_CLOCK_SKEW`` of ``now``."""
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return False
+    return abs(int(timestamp) - now) <= MAX_CLOCK_SKEW
 
 
 def _accepts_html(view: RequestView) -> bool:
@@ -386,7 +467,9 @@ def _accepts_html(view: RequestView) -> bool:
 def _cookie_value(header: str, prefix: str) -> str | None:
     if prefix not in header:
         return None
-    for part in header.split(";"):
+    # Several Cookie headers arrive joined: by "; " (HTTP/2, ASGI) or by ", " (a WSGI
+    # server joining repeated headers); our value never holds either character.
+    for part in _COOKIE_SEPARATORS.split(header):
         part = part.strip()
         if part.startswith(prefix):
             return part[len(prefix) :]

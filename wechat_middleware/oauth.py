@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from .client import LANGS, WeChatClient
 from .config import SCOPES
 from .errors import RefreshTokenExpiredError, WeChatAPIError, WeChatError, WeChatUnavailableError
+from .keys import StoreKeys
 from .stores.base import Store
 
 log = logging.getLogger("wechat_middleware")
@@ -207,13 +208,15 @@ class OAuth:
         scope: str = SCOPE_BASE,
         redirect_url: str | None = None,
         clock: Callable[[], float] = time.time,
+        keys: StoreKeys | None = None,
     ) -> None:
         self.client = client
         self.store = store
+        self.keys = keys or StoreKeys.for_app(client.app_id, client.api_base)
         self.scope = _check_scope(scope)
         self.redirect_url = _check_redirect_url(redirect_url) if redirect_url else None
         self.clock = clock
-        self.prefix = f"wechat_middleware:{client.app_id}:oauth:"
+        self.prefix = self.keys.oauth_token("")
 
     # -- authorize URLs ----------------------------------------------------------
 
@@ -415,7 +418,7 @@ class OAuth:
         return data
 
     def _key(self, openid: str) -> str:
-        return self.prefix + openid
+        return self.keys.oauth_token(openid)
 
     def _load(self, openid: str) -> _UserToken | None:
         raw = self.store.get(self._key(openid))

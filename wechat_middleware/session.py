@@ -87,13 +87,19 @@ EMPTY = Session()
 VERIFIED_CACHE_SIZE = 4096
 
 
+def session_salt(app_id: str) -> str:
+    """The signing salt: binds a cookie to one app, so two apps that share a secret key
+    (or one key reused across environments) never accept each other's sessions."""
+    return f"wechat_middleware.session:{app_id}"
+
+
 class SessionCodec:
     """Turns a Session into a cookie value and back, signed with the secret key."""
 
-    def __init__(self, secret_key: str, max_age: int) -> None:
+    def __init__(self, secret_key: str, max_age: int, *, app_id: str) -> None:
         self._serializer = URLSafeTimedSerializer(
             secret_key,
-            salt="wechat_middleware.session",
+            salt=session_salt(app_id),
             serializer=_CompactJSON,
         )
         self.max_age = max_age
@@ -117,6 +123,12 @@ class SessionCodec:
             slim = WeChatUser(openid=session.user.openid, scope=session.user.scope)
             data["u"] = slim.to_dict()
             value = self._serializer.dumps(data)
+        if len(value) > MAX_COOKIE_BYTES and "p" in data:
+            # Never write what loads() would refuse: the login then comes back to "/".
+            data["p"] = [data["p"][0], "/", data["p"][2]]
+            value = self._serializer.dumps(data)
+        if len(value) > MAX_COOKIE_BYTES:
+            value = self._serializer.dumps({})
         return value
 
     def loads(self, value: str | None) -> Session:

@@ -34,6 +34,7 @@ from .errors import (
     WeChatUnavailableError,
     error_for,
 )
+from .keys import StoreKeys
 from .stores.base import Store
 
 log = logging.getLogger("wechat_middleware")
@@ -103,6 +104,7 @@ class TokenManager:
         quota_backoff: float = 60.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        keys: StoreKeys | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -115,13 +117,15 @@ class TokenManager:
         self.quota_backoff = quota_backoff
         self.clock = clock
         self._sleep = sleep
-        self.prefix = f"wechat_middleware:{client.app_id}:"
+        self.keys = keys or StoreKeys.for_app(client.app_id, client.api_base)
+        self.prefix = self.keys.prefix
         self._local: dict[Kind, _Local] = {}
         self._thread_locks: dict[Kind, threading.Lock] = {k: threading.Lock() for k in KINDS}
         self.notice_wait = 0.5
         self._listening_pid: int | None = None
         self._store_failing_since: float | None = None
         self._last_store_log = 0.0
+        self._failing_until: dict[Kind, float] = {}  # time.monotonic() of the back-off's end
 
     # -- reading -------------------------------------------------------------
 
@@ -194,7 +198,7 @@ class TokenManager:
         subscribe = getattr(self.store, "subscribe", None)
         if subscribe is not None:
             try:
-                subscribe(self.prefix + "changed", self._on_changed)
+                subscribe(self.keys.changed, self._on_changed)
             except StoreError as exc:
                 log.warning("cannot listen for token changes: %s", exc)
                 self._listening_pid = None
@@ -207,6 +211,9 @@ class TokenManager:
         for name, local in list(self._local.items()):
             if kind is None or kind == name:
                 local.checked = float("-inf")
+        for name in list(self._failing_until):
+            if kind is None or kind == name:
+                del self._failing_until[name]
 
     def _announce(self, kind: Kind) -> None:
         publish = getattr(self.store, "publish", None)
@@ -214,13 +221,18 @@ class TokenManager:
             try:
                 # Wait (briefly) until every listening process has marked its copy
                 # stale, so a refresh that returned is used by every host at once.
-                publish(self.prefix + "changed", kind, wait=self.notice_wait)
+                publish(self.keys.changed, kind, wait=self.notice_wait)
             except StoreError as exc:
                 log.warning("cannot announce the new %s: %s", kind, exc)
 
     def held_fresh(self, kind: Kind) -> bool:
         """Whether this process can serve ``kind`` without store or network I/O."""
         return self._held(kind) is not None
+
+    def backing_off(self, kind: Kind) -> bool:
+        """Whether this process saw fetching ``kind`` fail within the back-off window:
+        work done now to get it (a worker-thread prefetch) would fail the same way."""
+        return time.monotonic() < self._failing_until.get(kind, 0.0)
 
     def cached(self, kind: Kind) -> Credential | None:
         """The credential if one is held and unexpired; never calls WeChat."""
@@ -240,7 +252,7 @@ class TokenManager:
         return local.credential if local.credential.fresh(self.clock()) else None
 
     def _read(self, kind: Kind) -> Credential | None:
-        raw = self.store.get(self.prefix + kind)
+        raw = self.store.get(self.keys.credential(kind))
         credential = Credential.loads(raw) if raw is not None else None
         if credential is not None:
             self._local[kind] = _Local(credential, time.monotonic())
@@ -248,8 +260,9 @@ class TokenManager:
 
     def _save(self, kind: Kind, credential: Credential) -> None:
         ttl = max(credential.expires_at - self.clock(), 1.0)
-        self.store.set(self.prefix + kind, credential.dumps(), ttl)
+        self.store.set(self.keys.credential(kind), credential.dumps(), ttl)
         self._local[kind] = _Local(credential, time.monotonic())
+        self._failing_until.pop(kind, None)
         self._announce(kind)
 
     # -- refreshing ------------------------------------------------------------
@@ -257,7 +270,7 @@ class TokenManager:
     def _refresh_shared(self, kind: Kind, usable: Credential | None) -> Credential:
         """Refresh under the store's lock, or wait for whoever holds it."""
         owner = uuid.uuid4().hex
-        lock_name = f"{self.prefix}lock:{kind}"
+        lock_name = self.keys.lock(kind)
         deadline = time.monotonic() + self.wait_timeout
         delay = 0.01
         while True:
@@ -290,9 +303,10 @@ class TokenManager:
 
     def _fetch_and_save(self, kind: Kind, *, force_refresh: bool = False) -> Credential:
         """Call WeChat (the caller holds the store lock) unless a recent failure says wait."""
-        failure_key = f"{self.prefix}failure:{kind}"
+        failure_key = self.keys.failure(kind)
         recent = self.store.get(failure_key)
         if recent is not None and not force_refresh:
+            self._failing_until[kind] = time.monotonic() + self.failure_backoff
             raise _failure_from(recent)
         now = self.clock()
         try:
@@ -307,6 +321,7 @@ class TokenManager:
                 self.quota_backoff if isinstance(exc, QuotaExceededError) else self.failure_backoff
             )
             self.store.set(failure_key, json.dumps([exc.errcode, exc.errmsg]), backoff)
+            self._failing_until[kind] = time.monotonic() + backoff
             log.warning("fetching the %s failed: %s (backing off %.0fs)", kind, exc, backoff)
             raise
         credential = Credential.issued(value, expires_in, now, self.margin)
@@ -334,10 +349,11 @@ class TokenManager:
         local = self._local.get(kind)
         if local is not None and local.credential.value == value:
             del self._local[kind]
-        raw = self.store.get(self.prefix + kind)
+        key = self.keys.credential(kind)
+        raw = self.store.get(key)
         stored = Credential.loads(raw) if raw is not None else None
         if raw is not None and (stored is None or stored.value == value):
-            self.store.delete(self.prefix + kind, only_if=raw)
+            self.store.delete(key, only_if=raw)
             self._announce(kind)
 
     # -- manual control (the seed's getNewTokenAndTicket / updateAccessTokenOrTicketGlobally)
@@ -370,7 +386,7 @@ class TokenManager:
                 self._save(kind, Credential.issued(value, expires_in, now, self.margin))  # type: ignore[arg-type]
 
     def _count_manual_refresh(self) -> None:
-        key = f"{self.prefix}manual_refresh"
+        key = self.keys.manual_refresh
 
         def count() -> None:
             now = self.clock()
@@ -391,7 +407,7 @@ class TokenManager:
     def _locked(self, name: str, work: Callable[[], _T]) -> _T:
         """Run ``work`` holding the store lock ``name``, waiting for it if need be."""
         owner = uuid.uuid4().hex
-        lock_name = f"{self.prefix}lock:{name}"
+        lock_name = self.keys.lock(name)
         deadline = time.monotonic() + self.wait_timeout
         while not self.store.acquire_lock(lock_name, owner, self.lock_ttl):
             if time.monotonic() > deadline:

@@ -9,6 +9,8 @@ from typing import Any
 from .client import WeChatClient
 from .config import WeChatConfig
 from .jssdk import JSSDK
+from .keys import StoreKeys
+from .logs import ThrottledWarning
 from .oauth import OAuth
 from .stores import Store, default_store_url, open_store
 from .tokens import TokenManager
@@ -42,12 +44,16 @@ class WeChat:
             open_base=config.open_base,
             timeout=config.timeout,
         )
+        # Keyed by app and issuer: a store shared with another app, or that still holds
+        # what another WeChat (a fake, a staging host) issued, never mixes credentials.
+        self.keys = StoreKeys.for_app(config.app_id, config.api_base)
         self.tokens = TokenManager(
             self.client,
             self.store,
             endpoint=config.token_endpoint,
             margin=config.refresh_margin,
             clock=clock,
+            keys=self.keys,
         )
         self.jssdk = JSSDK(
             self.tokens,
@@ -56,6 +62,8 @@ class WeChat:
             cache_size=config.url_cache_size,
             clock=clock,
         )
+        # While WeChat is down every page fails to sign alike: one line per back-off window.
+        self.signing_failures = ThrottledWarning(self.tokens.failure_backoff)
         self.oauth = OAuth(
             self.client,
             self.store,
@@ -63,12 +71,23 @@ class WeChat:
             # Without a public URL the callback's host is known only per request.
             redirect_url=config.public_url + config.callback_path if config.public_url else None,
             clock=clock,
+            keys=self.keys,
         )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> WeChat:
-        """Configure from the ``WECHAT_*`` environment variables (see README)."""
-        return cls(WeChatConfig.from_env(environ, **overrides))
+        """Configure an app's middleware from the ``WECHAT_*`` environment (see README).
+
+        Everything the middleware needs is checked here, when the app module is
+        imported, so a misconfigured deployment fails to start with a message naming the
+        variable instead of answering every request with a 500 (Starlette builds its
+        middleware only at the first request). Code that only calls the JS-SDK and
+        OAuth APIs can build ``WeChat(WeChatConfig.from_env())``, which needs no
+        ``WECHAT_SECRET_KEY``.
+        """
+        config = WeChatConfig.from_env(environ, **overrides)
+        config.require_middleware_settings()
+        return cls(config)
 
     def __repr__(self) -> str:
         return f"WeChat(app_id={self.config.app_id!r})"

@@ -17,7 +17,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from .flow import CompleteLogin, Flow, PassThrough, RequestView, Respond
+from .flow import ClaimServerCheck, CompleteLogin, Flow, PassThrough, RequestView, Respond
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -35,8 +35,8 @@ class WeChatMiddleware:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         action = self.flow.decide(_view(environ))
-        if isinstance(action, CompleteLogin):
-            action = self.flow.complete_login(action)
+        if isinstance(action, CompleteLogin | ClaimServerCheck):
+            action = self.flow.perform(action)
         if isinstance(action, Respond):
             status = HTTPStatus(action.status)
             start_response(f"{status.value} {status.phrase}", action.headers)
@@ -70,6 +70,7 @@ def _view(environ: WSGIEnvironment) -> RequestView:
         accept=environ.get("HTTP_ACCEPT", ""),
         cookie=environ.get("HTTP_COOKIE", ""),
         requested_with=environ.get("HTTP_X_REQUESTED_WITH", ""),
+        client=environ.get("REMOTE_ADDR", ""),
     )
 
 

@@ -227,7 +227,9 @@ def check_location(location: str, *, open_base: str, origins: Sequence[str]) -> 
 def session_user(wechat: WeChat, cookie: str | None) -> WeChatUser | None:
     if not cookie:
         return None
-    codec = SessionCodec(wechat.config.secret_key or "", wechat.config.session_max_age)
+    codec = SessionCodec(
+        wechat.config.secret_key or "", wechat.config.session_max_age, app_id=wechat.config.app_id
+    )
     return codec.loads(cookie).user
 
 

@@ -27,6 +27,7 @@ import requests
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from wechat_middleware import WeChat
+from wechat_middleware.session import session_salt
 from wechat_middleware.signing import server_signature
 from wechat_middleware.testing import FakeWeChat
 
@@ -46,7 +47,6 @@ from .helpers import (
 )
 
 TOKEN = "server-check-token"  # tests/conftest.py's fake_config
-SALT = "wechat_middleware.session"
 EXCHANGE = "sns/oauth2/access_token"
 PUBLIC = "https://shop.example"
 
@@ -361,7 +361,8 @@ class SignedLongAgo(TimestampSigner):
         return 1_000_000_000  # 2001: far beyond session_max_age
 
 
-def signer(wechat: WeChat, key: str | None = None, salt: str = SALT, **kw: Any) -> Any:
+def signer(wechat: WeChat, key: str | None = None, salt: str | None = None, **kw: Any) -> Any:
+    salt = salt or session_salt(wechat.config.app_id)
     return URLSafeTimedSerializer(key or wechat.config.secret_key or "", salt=salt, **kw)
 
 

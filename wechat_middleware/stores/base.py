@@ -36,6 +36,14 @@ class Store(Protocol):
         """
         ...
 
+    def incr(self, key: str, ttl: float) -> int:
+        """Add 1 to the counter ``key`` and return its new value, atomically.
+
+        A counter that does not exist starts at 0 and lives ``ttl`` seconds from its
+        first increment (a fixed window); later increments do not extend it.
+        """
+        ...
+
     def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
         """Take the lock ``name`` for ``owner`` unless someone else holds it.
 

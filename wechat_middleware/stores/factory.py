@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import getpass
+import contextlib
 import importlib
 import os
 import re
+import stat
 import tempfile
 import time
 from collections.abc import Callable
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreError
 from .base import Store
 
 _FORMS = (
@@ -71,19 +72,59 @@ def _open_sqlite(rest: str, clock: Callable[[], float]) -> Store:
 
 
 def default_store_url() -> str:
-    """A SQLite file in the temporary directory, one per user.
+    """The embedded SQLite file in a private state directory of this user.
 
-    Every worker of one user on one machine computes the same path, so they share tokens
-    with no configuration; other users get their own file and never read these tokens.
+    Every worker of one user on one machine computes the same path, so they share
+    tokens with no configuration. The directory is this user's own (created 0700 and
+    checked with ``lstat``): a file directly in a shared directory such as ``/tmp``
+    could be pre-empted by another local user (a planted ``-wal`` file or a symlink)
+    who would then read every token written to it.
+    """
+    return "sqlite:///" + os.path.join(private_state_dir(), "tokens.sqlite3")
+
+
+def private_state_dir() -> str:
+    """``$XDG_STATE_HOME/wechat_middleware`` (``~/.local/state/...``), made private.
+
+    When the home directory cannot be used (a service account without one), a
+    directory of this user's own under the temporary directory is used instead,
+    held to the same checks.
     """
     getuid = getattr(os, "getuid", None)
-    if getuid is not None:
-        user = str(getuid())
-    else:
+    if getuid is None:  # Windows: the per-user application data directory is private
+        base = os.environ.get("LOCALAPPDATA") or os.path.expanduser("~")
+        path = os.path.join(base, "wechat_middleware")
+        os.makedirs(path, exist_ok=True)
+        return path
+    state_home = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    candidates = []
+    if os.path.isabs(state_home):
+        candidates.append(os.path.join(state_home, "wechat_middleware"))
+    candidates.append(os.path.join(tempfile.gettempdir(), f"wechat_middleware-{getuid()}"))
+    problems = []
+    for path in candidates:
         try:
-            user = getpass.getuser()
-        except (KeyError, OSError):
-            user = "user"
-    user = re.sub(r"[^A-Za-z0-9_.-]", "_", user)
-    directory = os.path.abspath(tempfile.gettempdir())
-    return "sqlite:///" + os.path.join(directory, f"wechat_middleware-{user}.sqlite3")
+            return _make_private(path, getuid())
+        except OSError as exc:
+            problems.append(f"{path}: {exc.strerror or exc}")
+    raise StoreError(
+        "no private directory for the default token store ("
+        + "; ".join(problems)
+        + "); set WECHAT_STORE, e.g. sqlite:////var/lib/myapp/wechat.sqlite3"
+    )
+
+
+def _make_private(path: str, uid: int) -> str:
+    """Create ``path`` 0700, or accept it only if it is this user's real directory."""
+    with contextlib.suppress(FileExistsError):
+        os.makedirs(path, mode=0o700)
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise OSError(f"{path} is a symlink or not a directory")
+    if info.st_uid != uid:
+        raise OSError(f"{path} belongs to another user (uid {info.st_uid})")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(path, 0o700)  # ours: close it to other users before any token lands
+    return path

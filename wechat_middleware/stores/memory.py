@@ -10,8 +10,9 @@ import threading
 import time
 from collections.abc import Callable
 
-# Expired entries nobody reads again (e.g. OAuth tokens of users who never return)
-# are swept after this many writes, so memory stays bounded without a timer thread.
+# Expired entries and locks nobody touches again (OAuth tokens of users who never
+# return, the lock of every claimed OAuth state) are swept after this many writes or
+# lock claims, so memory stays bounded without a timer thread.
 _SWEEP_EVERY = 256
 
 
@@ -36,16 +37,25 @@ class MemoryStore:
         with self._mutex:
             now = self._clock()
             self._values[key] = (value, now + ttl)
-            self._writes += 1
-            if self._writes % _SWEEP_EVERY == 0:
-                self._values = {k: e for k, e in self._values.items() if e[1] > now}
-                self._locks = {k: e for k, e in self._locks.items() if e[1] > now}
+            self._count_write(now)
 
     def delete(self, key: str, *, only_if: str | None = None) -> None:
         with self._mutex:
             entry = self._values.get(key)
             if entry is not None and (only_if is None or entry[0] == only_if):
                 del self._values[key]
+
+    def incr(self, key: str, ttl: float) -> int:
+        with self._mutex:
+            now = self._clock()
+            entry = self._values.get(key)
+            if entry is None or entry[1] <= now:
+                count, expires_at = 1, now + ttl
+            else:
+                count, expires_at = int(entry[0]) + 1, entry[1]
+            self._values[key] = (str(count), expires_at)
+            self._count_write(now)
+            return count
 
     def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
         with self._mutex:
@@ -54,6 +64,7 @@ class MemoryStore:
             if held is not None and held[0] != owner and held[1] > now:
                 return False
             self._locks[name] = (owner, now + ttl)
+            self._count_write(now)
             return True
 
     def release_lock(self, name: str, owner: str) -> None:
@@ -61,6 +72,13 @@ class MemoryStore:
             held = self._locks.get(name)
             if held is not None and held[0] == owner:
                 del self._locks[name]
+
+    def _count_write(self, now: float) -> None:
+        """Sweep everything expired every ``_SWEEP_EVERY`` writes (the mutex is held)."""
+        self._writes += 1
+        if self._writes % _SWEEP_EVERY == 0:
+            self._values = {k: e for k, e in self._values.items() if e[1] > now}
+            self._locks = {k: e for k, e in self._locks.items() if e[1] > now}
 
     def close(self) -> None:
         with self._mutex:

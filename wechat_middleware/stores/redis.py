@@ -99,6 +99,15 @@ end
 return 0
 """
 
+# KEYS[1] = counter, ARGV[1] = milliseconds: count one, and start the window on the first.
+_INCR = """
+local count = redis.call('incr', KEYS[1])
+if count == 1 then
+    redis.call('pexpire', KEYS[1], ARGV[1])
+end
+return count
+"""
+
 # KEYS[1] = key, ARGV[1] = expected value: delete only while it is still that value.
 # The text of redis-py's Lock.LUA_RELEASE_SCRIPT.
 _COMPARE_AND_DELETE = """
@@ -153,6 +162,7 @@ class RedisStore:
         self._password = _password_of(client)
         self._acquire = client.register_script(_ACQUIRE)
         self._compare_and_delete = client.register_script(_COMPARE_AND_DELETE)
+        self._incr = client.register_script(_INCR)
         self._closed = False
         self._mutex = threading.Lock()
         self._callbacks: dict[str, list[Callback]] = {}
@@ -195,6 +205,10 @@ class RedisStore:
             self._call(lambda: self.client.delete(name))
         else:
             self._call(lambda: self._compare_and_delete(keys=[name], args=[only_if]))
+
+    def incr(self, key: str, ttl: float) -> int:
+        name = self._value_key(key)
+        return int(self._call(lambda: self._incr(keys=[name], args=[_ms(ttl)])))
 
     def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
         lock = self._lock_key(name)
@@ -311,7 +325,7 @@ class RedisStore:
             message += "Redis is running and reachable from this host"
         elif isinstance(exc, NoPermissionError):
             message = f"{where} denied a command: {reason}; the Redis user needs GET, SET, "
-            message += "DEL, PEXPIRE, EVALSHA, SCRIPT LOAD, PUBLISH and SUBSCRIBE"
+            message += "DEL, INCR, PEXPIRE, EVALSHA, SCRIPT LOAD, PUBLISH and SUBSCRIBE"
         elif isinstance(exc, ReadOnlyError):
             message = f"{where} is a read-only replica: {reason}; point WECHAT_STORE at "
             message += "the primary (or use Sentinel)"

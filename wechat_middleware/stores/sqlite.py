@@ -25,11 +25,15 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS kv_expires_at ON kv (expires_at)",
     "CREATE TABLE IF NOT EXISTS locks"
     " (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS locks_expires_at ON locks (expires_at)",
 )
 
 # Expired rows are removed a few at a time by writers, so cleaning never makes one
-# write slow and needs no timer thread; the index finds them without a table scan.
+# write slow and needs no timer thread; the indexes find them without a table scan.
 _PURGE = "DELETE FROM kv WHERE rowid IN (SELECT rowid FROM kv WHERE expires_at <= ? LIMIT 32)"
+_PURGE_LOCKS = (
+    "DELETE FROM locks WHERE rowid IN (SELECT rowid FROM locks WHERE expires_at <= ? LIMIT 32)"
+)
 
 
 class _ThreadConnections:
@@ -109,12 +113,27 @@ class SQLiteStore:
             else:
                 conn.execute("DELETE FROM kv WHERE key = ? AND value = ?", (key, only_if))
 
+    def incr(self, key: str, ttl: float) -> int:
+        with self._write() as conn:
+            now = self._clock()
+            row = conn.execute(
+                "SELECT value, expires_at FROM kv WHERE key = ? AND expires_at > ?", (key, now)
+            ).fetchone()
+            count, expires_at = (1, now + ttl) if row is None else (int(row[0]) + 1, row[1])
+            conn.execute(
+                "INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?, ?, ?)",
+                (key, str(count), expires_at),
+            )
+            return count
+
     def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
         with self._write() as conn:
             now = self._clock()
-            conn.execute("DELETE FROM locks WHERE expires_at <= ?", (now,))
-            row = conn.execute("SELECT owner FROM locks WHERE name = ?", (name,)).fetchone()
-            if row is not None and row[0] != owner:
+            conn.execute(_PURGE_LOCKS, (now,))
+            row = conn.execute(
+                "SELECT owner, expires_at FROM locks WHERE name = ?", (name,)
+            ).fetchone()
+            if row is not None and row[0] != owner and row[1] > now:
                 return False
             conn.execute(
                 "INSERT OR REPLACE INTO locks (name, owner, expires_at) VALUES (?, ?, ?)",
