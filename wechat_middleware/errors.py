@@ -121,3 +121,16 @@ def error_for(errcode: int, errmsg: str) -> WeChatAPIError:
     cls = _BY_CODE.get(errcode, WeChatAPIError)
     plain = _PLAIN_WORDS.get(errcode)
     return cls(errcode, f"{errmsg} ({plain})" if plain else errmsg)
+
+
+class CryptoError(ValueError):
+    """A callback message failed its signature, decryption or parsing check.
+
+    Every way an untrusted callback can be wrong raises this one type, so a handler
+    needs one ``except`` to answer "reject". ``errcode`` is WXBizMsgCrypt's code
+    (-40001 bad signature ... -40010 bad base64), as WeCom's own samples report it.
+    """
+
+    def __init__(self, errcode: int, message: str) -> None:
+        super().__init__(f"{message} (WXBizMsgCrypt {errcode})")
+        self.errcode = errcode
