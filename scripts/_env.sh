@@ -1,21 +1,23 @@
-# Sourced by scripts/test and scripts/demo: a project virtualenv with every Python
-# dependency from pyproject.toml, (re)installed only when pyproject.toml changes, and
+# Sourced by scripts/test and scripts/demo: a project virtualenv with the Python
+# dependencies the caller names in EXTRAS (pyproject.toml extras; scripts/test: dev,
+# scripts/demo: flask), (re)installed only when pyproject.toml or EXTRAS change, and
 # the Debian packages the tests need, installed with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV="${WECHAT_VENV:-.venv}"
 PY="$VENV/bin/python"
+EXTRAS="${EXTRAS:-dev}"
 
 if [ ! -x "$PY" ]; then
     echo "==> creating $VENV"
     python3 -m venv "$VENV"
 fi
-stamp="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
+stamp="$VENV/.installed-$EXTRAS-$(sha1sum pyproject.toml | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
-    echo "==> installing wechat-middleware[dev] into $VENV"
+    echo "==> installing wechat-middleware[$EXTRAS] into $VENV"
     "$PY" -m pip install --quiet --upgrade pip
-    "$PY" -m pip install --quiet -e ".[dev]"
-    rm -f "$VENV"/.installed-*
+    "$PY" -m pip install --quiet -e ".[$EXTRAS]"
+    rm -f "$VENV"/.installed-"$EXTRAS"-*
     touch "$stamp"
 fi
 

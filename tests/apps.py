@@ -51,6 +51,15 @@ def flask_app(wechat: WeChat) -> Flask:
     app = Flask(__name__, static_folder=None)
     wechat.init_app(app)
 
+    @app.get("/api/sign")
+    def sign() -> tuple[str, int]:
+        """The README's JSON sign endpoint: sign the URL the page reports."""
+        try:
+            signature = request.wechat.sign(request.args.get("url", ""))  # type: ignore[attr-defined]
+        except ValueError as exc:
+            return json.dumps({"error": str(exc)}), 400
+        return json.dumps(signature), 200
+
     @app.route("/", defaults={"path": ""}, methods=["GET", "POST", "HEAD"])
     @app.route("/<path:path>", methods=["GET", "POST", "HEAD"])
     def page(path: str) -> Response | str:
@@ -70,9 +79,22 @@ def starlette_app(wechat: WeChat) -> Starlette:
     async def api(request: Request) -> Response:
         return JSONResponse({"openid": request.scope["wechat"].openid})
 
+    async def sign(request: Request) -> Response:
+        """The README's JSON sign endpoint: ``asign`` keeps a ticket fetch off the loop."""
+        try:
+            signature = await request.state.wechat.asign(request.query_params.get("url", ""))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(signature)
+
+    async def own_signature(request: Request) -> Response:
+        return JSONResponse(await request.state.wechat.asignature())
+
     app = Starlette(
         routes=[
             Route("/api/me", api),
+            Route("/api/sign", sign),
+            Route("/api/signature", own_signature),
             Route("/{path:path}", page, methods=["GET", "POST", "HEAD"]),
         ]
     )

@@ -106,3 +106,29 @@ def test_loop_serves_other_requests_while_the_code_exchange_is_slow(
 
     finished = run_while_slow(slow, fast)
     assert finished[-1] == "slow" and len(finished) == 6
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/api/sign?url=http%3A%2F%2F127.0.0.1%2Fspa%2F", "/api/signature"],
+    ids=["asign", "asignature"],
+)
+def test_loop_serves_other_requests_while_a_json_endpoint_awaits_a_signature(
+    server: str, fake_wechat: FakeWeChat, target: str
+) -> None:
+    """The README's JSON sign endpoint (not an HTML page: nothing was prefetched)."""
+    fake_wechat.inject("cgi-bin/ticket/getticket", Fault("latency", SLOW))
+    host = server.removeprefix("http://")
+    if target.startswith("/api/sign"):
+        target = target.replace("127.0.0.1", host.replace(":", "%3A"))
+
+    def slow() -> None:
+        reply = requests.get(server + target, headers={"Accept": "application/json"}, timeout=30)
+        assert reply.status_code == 200 and reply.json()["signature"]
+
+    def fast() -> None:
+        reply = requests.get(f"{server}/api/me", headers={"Accept": "application/json"}, timeout=30)
+        assert reply.status_code == 200
+
+    finished = run_while_slow(slow, fast)
+    assert finished[-1] == "slow" and len(finished) == 6

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -162,21 +163,70 @@ def test_sign_with_wechat_unreachable_is_a_wechat_error(
     assert "WeChat could not be reached" in err
 
 
+def test_sign_with_the_pages_nonce_and_timestamp_reproduces_its_signature(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], fake_wechat: FakeWeChat
+) -> None:
+    """Troubleshooting: same URL, nonce and timestamp as the page give the same signature."""
+    url = "http://127.0.0.1:8000/page?x=1"
+    _, first, _ = run(capsys, "sign", url)
+    page = json.loads(first)
+    code, out, err = run(
+        capsys,
+        "sign",
+        url,
+        f"--nonce={page['nonceStr']}",
+        f"--timestamp={page['timestamp']}",
+    )
+    assert code == 0
+    again = json.loads(out)
+    assert (again["nonceStr"], again["timestamp"]) == (page["nonceStr"], page["timestamp"])
+    assert again["signature"] == page["signature"]
+    assert f"signed URL:   {url}" in err
+
+
+def test_sign_prints_the_string_it_hashed_with_the_ticket_masked(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], fake_wechat: FakeWeChat
+) -> None:
+    url = "http://127.0.0.1:8000/page?x=1"
+    code, out, err = run(capsys, "sign", url, "--nonce=abc123", "--timestamp=1700000000")
+    assert code == 0
+    ticket = fake_wechat.current_jsapi_ticket()
+    assert ticket and ticket not in out + err
+    hashed = next(line for line in err.splitlines() if line.startswith("string hashed: "))
+    masked = hashed.removeprefix("string hashed: ")
+    assert masked.startswith("jsapi_ticket=<ticket sha256:")
+    assert masked.endswith(f"&noncestr=abc123&timestamp=1700000000&url={url}")
+    plain = masked.replace(masked.split("&", 1)[0], f"jsapi_ticket={ticket}")
+    assert hashlib.sha1(plain.encode()).hexdigest() == json.loads(out)["signature"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--nonce", "has space"), ("--nonce", "x" * 33), ("--timestamp", "soon")]
+)
+def test_sign_refuses_a_malformed_nonce_or_timestamp(
+    capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
+    code, _, err = run(capsys, "sign", "http://127.0.0.1/", f"{option}={value}")
+    assert code == 2 and option in err
+
+
 # -- verify ---------------------------------------------------------------------------
 
 
 def wechat_server_signature(token: str, timestamp: str, nonce: str) -> str:
-    """Reference §1: sha1 of the three strings sorted and joined without a separator."""
+    """docs/wechat-protocol.md section 1.1: sha1 of the three strings sorted and joined without a
+    separator."""
     return hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
 
 
 def test_verify_accepts_wechats_signature(capsys: pytest.CaptureFixture[str]) -> None:
-    signature = wechat_server_signature("dashboard-token", "1700000000", "4242")
+    now = str(int(time.time()))  # WeChat signs with its current time
+    signature = wechat_server_signature("dashboard-token", now, "4242")
     code, out, _ = run(
         capsys,
         "verify",
         "--token=dashboard-token",
-        "--timestamp=1700000000",
+        f"--timestamp={now}",
         "--nonce=4242",
         f"--signature={signature}",
     )
@@ -203,11 +253,30 @@ def test_verify_rejects_a_wrong_signature_and_shows_the_expected_one(
 def test_verify_takes_the_token_from_wechat_token(
     capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str]
 ) -> None:
-    signature = wechat_server_signature(wechat_env["WECHAT_TOKEN"], "1700000000", "7")
+    now = str(int(time.time()))
+    signature = wechat_server_signature(wechat_env["WECHAT_TOKEN"], now, "7")
     code, _, _ = run(
-        capsys, "verify", "--timestamp=1700000000", "--nonce=7", f"--signature={signature}"
+        capsys, "verify", f"--timestamp={now}", "--nonce=7", f"--signature={signature}"
     )
     assert code == 0
+
+
+def test_verify_says_a_correctly_signed_but_old_timestamp_is_too_old(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The middleware refuses it (403, "timestamp too old"): the command must not call it valid."""
+    old = str(int(time.time()) - 600)
+    signature = wechat_server_signature("dashboard-token", old, "4242")
+    code, out, _ = run(
+        capsys,
+        "verify",
+        "--token=dashboard-token",
+        f"--timestamp={old}",
+        "--nonce=4242",
+        f"--signature={signature}",
+    )
+    assert code == 1
+    assert out.startswith("invalid: timestamp too old (clock skew?)")
 
 
 def test_verify_without_any_token_is_a_usage_error(
@@ -227,7 +296,7 @@ def report(out: str) -> dict[str, tuple[str, str]]:
     steps: dict[str, tuple[str, str]] = {}
     for line in out.splitlines():
         status, _, rest = line.partition("  ")
-        if status.strip() in ("OK", "FAIL", "SKIP"):
+        if status.strip() in ("OK", "WARN", "FAIL", "SKIP"):
             name, _, detail = rest.strip().partition(": ")
             steps[name] = (status.strip(), detail)
     return steps
@@ -312,6 +381,30 @@ def test_doctor_reports_a_missing_setting_and_skips_the_rest(
     steps = report(out)
     assert steps["config"] == ("FAIL", "WECHAT_APP_ID is required (set the environment variable)")
     assert [status for status, _ in steps.values()] == ["FAIL", "SKIP", "SKIP", "SKIP", "SKIP"]
+
+
+def test_doctor_fails_without_the_secret_key_the_middleware_needs(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WECHAT_SECRET_KEY")
+    code, out, _ = run(capsys, "doctor")
+    assert code == 1
+    status, detail = report(out)["config"]
+    assert status == "FAIL" and "WECHAT_SECRET_KEY is required" in detail
+    assert "secrets.token_urlsafe(32)" in detail
+    assert "all checks passed" not in out
+
+
+def test_doctor_warns_without_the_server_check_token(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WECHAT_TOKEN")
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0
+    steps = report(out)
+    assert steps["config"][0] == "WARN" and "WECHAT_TOKEN is not set" in steps["config"][1]
+    assert [status for status, _ in steps.values()][1:] == ["OK"] * 4
+    assert out.rstrip().endswith("all checks passed, with 1 warning")
 
 
 def test_doctor_reports_an_unreachable_store_without_its_password(
@@ -415,7 +508,7 @@ def test_fake_server_prints_the_environment_that_points_an_app_at_it() -> None:
         )
         assert reply.json()["expires_in"] == 7200
 
-        process.send_signal(signal.SIGINT)  # Ctrl-C
+        process.send_signal(signal.SIGTERM)  # a supervisor, or `kill`: works in any job
         out, err = process.communicate(timeout=30)
         assert process.returncode == 0, err
         assert "FakeWeChat stopped" in out
@@ -431,3 +524,57 @@ def test_fake_server_on_a_busy_port_exits_1_naming_it(
     code, _, err = run(capsys, "fake-server", "--port", str(fake_wechat.port))
     assert code == 1
     assert f"cannot listen on 127.0.0.1:{fake_wechat.port}" in err
+
+
+def start_command(*argv: str, ctrl_c_works: bool = False) -> subprocess.Popen[str]:
+    """Run ``python -m wechat_middleware ARGV`` with no WECHAT_* from the caller.
+
+    ``ctrl_c_works`` gives the child the default SIGINT disposition whatever the
+    caller's is: a background job (``bash scripts/test &``) ignores SIGINT, and a
+    child inherits that.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
+    reset = (lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) if ctrl_c_works else None
+    return subprocess.Popen(
+        [sys.executable, "-m", "wechat_middleware", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=reset,
+    )
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_fake_server_stops_cleanly_on_sigterm_and_on_ctrl_c(stop: signal.Signals) -> None:
+    process = start_command("fake-server", "--port", "0", ctrl_c_works=True)
+    try:
+        read_until(process, "authorize page")
+        process.send_signal(stop)
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 0, err
+        assert "FakeWeChat stopped" in out and "Traceback" not in err
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+@pytest.mark.parametrize("command", ["fake-server", "demo"])
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_an_impossible_port_is_a_usage_error_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], command: str, port: str
+) -> None:
+    code, out, err = run(capsys, command, "--port", port)
+    assert code == 2 and out == ""
+    assert "--port" in err and "Traceback" not in err
+
+
+def test_fake_server_says_its_credentials_are_the_fakes_own() -> None:
+    process = start_command("fake-server", "--port", "0")
+    try:
+        printed = read_until(process, "authorize page")
+        assert "the fake's own made-up credentials" in printed
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)

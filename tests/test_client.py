@@ -1,6 +1,7 @@
 """WeChatClient over real sockets against FakeWeChat: each endpoint and its failures.
 
-WeChat facts (reference §2-§6): errors come back as HTTP 200 with ``errcode != 0``;
+WeChat facts (docs/wechat-protocol.md sections 2-6): errors come back as HTTP 200 with ``errcode !=
+0``;
 an OAuth ``code`` is single use, so its exchange is never retried; only transient
 failures (network, 5xx, malformed JSON, -1 busy) are retried; quota errors never.
 """

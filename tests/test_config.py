@@ -383,3 +383,78 @@ def test_non_ascii_public_url_is_refused() -> None:
     """A Location header cannot carry a non-ASCII host: ask for punycode at start-up."""
     with pytest.raises(ConfigError, match=r"WECHAT_PUBLIC_URL.*punycode"):
         WeChatConfig.from_env(environ=env(WECHAT_PUBLIC_URL="https://例子.cn"))
+
+
+# -- what a newcomer mistypes (issue: newcomer friction) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("WECHAT_TIMEOUT", "five", "seconds as a number"),
+        ("WECHAT_SESSION_MAX_AGE", "a week", "whole seconds"),
+        ("WECHAT_INCLUDE_WXWORK", "maybe", "true or false"),
+        ("WECHAT_LOGIN_RATE_TOTAL", "lots", "logins a minute"),
+    ],
+)
+def test_a_malformed_value_says_what_is_expected(name: str, raw: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=f"{name} is malformed.*expected {expected}"):
+        WeChatConfig.from_env(environ=env(**{name: raw}))
+
+
+def test_an_exclude_entry_without_a_leading_slash_is_refused_with_the_fix() -> None:
+    with pytest.raises(ConfigError, match=r"WECHAT_EXCLUDE.*'static'.*write /static"):
+        WeChatConfig.from_env(environ=env(WECHAT_EXCLUDE="static"))
+
+
+def test_a_public_url_with_a_path_is_explained_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING", logger="wechat_middleware"):
+        config = WeChatConfig.from_env(environ=env(WECHAT_PUBLIC_URL="https://x.example/sub/"))
+    assert config.public_url == "https://x.example/sub"
+    assert any(
+        "WECHAT_PUBLIC_URL has the path '/sub'" in r.getMessage()
+        and "SCRIPT_NAME" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_a_public_url_without_a_path_is_not_remarked_upon(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING", logger="wechat_middleware"):
+        WeChatConfig.from_env(environ=env(WECHAT_PUBLIC_URL="https://x.example/"))
+    assert not caplog.records
+
+
+# -- the secret key (SECURITY.md finding 9) ---------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["abc", "x" * 31])
+def test_a_secret_key_under_32_characters_is_refused_with_how_to_make_one(key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        WeChatConfig.from_env(environ=env(WECHAT_SECRET_KEY=key))
+    message = str(caught.value)
+    assert "WECHAT_SECRET_KEY" in message and "32" in message
+    assert "secrets.token_urlsafe(32)" in message and key not in message
+
+
+def test_a_secret_key_of_32_characters_is_accepted() -> None:
+    assert WeChatConfig.from_env(environ=env(WECHAT_SECRET_KEY="k" * 32)).secret_key == "k" * 32
+
+
+def test_the_middleware_settings_require_a_secret_key() -> None:
+    config = WeChatConfig.from_env(environ=env())
+    with pytest.raises(ConfigError, match="WECHAT_SECRET_KEY is required"):
+        config.require_middleware_settings()
+    config.replace(secret_key="k" * 32).require_middleware_settings()
+
+
+def test_wechat_from_env_fails_at_once_without_a_secret_key() -> None:
+    """An ASGI app builds its middleware at the first request: checking here, when the
+    module is imported, is what keeps uvicorn from answering every request with 500."""
+    from wechat_middleware import WeChat
+
+    with pytest.raises(ConfigError, match="WECHAT_SECRET_KEY is required"):
+        WeChat.from_env(env())

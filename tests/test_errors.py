@@ -1,4 +1,4 @@
-"""Specification of ``wechat_middleware.errors`` (WeChat protocol reference, section 6)."""
+"""Specification of ``wechat_middleware.errors`` (docs/wechat-protocol.md section 6)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from wechat_middleware.errors import (
     error_for,
 )
 
-# Section 6 of the protocol reference: every errcode we act on, and the type callers
+# docs/wechat-protocol.md section 6: every errcode we act on, and the type callers
 # dispatch on. Codes that are "bug: raise" / "raise" get the plain WeChatAPIError.
 ERRCODE_TABLE: list[tuple[int, type[WeChatAPIError]]] = [
     (-1, SystemBusyError),  # system busy: retry with backoff

@@ -1,6 +1,7 @@
 """The pure request decision: no server, no adapter, just a RequestView in and an action out.
 
-WeChat facts (reference §1, §5, §7): the server check signs sorted token, timestamp and
+WeChat facts (docs/wechat-protocol.md sections 1, 5 and 7): the server check signs sorted token,
+timestamp and
 nonce and expects ``echostr`` back as text; the authorize URL needs ``redirect_uri`` on
 the public host; WeChat's browser says ``MicroMessenger`` and WeChat Work adds
 ``wxwork``.

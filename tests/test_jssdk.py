@@ -1,6 +1,7 @@
 """The seed's JS-SDK API on ``wechat.jssdk``, one seed function per group of tests.
 
-WeChat facts (reference §4): the signature is SHA-1 over jsapi_ticket, noncestr,
+WeChat facts (docs/wechat-protocol.md section 4): the signature is SHA-1 over jsapi_ticket,
+noncestr,
 timestamp and url; the url is the page URL without the fragment; ``wx.config`` takes
 ``appId``, ``timestamp``, ``nonceStr`` (camelCase) and ``signature``.
 """

@@ -1,6 +1,7 @@
 """The middleware end to end in-process, the same behaviour over WSGI and ASGI.
 
-WeChat facts (reference §5, §7): the authorize page redirects back to ``redirect_uri``
+WeChat facts (docs/wechat-protocol.md sections 5 and 7): the authorize page redirects back to
+``redirect_uri``
 with ``code`` and ``state`` (``state`` only when the user refuses consent); a code is
 single-use (40163) and expires after 5 minutes (42003); snapshot-page visitors get
 ``is_snapshotuser: 1`` and a virtual openid; WeChat's browser says ``MicroMessenger``.

@@ -1,6 +1,6 @@
 """The seed's OAuth API on ``wechat.oauth``, against FakeWeChat over real sockets.
 
-WeChat facts relied on (reference §5, §6): the authorize URL is
+WeChat facts relied on (docs/wechat-protocol.md sections 5 and 6): the authorize URL is
 ``connect/oauth2/authorize?appid&redirect_uri(encoded)&response_type=code&scope&state
 #wechat_redirect``; ``state`` is up to 128 bytes of [a-zA-Z0-9]; a code is single-use
 (again: 40163), unknown codes answer 40029 and codes older than 5 minutes 42003; the
@@ -78,7 +78,8 @@ def test_generate_oauth_url_is_base_asks_for_snsapi_base(make_wechat: MakeWeChat
 def test_oauth_url_ends_with_wechat_redirect_and_encodes_the_redirect_uri(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    # §5: without #wechat_redirect some clients fail; redirect_uri must be URL-encoded.
+    # docs/wechat-protocol.md section 5.1: #wechat_redirect is required; redirect_uri must be
+    # URL-encoded.
     url = make_wechat().oauth.generate_oauth_url(CALLBACK, state="abc123")
     assert url.startswith(f"{fake_wechat.open_base}/connect/oauth2/authorize?")
     assert url.endswith("#wechat_redirect")
@@ -92,7 +93,7 @@ def test_oauth_url_ends_with_wechat_redirect_and_encodes_the_redirect_uri(
 def test_oauth_url_is_accepted_by_the_authorize_page(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    # §5.2: WeChat redirects to redirect_uri?code=CODE&state=STATE.
+    # docs/wechat-protocol.md section 5.2: WeChat redirects to redirect_uri?code=CODE&state=STATE.
     url = make_wechat().oauth.generate_oauth_url(CALLBACK, is_base=True, state="s1")
     response = requests.get(url, allow_redirects=False, timeout=5)
     assert response.status_code == 302
@@ -145,7 +146,8 @@ def test_generate_oauth_url_without_any_url_is_a_value_error(make_wechat: MakeWe
     ],
 )
 def test_redirect_url_must_be_absolute_http(make_wechat: MakeWeChat, url: str) -> None:
-    # §5.1: redirect_uri is an absolute URL on the dashboard's OAuth domain.
+    # docs/wechat-protocol.md section 5.1: redirect_uri is an absolute URL on the dashboard's OAuth
+    # domain.
     with pytest.raises(ValueError, match="absolute"):
         make_wechat().oauth.generate_oauth_url(url)
 
@@ -154,7 +156,7 @@ def test_redirect_url_must_be_absolute_http(make_wechat: MakeWeChat, url: str) -
 def test_state_outside_128_alphanumerics_is_a_value_error(
     make_wechat: MakeWeChat, state: str
 ) -> None:
-    # §5.1: state is up to 128 bytes of a-zA-Z0-9.
+    # docs/wechat-protocol.md section 5.1: state is up to 128 bytes of a-zA-Z0-9.
     with pytest.raises(ValueError, match="state"):
         make_wechat().oauth.generate_oauth_url(CALLBACK, state=state)
 
@@ -206,7 +208,7 @@ def test_missing_or_absurd_code_is_a_value_error_without_calling_wechat(
 
 
 def test_used_code_is_invalid_code_40163(make_wechat: MakeWeChat, fake_wechat: FakeWeChat) -> None:
-    # §5.2: a code can be used once.
+    # docs/wechat-protocol.md section 5.2: a code can be used once.
     oauth = make_wechat().oauth
     code = fake_wechat.issue_code()
     oauth.get_oauth_access_token(code)
@@ -224,7 +226,7 @@ def test_unknown_code_is_invalid_code_40029(make_wechat: MakeWeChat) -> None:
 def test_code_older_than_five_minutes_is_invalid_code_42003(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    # §5.2: a code is valid 5 minutes.
+    # docs/wechat-protocol.md section 5.2: a code is valid 5 minutes.
     code = fake_wechat.issue_code()
     fake_wechat.advance(301)
     with pytest.raises(InvalidCodeError) as caught:
@@ -265,7 +267,7 @@ def test_get_user_info_return_token_merges_the_token_into_the_profile(
 def test_get_user_info_force_token_update_refreshes_before_userinfo(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat, zhang: FakeUser
 ) -> None:
-    # §5.4: refresh_token gives a new access token for the same user.
+    # docs/wechat-protocol.md section 5.4: refresh_token gives a new access token for the same user.
     wechat = make_wechat()
     code = fake_wechat.issue_code(zhang.openid, "snsapi_userinfo")
     info = wechat.oauth.get_user_info(code, force_token_update=True, return_token=True)
@@ -302,7 +304,7 @@ def test_get_user_info_by_options_without_code_is_a_value_error(make_wechat: Mak
 def test_get_user_info_with_snsapi_base_is_scope_error_48001(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    # §5.5: sns/userinfo needs snsapi_userinfo.
+    # docs/wechat-protocol.md section 5.5: sns/userinfo needs snsapi_userinfo.
     with pytest.raises(ScopeError) as caught:
         make_wechat().oauth.get_user_info(fake_wechat.issue_code(scope="snsapi_base"))
     assert caught.value.errcode == 48001
@@ -334,7 +336,7 @@ def test_is_access_token_valid_for_a_fresh_login(
 def test_is_access_token_valid_is_false_after_two_hours(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    # §5.3: the OAuth access token lives expires_in = 7200 s.
+    # docs/wechat-protocol.md section 5.3: the OAuth access token lives expires_in = 7200 s.
     oauth = make_wechat().oauth
     oauth.login(fake_wechat.issue_code())
     fake_wechat.advance(7201)
@@ -348,7 +350,7 @@ def test_is_access_token_valid_is_false_for_a_user_never_seen(make_wechat: MakeW
 def test_is_access_token_valid_remote_asks_sns_auth(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    # §5.6: sns/auth answers errcode 0 for a valid OAuth token.
+    # docs/wechat-protocol.md section 5.6: sns/auth answers errcode 0 for a valid OAuth token.
     oauth = make_wechat().oauth
     oauth.login(fake_wechat.issue_code())
     assert oauth.is_access_token_valid(fake_wechat.default_openid, remote=True)
@@ -367,7 +369,7 @@ def test_malformed_openid_is_a_value_error(make_wechat: MakeWeChat, openid: str)
 def test_refresh_access_token_after_expiry_stores_a_new_token(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat, store_url: str
 ) -> None:
-    # §5.4: refresh_token (30 days) gives a new 7200 s access token.
+    # docs/wechat-protocol.md section 5.4: refresh_token (30 days) gives a new 7200 s access token.
     wechat = make_wechat(store_url)
     openid = fake_wechat.default_openid
     old = wechat.oauth.get_oauth_access_token(fake_wechat.issue_code())["access_token"]
@@ -382,7 +384,8 @@ def test_refresh_access_token_after_expiry_stores_a_new_token(
 def test_refresh_token_older_than_30_days_is_refresh_token_expired(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat, store_url: str
 ) -> None:
-    # §5.4: refresh tokens live 30 days; the entry lives as long, so WeChat isn't asked.
+    # docs/wechat-protocol.md section 5.4: refresh tokens live 30 days; the entry lives as long, so
+    # WeChat isn't asked.
     wechat = make_wechat(store_url)
     wechat.oauth.login(fake_wechat.issue_code())
     fake_wechat.advance(30 * DAY + 1)
@@ -394,7 +397,8 @@ def test_refresh_token_older_than_30_days_is_refresh_token_expired(
 def test_refreshing_does_not_extend_the_refresh_tokens_30_days(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    # §5.4: a refresh answers with the same refresh token, which keeps its 30 days.
+    # docs/wechat-protocol.md section 5.4: a refresh answers with the same refresh token, which
+    # keeps its 30 days.
     oauth = make_wechat().oauth
     openid = fake_wechat.default_openid
     oauth.login(fake_wechat.issue_code())
@@ -409,7 +413,7 @@ def test_refreshing_does_not_extend_the_refresh_tokens_30_days(
 def test_wechat_answering_42002_forgets_the_users_token(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    # §6: 42002 refresh_token expired -> the user must log in again.
+    # docs/wechat-protocol.md section 6: 42002 refresh_token expired -> the user must log in again.
     wechat = make_wechat()
     openid = fake_wechat.default_openid
     wechat.oauth.login(fake_wechat.issue_code())
@@ -431,7 +435,8 @@ def test_refresh_access_token_for_a_user_never_seen_is_refresh_token_expired(
 def test_tokens_are_stored_per_openid(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat, zhang: FakeUser, store_url: str
 ) -> None:
-    # §5.3: the OAuth token is per user: one user's login must not replace another's.
+    # docs/wechat-protocol.md section 5.3: the OAuth token is per user: one user's login must not
+    # replace another's.
     wechat = make_wechat(store_url)
     other = fake_wechat.default_openid
     mine = wechat.oauth.get_oauth_access_token(fake_wechat.issue_code(zhang.openid))
@@ -465,7 +470,7 @@ def test_get_user_info_by_openid_refreshes_an_expired_token(
 def test_get_user_info_by_openid_refreshes_once_when_wechat_rejects_the_token(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat, zhang: FakeUser
 ) -> None:
-    # §6: 42001 access_token expired -> refresh once, retry once.
+    # docs/wechat-protocol.md section 6: 42001 access_token expired -> refresh once, retry once.
     oauth = make_wechat().oauth
     oauth.login(fake_wechat.issue_code(zhang.openid, "snsapi_userinfo"))
     fake_wechat.inject(USERINFO, Fault("errcode", 42001, errmsg="access_token expired"))
@@ -502,7 +507,8 @@ def test_login_with_snsapi_userinfo_gives_the_profile(
 def test_login_survives_userinfo_48001_with_the_base_user(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat, zhang: FakeUser
 ) -> None:
-    # §6: 48001 is a scope/account-type problem, not a reason to refuse the proven openid.
+    # docs/wechat-protocol.md section 6: 48001 is a scope/account-type problem, not a reason to
+    # refuse the proven openid.
     fake_wechat.inject(USERINFO, Fault("errcode", 48001, errmsg="api unauthorized"))
     result = make_wechat().oauth.login(fake_wechat.issue_code(zhang.openid, "snsapi_userinfo"))
     assert result.user == WeChatUser(zhang.openid, "snsapi_userinfo", unionid=zhang.unionid)
@@ -535,7 +541,8 @@ def test_login_logs_no_tokens_or_codes_when_userinfo_fails(
 def test_login_with_a_used_code_is_invalid_code(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    # §6: 40163 -> fail the login (a reloaded callback page), never loop.
+    # docs/wechat-protocol.md section 6: 40163 -> fail the login (a reloaded callback page), never
+    # loop.
     oauth = make_wechat().oauth
     code = fake_wechat.issue_code()
     oauth.login(code)
@@ -546,7 +553,8 @@ def test_login_with_a_used_code_is_invalid_code(
 def test_snapshot_login_logs_nobody_in_and_stores_nothing(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    # §5: a snapshot visitor gets is_snapshotuser=1 and a virtual openid: do not log in.
+    # docs/wechat-protocol.md section 5.7: a snapshot visitor gets is_snapshotuser=1 and a virtual
+    # openid: do not log in.
     wechat = make_wechat()
     # The fake gives a user one virtual openid; learn it without our OAuth storing anything.
     probe = wechat.client.oauth_access_token(

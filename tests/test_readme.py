@@ -5,7 +5,10 @@ The snippets are the first code a user copies; a broken one costs trust at once.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,3 +43,71 @@ def test_readme_snippet_runs(
 
     namespace: dict[str, object] = {"__name__": "readme", "application": application}
     exec(compile(code, str(README), "exec"), namespace)
+
+
+def snippet_with(marker: str) -> str:
+    """The one README snippet containing ``marker``."""
+    found = [code for code in SNIPPETS if marker in code]
+    assert len(found) == 1, f"{len(found)} snippets contain {marker!r}"
+    return found[0]
+
+
+def test_readme_pytest_sample_passes_against_the_readme_flask_sample(tmp_path: Path) -> None:
+    """Copied verbatim: the Flask sample as myproject/app.py, the pytest sample beside it."""
+    project = tmp_path / "myproject"
+    project.mkdir()
+    (project / "__init__.py").write_text("")
+    (project / "app.py").write_text(snippet_with("wechat.init_app(app)  # request.wechat"))
+    (tmp_path / "test_app.py").write_text(snippet_with("def test_wechat_user_logs_in"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_app.py"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+
+
+def test_readme_starlette_sample_loads_the_jssdk_script(
+    fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starlette.testclient import TestClient
+
+    from wechat_middleware.testing import fake_wechat_env
+
+    for name, value in fake_wechat_env(fake_wechat).items():
+        monkeypatch.setenv(name, value)
+    namespace: dict[str, object] = {"__name__": "readme"}
+    exec(compile(snippet_with("from starlette.applications"), str(README), "exec"), namespace)
+    with TestClient(namespace["app"]) as client:  # type: ignore[arg-type]
+        page = client.get("/", headers={"User-Agent": "Mozilla/5.0 Chrome/124"}).text
+        signed = client.get("/wx-sign", params={"url": "http://testserver/spa/"}).json()
+        foreign = client.get("/wx-sign", params={"url": "https://evil.example/"})
+    script = f"<script src='{fake_wechat.jssdk_url}'></script>"
+    assert script in page and page.index(script) < page.index("wx.config(")
+    assert fake_wechat.check_jsapi_signature(
+        signed["url"], signed["nonceStr"], signed["timestamp"], signed["signature"]
+    )
+    assert foreign.status_code == 400 and "error" in foreign.json()
+
+
+def test_readme_installs_from_a_clone_not_from_an_index_it_is_not_on() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert 'pip install "wechat-middleware[' not in text
+    assert 'pip install "./wechat_middleware[flask]"' in text
+
+
+def test_the_testing_extra_brings_the_client_starlettes_test_client_needs() -> None:
+    """wechat_browser.asgi(app) drives Starlette's TestClient, which imports httpx2 (or
+    httpx): the documented `[starlette,testing]` install must bring it."""
+    import tomllib
+
+    extras = tomllib.loads((README.parent / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert any(dep.startswith(("httpx2", "httpx")) for dep in extras["testing"])
+    assert "[starlette,testing]" in README.read_text(encoding="utf-8")

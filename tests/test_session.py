@@ -1,4 +1,5 @@
-"""The signed session cookie and the OAuth state (reference §5: state is up to 128
+"""The signed session cookie and the OAuth state (docs/wechat-protocol.md section 5.1: state is up
+to 128
 bytes of [A-Za-z0-9])."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Specification of ``wechat_middleware.signing`` (WeChat protocol reference, sections 1 and 4)."""
+"""Specification of ``wechat_middleware.signing`` (docs/wechat-protocol.md sections 1 and 4)."""
 
 from __future__ import annotations
 
@@ -41,11 +41,12 @@ printable_text = st.text(st.characters(exclude_categories=("C", "Z")) | st.just(
 
 
 def independent_server_signature(token: str, timestamp: str, nonce: str) -> str:
-    """sha1_hex("".join(sorted([token, T, N]))), written out from the protocol reference."""
+    """sha1_hex("".join(sorted([token, T, N]))), written out from
+    docs/wechat-protocol.md section 1.1."""
     return hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
 
 
-# -- JS-SDK signature (section 4) ----------------------------------------------------
+# -- JS-SDK signature (docs/wechat-protocol.md section 4.1) ----------------------------------------
 
 
 def test_jsapi_signature_matches_wechat_official_vector() -> None:
@@ -87,7 +88,7 @@ def test_jsapi_signature_is_always_40_lowercase_hex(
     assert SHA1_HEX.fullmatch(jsapi_signature(ticket, noncestr, timestamp, url))
 
 
-# -- server check (section 1) --------------------------------------------------------
+# -- server check (docs/wechat-protocol.md section 1.1) --------------------------------------------
 
 
 def test_server_signature_is_sha1_of_sorted_concatenation() -> None:
@@ -172,7 +173,7 @@ def test_server_signature_is_independent_of_argument_order(a: str, b: str, c: st
     assert server_signature(a, b, c) == server_signature(c, a, b) == server_signature(b, c, a)
 
 
-# -- URL normalisation (section 4: "without # and what follows") -----------------------
+# -- URL normalisation (docs/wechat-protocol.md section 4.3: "without # and what follows") ---------
 
 
 def test_normalize_url_drops_the_fragment() -> None:

@@ -1,6 +1,7 @@
 """One fetch serves every worker process: the promise behind "no stampede".
 
-WeChat fact (reference §2, §3): every classic token call invalidates the previous
+WeChat fact (docs/wechat-protocol.md sections 2.1 and 3): every classic token call invalidates the
+previous
 token after ~5 minutes and the ticket endpoint is strictly rate limited, so N workers
 fetching independently burn quota and break each other. Here 4 real processes with 8
 threads each start cold at the same instant against one SQLite file.

@@ -12,7 +12,6 @@ import os
 import sqlite3
 import stat
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -155,6 +154,94 @@ def test_lock_held_by_crashed_owner_expires(store: Store, wait: Callable[[float]
 def test_locks_with_different_names_are_independent(store: Store) -> None:
     assert store.acquire_lock("access_token", "a", ttl=30)
     assert store.acquire_lock("jsapi_ticket", "b", ttl=30)
+
+
+def test_counter_counts_from_one(store: Store) -> None:
+    assert [store.incr("logins", 60) for _ in range(3)] == [1, 2, 3]
+    assert store.incr("other", 60) == 1
+
+
+def test_counter_window_starts_at_the_first_count_and_is_not_extended(
+    store: Store, wait: Callable[[float], None]
+) -> None:
+    """A fixed window (the login bound of SECURITY.md finding 4): counting does not renew it."""
+    store.incr("logins", 0.5)
+    wait(0.3)
+    assert store.incr("logins", 0.5) == 2
+    wait(0.3)
+    assert store.incr("logins", 0.5) == 1  # the first window ended: a new one starts
+
+
+def test_counter_is_atomic_across_threads(store: Store) -> None:
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def count() -> None:
+        for _ in range(25):
+            value = store.incr("shared", 60)
+            with lock:
+                seen.append(value)
+
+    threads = [threading.Thread(target=count) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(seen) == list(range(1, 201))
+
+
+# Expired locks do not pile up (SECURITY.md finding 3): every OAuth callback claims one.
+
+
+def test_memory_store_sweeps_expired_locks_as_locks_are_claimed(clock: Clock) -> None:
+    store = MemoryStore(clock)
+    for i in range(2000):
+        store.acquire_lock(f"state:{i}", "owner", 600)
+    clock.advance(601)
+    for i in range(300):
+        store.acquire_lock(f"new:{i}", "owner", 600)
+    assert len(store._locks) <= 300  # the 2,000 expired claims are gone, with no set()
+
+
+def test_sqlite_store_sweeps_expired_locks_in_bounded_batches(tmp_path: Path, clock: Clock) -> None:
+    store = SQLiteStore(str(tmp_path / "store.sqlite3"), clock=clock)
+    for i in range(200):
+        store.acquire_lock(f"state:{i}", "owner", 600)
+    clock.advance(601)
+    store.acquire_lock("fresh", "owner", 600)
+    remaining = locks_in(tmp_path / "store.sqlite3")
+    assert remaining == 200 + 1 - 32  # one claim removes at most one batch
+    for i in range(10):
+        store.acquire_lock(f"more:{i}", "owner", 600)
+    assert locks_in(tmp_path / "store.sqlite3") == 11
+    store.close()
+
+
+def test_sqlite_lock_expiry_is_indexed(tmp_path: Path) -> None:
+    """Finding expired locks must not scan the table under the write lock."""
+    SQLiteStore(str(tmp_path / "store.sqlite3")).close()
+    with sqlite3.connect(tmp_path / "store.sqlite3") as conn:
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT rowid FROM locks WHERE expires_at <= 1 LIMIT 32"
+        ).fetchall()
+    assert any("locks_expires_at" in str(row) for row in plan), plan
+
+
+def test_sqlite_expired_lock_of_another_owner_can_be_taken_before_it_is_swept(
+    tmp_path: Path, clock: Clock
+) -> None:
+    store = SQLiteStore(str(tmp_path / "store.sqlite3"), clock=clock)
+    for i in range(100):  # more expired locks than one sweep removes
+        store.acquire_lock(f"a:{i}", "crashed", 1)
+    store.acquire_lock("z", "crashed", 1)
+    clock.advance(2)
+    assert store.acquire_lock("z", "me", 30)
+    store.close()
+
+
+def locks_in(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT count(*) FROM locks").fetchone()[0])
 
 
 # SQLite: one file shared by processes and threads.

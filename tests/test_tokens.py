@@ -1,6 +1,6 @@
 """TokenManager: the global access token and jsapi ticket, fetched once for everyone.
 
-WeChat facts relied on (reference §2, §3, §6): a token and a ticket live
+WeChat facts relied on (docs/wechat-protocol.md sections 2, 3 and 6): a token and a ticket live
 ``expires_in`` (7200 s) seconds; a classic token call invalidates the previous token
 after ~5 minutes; the stable endpoint returns the current token while more than 5
 minutes remain; an invalid or expired token answers 40001/42001 and must be refreshed

@@ -2,20 +2,27 @@
 
 Every command reads the app's configuration from the ``WECHAT_*`` environment, like
 ``WeChat.from_env()``, so what the command sees is what the app sees. Nothing printed
-contains a secret, a token or a ticket.
+contains the app's secrets, a token or a ticket; ``fake-server`` and ``demo`` print the
+fake WeChat's own made-up credentials, which is what they are for.
+
+The long-running commands (``demo``, ``fake-server``) stop cleanly on SIGTERM as on
+Ctrl-C, so they behave the same in a terminal, a background job or a supervisor.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
 import re
 import shlex
+import signal
 import socket
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,7 +31,9 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, StoreError, WeChatError
-from .signing import check_server_signature, server_signature
+from .flow import MAX_CLOCK_SKEW, fresh_timestamp
+from .jssdk import public
+from .signing import check_server_signature, server_signature, string_to_sign
 
 if TYPE_CHECKING:
     from .config import WeChatConfig
@@ -109,6 +118,52 @@ def _library_log_quiet() -> Iterator[None]:
         logger.removeHandler(handler)
 
 
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt while a long-running command waits.
+
+    A background job (``cmd &``) ignores SIGINT, and supervisors stop with SIGTERM:
+    both must end the command as cleanly as Ctrl-C does.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def nonce_value(raw: str) -> str:
+    """argparse type: a nonceStr as WeChat's pages carry it."""
+    if not re.fullmatch(r"[A-Za-z0-9]{1,32}", raw):
+        raise argparse.ArgumentTypeError("a nonce is 1-32 letters and digits")
+    return raw
+
+
+def timestamp_value(raw: str) -> int:
+    """argparse type: whole seconds since the epoch."""
+    if not re.fullmatch(r"[0-9]{1,12}", raw):
+        raise argparse.ArgumentTypeError("a timestamp is whole seconds, e.g. 1700000000")
+    return int(raw)
+
+
+def port_number(raw: str) -> int:
+    """argparse type: a TCP port, 0 (pick a free one) to 65535."""
+    try:
+        port = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {raw!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 (any free port) to 65535, not {port}")
+    return port
+
+
 def _fail(command: str, message: str, code: int) -> int:
     print(f"wechat-middleware {command}: {message}", file=sys.stderr)
     return code
@@ -134,7 +189,10 @@ def _fake_server(args: argparse.Namespace) -> int:
         return _fail("fake-server", f"cannot listen on {args.host}:{args.port}: {exc}", EXIT_FAILED)
     try:
         print(f"FakeWeChat at {fake.base_url} (Ctrl-C stops)")
-        print("Point an app at it (memory:// keeps no token past the fake's life):")
+        print(
+            "Point an app at it (these are the fake's own made-up credentials; "
+            "memory:// keeps no token past the fake's life):"
+        )
         for name, value in fake_wechat_env(fake).items():
             print(f"export {name}={shlex.quote(value)}")
         print(
@@ -142,7 +200,8 @@ def _fake_server(args: argparse.Namespace) -> int:
             f"the request header {HEADER_OPENID} picks another openid.",
             flush=True,
         )
-        threading.Event().wait()  # until Ctrl-C
+        with stop_on_sigterm():
+            threading.Event().wait()  # until Ctrl-C or SIGTERM
     except KeyboardInterrupt:
         print("FakeWeChat stopped")
     finally:
@@ -151,11 +210,13 @@ def _fake_server(args: argparse.Namespace) -> int:
 
 
 def _open_wechat(command: str) -> WeChat | int:
-    """``WeChat.from_env()``, or the exit code after saying what is wrong."""
+    """The app's ``WeChat`` for the API (no middleware settings needed), or the exit
+    code after saying what is wrong."""
+    from .config import WeChatConfig
     from .wechat import WeChat
 
     try:
-        return WeChat.from_env()
+        return WeChat(WeChatConfig.from_env())
     except ConfigError as exc:
         return _fail(command, f"configuration: {exc}", EXIT_CONFIG)
     except StoreError as exc:
@@ -175,13 +236,29 @@ def _sign(args: argparse.Namespace) -> int:
         return wechat
     try:
         with _library_log_quiet():
-            signature = wechat.jssdk.get_signature_by_url(url)
+            ticket = wechat.tokens.jsapi_ticket()
+            if args.nonce is None and args.timestamp is None:
+                signature = wechat.jssdk.get_signature_by_url(url)
+            else:
+                signature = public(
+                    wechat.jssdk.gen_signature(
+                        ticket, url, nonce=args.nonce, timestamp=args.timestamp
+                    )
+                )
     except (WeChatError, StoreError) as exc:
         return _fail("sign", explain(exc, wechat.config.app_id), EXIT_WECHAT)
     finally:
         wechat.close()
     if url != args.url:
         print(f"signed {url} (a browser never sends what follows #)", file=sys.stderr)
+    # What was hashed, so it can be compared with what a page got: same URL, nonce and
+    # timestamp give the same signature only with the same ticket (shown as a digest).
+    print(f"signed URL:   {url}", file=sys.stderr)
+    print(
+        "string hashed: "
+        + string_to_sign(mask_ticket(ticket), signature["nonceStr"], signature["timestamp"], url),
+        file=sys.stderr,
+    )
     config = {
         "debug": False,
         "appId": signature["appId"],
@@ -194,16 +271,28 @@ def _sign(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def mask_ticket(ticket: str) -> str:
+    """The ticket as it may be printed: a digest tells two tickets apart, nothing more."""
+    return f"<ticket sha256:{hashlib.sha256(ticket.encode()).hexdigest()[:12]}>"
+
+
 def _verify(args: argparse.Namespace) -> int:
     token = args.token or os.environ.get("WECHAT_TOKEN")
     if not token:
         return _fail("verify", "give --token or set WECHAT_TOKEN", EXIT_USAGE)
-    if check_server_signature(token, args.timestamp, args.nonce, args.signature):
-        print("valid: the signature matches the token, timestamp and nonce")
-        return EXIT_OK
-    expected = server_signature(token, args.timestamp, args.nonce)
-    print(f"invalid: expected {expected}, got {args.signature}")
-    return EXIT_FAILED
+    if not check_server_signature(token, args.timestamp, args.nonce, args.signature):
+        expected = server_signature(token, args.timestamp, args.nonce)
+        print(f"invalid: expected {expected}, got {args.signature}")
+        return EXIT_FAILED
+    if not fresh_timestamp(args.timestamp, time.time()):
+        print(
+            "invalid: timestamp too old (clock skew?): the signature matches, but the "
+            f"timestamp is more than {MAX_CLOCK_SKEW} s from this machine's clock, and the "
+            "middleware refuses such requests as possible replays"
+        )
+        return EXIT_FAILED
+    print("valid: the signature matches the token, timestamp and nonce")
+    return EXIT_OK
 
 
 @dataclass(frozen=True)
@@ -211,12 +300,16 @@ class Check:
     """One line of ``doctor``'s report."""
 
     name: str
-    status: Literal["OK", "FAIL", "SKIP"]  # SKIP: after an earlier step failed
+    status: Literal["OK", "WARN", "FAIL", "SKIP"]  # SKIP: after an earlier step failed
     detail: str
 
 
 class _CheckFailed(Exception):
     """A doctor step failed; the message says why in plain words."""
+
+
+class _CheckWarned(Exception):
+    """A doctor step passed with something the user should know; the message says what."""
 
 
 class _Doctor:
@@ -236,10 +329,20 @@ class _Doctor:
         ]
 
     def check_config(self) -> str:
+        """What ``WeChat.from_env()`` checks when the app starts, and what it only needs
+        for some paths (the server-check token)."""
         from .config import WeChatConfig
 
         config = self.config = WeChatConfig.from_env()
-        return f"app {config.app_id}, API {config.api_base}, {config.token_endpoint} token endpoint"
+        config.require_middleware_settings()
+        summary = f"app {config.app_id}, API {config.api_base}, {config.token_endpoint} token "
+        summary += "endpoint"
+        if not config.token:
+            raise _CheckWarned(
+                summary + "; WECHAT_TOKEN is not set, so the verify path answers 403 (set it "
+                "to the dashboard's server-configuration Token if you use message pushes)"
+            )
+        return summary
 
     def check_store(self) -> str:
         from .stores import default_store_url
@@ -299,11 +402,13 @@ def doctor() -> list[Check]:
     checks: list[Check] = []
     try:
         for name, step in run.steps():
-            if checks and checks[-1].status != "OK":
+            if checks and checks[-1].status not in ("OK", "WARN"):
                 checks.append(Check(name, "SKIP", "fix the failure above first"))
                 continue
             try:
                 checks.append(Check(name, "OK", step()))
+            except _CheckWarned as warned:
+                checks.append(Check(name, "WARN", str(warned)))
             except (_CheckFailed, ConfigError, StoreError, WeChatError) as exc:
                 app_id = run.config.app_id if run.config else ""
                 checks.append(Check(name, "FAIL", explain(exc, app_id)))
@@ -318,7 +423,13 @@ def _doctor(args: argparse.Namespace) -> int:
     for check in checks:
         print(f"{check.status:<4}  {check.name}: {check.detail}")
     failed = any(check.status == "FAIL" for check in checks)
-    print("a check failed" if failed else "all checks passed")
+    warned = sum(check.status == "WARN" for check in checks)
+    if failed:
+        print("a check failed")
+    elif warned:
+        print(f"all checks passed, with {warned} warning{'s' if warned > 1 else ''}")
+    else:
+        print("all checks passed")
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -360,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the real WeChat when WECHAT_APP_ID and WECHAT_APP_SECRET are set.",
     )
     demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    demo.add_argument("--port", type=port_number, default=8000, help="0 picks a free port")
     demo.add_argument(
         "--check", action="store_true", help="walk the login once as WeChat's browser and exit"
     )
@@ -375,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  wechat-middleware fake-server --port 9000",
     )
     fake.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
-    fake.add_argument("--port", type=int, default=0, help="default: 0, a free port")
+    fake.add_argument("--port", type=port_number, default=0, help="default: 0, a free port")
 
     sign = _command(
         commands,
@@ -383,13 +494,25 @@ def build_parser() -> argparse.ArgumentParser:
         _sign,
         "print the wx.config JSON for a page URL",
         "Sign URL with the app's credentials and store from the WECHAT_* environment,\n"
-        "and print the argument of wx.config(...). Example:\n"
+        "and print the argument of wx.config(...); the signed URL and the string hashed\n"
+        "(ticket masked) go to stderr. With --nonce and --timestamp from a page's\n"
+        "wx.config, the signature must equal the page's if the URL is right. Example:\n"
         "  wechat-middleware sign 'https://shop.example.com/page?id=1' "
         "--api updateAppMessageShareData,chooseImage",
     )
     sign.add_argument("url", metavar="URL", help="the page URL exactly as the browser shows it")
     sign.add_argument(
         "--api", default="", metavar="LIST", help="comma-separated jsApiList, e.g. chooseImage"
+    )
+    sign.add_argument(
+        "--nonce",
+        type=nonce_value,
+        help="sign with this nonceStr (e.g. the page's), to compare signatures",
+    )
+    sign.add_argument(
+        "--timestamp",
+        type=timestamp_value,
+        help="sign with this timestamp (e.g. the page's), to compare signatures",
     )
 
     verify = _command(
@@ -398,7 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
         _verify,
         "check a server-check signature",
         "Check the signature WeChat sends to the verify URL: sha1 of the sorted token,\n"
-        "timestamp and nonce. The timestamp's age is not checked. Example:\n"
+        "timestamp and nonce; the timestamp must be within 5 minutes of this machine's\n"
+        "clock, as the middleware requires. Example:\n"
         "  wechat-middleware verify --token T --timestamp 1700000000 --nonce 42 "
         "--signature 0a1b...",
     )
@@ -415,7 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Check what the app needs, with its WECHAT_* environment: the configuration,\n"
         "the store (write, read and delete a value), WeChat's API host, an access token\n"
         "and a jsapi ticket through the same path the app uses (a valid stored token is\n"
-        "reused; nothing is force-refreshed). Each step prints OK, FAIL or SKIP.",
+        "reused; nothing is force-refreshed). Each step prints OK, WARN, FAIL or SKIP.",
     )
     return parser
 

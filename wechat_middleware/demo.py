@@ -13,28 +13,42 @@ import re
 import secrets
 import sys
 import threading
+import time
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .signing import server_signature
 from .stores import default_store_url
+
+if TYPE_CHECKING:
+    from .testing import FakeWeChat
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """What the demo talks to: the fake (which can check signatures) or real WeChat."""
+
+    description: str
+    fake: FakeWeChat | None
 
 
 @contextmanager
-def demo_environment(environ: MutableMapping[str, str]) -> Iterator[str]:
+def demo_environment(environ: MutableMapping[str, str]) -> Iterator[Upstream]:
     """Point the WECHAT_* variables at a running FakeWeChat (or keep real credentials)."""
     real = environ.get("WECHAT_APP_ID") and environ.get("WECHAT_APP_SECRET")
     if real and not environ.get("WECHAT_API_BASE"):
         environ.setdefault("WECHAT_SECRET_KEY", secrets.token_urlsafe(32))
-        yield "real WeChat (credentials from the environment)"
+        yield Upstream("real WeChat (credentials from the environment)", None)
         return
     from .testing import FakeWeChat, fake_wechat_env
 
     with FakeWeChat() as fake:
         env = fake_wechat_env(fake, store=environ.get("WECHAT_STORE") or default_store_url())
         environ.update(env)
-        yield f"FakeWeChat at {fake.base_url}"
+        yield Upstream(f"FakeWeChat at {fake.base_url}", fake)
 
 
 def load_example() -> Any:
@@ -49,26 +63,46 @@ def load_example() -> Any:
     return importlib.import_module("examples.flask_app.app").app
 
 
-def self_check(base_url: str) -> bool:
-    """Walk the OAuth flow as WeChat's browser and check the page's signature."""
+def self_check(base_url: str, fake: FakeWeChat | None) -> bool:
+    """Walk the OAuth flow as WeChat's browser and check the page's signature.
+
+    Against the fake, the signature is checked the way WeChat's browser checks it:
+    with the tickets the fake issued. A signature made with a ticket of another WeChat
+    (a store still holding an earlier fake's ticket) fails here as it would on a phone.
+    """
     import json
 
     from .testing import WeChatBrowser
 
+    page_url = base_url + "/?a=1&b=2"
     with WeChatBrowser() as browser:
-        page = browser.get(base_url + "/?a=1&b=2")
+        page = browser.get(page_url)
     config = re.search(r'id="wx-config" type="application/json">(.*?)</script>', page.text)
     openid = re.search(r'<span id="openid">([^<]*)</span>', page.text)
     if page.status != 200 or not config or not openid:
         print(f"self-check failed: HTTP {page.status} after {page.urls}")
         return False
     signature = json.loads(config.group(1))
+    if not signature or not openid.group(1) or signature["url"] != page_url:
+        print(f"self-check failed: not logged in, or no signature for {page_url}: {signature}")
+        return False
     print(f"logged in as {openid.group(1)!r}; wx.config signature for {signature['url']}")
-    return bool(openid.group(1)) and signature["url"] == base_url + "/?a=1&b=2"
+    if fake is None:
+        print("(real WeChat: open the page in WeChat to see wx.config's verdict)")
+        return True
+    if not fake.check_jsapi_signature(
+        signature["url"], signature["nonceStr"], signature["timestamp"], signature["signature"]
+    ):
+        print("self-check failed: config:invalid signature (WeChat would reject this signature)")
+        return False
+    print("JS-SDK: the fake WeChat accepts the signature (config:ok)")
+    return True
 
 
 def run(host: str, port: int, check: bool) -> int:
     from werkzeug.serving import make_server
+
+    from .cli import stop_on_sigterm
 
     with demo_environment(os.environ) as upstream:
         app = load_example()
@@ -76,11 +110,14 @@ def run(host: str, port: int, check: bool) -> int:
         base_url = f"http://{host}:{server.server_port}"
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
-        print(f"wechat_middleware demo: the Flask example at {base_url}/ using {upstream}")
+        print(
+            f"wechat_middleware demo: the Flask example at {base_url}/ using {upstream.description}"
+        )
         print(f"store: {os.environ.get('WECHAT_STORE', default_store_url())}")
         try:
             if check:
-                return 0 if self_check(base_url) else 1
+                return 0 if self_check(base_url, upstream.fake) else 1
+            print(verify_hint(base_url, os.environ.get("WECHAT_TOKEN", "")))
             print(
                 "\nOpen it as WeChat's browser (browser devtools: a custom User-Agent "
                 "containing 'MicroMessenger'), or try:\n"
@@ -88,11 +125,27 @@ def run(host: str, port: int, check: bool) -> int:
                 f"'{base_url}/?a=1&b=2'\n"
                 "Expect a 302 to the OAuth authorize page, then back to /?a=1&b=2 logged in,\n"
                 'with a JS-SDK signature for exactly that URL in <script id="wx-config">.\n'
-                "A desktop User-Agent sees the page without the login. Ctrl-C stops."
+                "A desktop User-Agent sees the page without the login. Ctrl-C stops.",
+                flush=True,
             )
-            thread.join()
+            with stop_on_sigterm():
+                thread.join()
         except KeyboardInterrupt:
             pass
         finally:
             server.shutdown()
     return 0
+
+
+def verify_hint(base_url: str, token: str) -> str:
+    """How to try the server-check path: the token and a signed request for now."""
+    if not token:
+        return "\nWECHAT_TOKEN is not set: the verify path answers 403."
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(4)
+    signature = server_signature(token, timestamp, nonce)
+    return (
+        f"\nWECHAT_TOKEN={token} (the server-check token; the dashboard's 'Token').\n"
+        "Try the server check (valid for 5 minutes, once: a replay is refused):\n"
+        f"  curl -s '{base_url}/wechat/verify?signature={signature}"
+        f"&timestamp={timestamp}&nonce={nonce}&echostr=hello'"
+    )

@@ -92,11 +92,23 @@ class JSSDK:
         """Sign ``url`` now, with a new nonce and timestamp, and cache it."""
         return self.get_signature_by_url(url, force_new_signature=True)
 
-    def gen_signature(self, ticket: str, url: str, token: str | None = None) -> SignatureInfo:
-        """Sign ``url`` with ``ticket``. ``token`` is accepted for seed parity and unused."""
+    def gen_signature(
+        self,
+        ticket: str,
+        url: str,
+        token: str | None = None,
+        *,
+        nonce: str | None = None,
+        timestamp: int | None = None,
+    ) -> SignatureInfo:
+        """Sign ``url`` with ``ticket``. ``token`` is accepted for seed parity and unused.
+
+        ``nonce`` and ``timestamp`` default to a fresh random nonce and the clock; pass a
+        page's own to reproduce its signature (``wechat-middleware sign --nonce``).
+        """
         url = normalize_url(url)
-        nonce = make_nonce()
-        timestamp = int(self._clock())
+        nonce = make_nonce() if nonce is None else nonce
+        timestamp = int(self._clock()) if timestamp is None else timestamp
         return {
             "appId": self.app_id,
             "timestamp": timestamp,

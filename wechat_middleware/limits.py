@@ -45,9 +45,25 @@ class ExchangeLimits:
         return True
 
 
+# Where reverse proxies usually sit: loopback, RFC 1918, unique-local and link-local.
+_PROXY_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+
+
 def _behind_proxy(address: str) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:  # a Unix socket path, or a name: not a client address
         return True
-    return ip.is_loopback or ip.is_private or ip.is_link_local
+    return any(ip in network for network in _PROXY_NETWORKS)

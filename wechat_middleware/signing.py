@@ -31,9 +31,14 @@ def normalize_url(url: str) -> str:
     return url if fragment < 0 else url[:fragment]
 
 
+def string_to_sign(ticket: str, noncestr: str, timestamp: int | str, url: str) -> str:
+    """``jsapi_ticket=…&noncestr=…&timestamp=…&url=…``: keys in ASCII order, raw values."""
+    return f"jsapi_ticket={ticket}&noncestr={noncestr}&timestamp={timestamp}&url={url}"
+
+
 def jsapi_signature(ticket: str, noncestr: str, timestamp: int | str, url: str) -> str:
-    """SHA-1 over ``jsapi_ticket=…&noncestr=…&timestamp=…&url=…`` (keys in ASCII order)."""
-    plain = f"jsapi_ticket={ticket}&noncestr={noncestr}&timestamp={timestamp}&url={url}"
+    """SHA-1 of :func:`string_to_sign`, lowercase hex."""
+    plain = string_to_sign(ticket, noncestr, timestamp, url)
     return hashlib.sha1(plain.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-# WeChat 8.0.47 in Android 13's WebView (XWEB), as in wechat-protocol.md §7.
+# WeChat 8.0.47 in Android 13's WebView (XWEB), as in docs/wechat-protocol.md section 7.
 WECHAT_ANDROID_UA = (
     "Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A.230805.001; wv) AppleWebKit/537.36 "
     "(KHTML, like Gecko) Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160065 "

@@ -55,6 +55,7 @@ class RawClient:
 
     def __init__(self, kind: str, wechat: WeChat) -> None:
         self.kind = kind
+        self.wechat = wechat
         self.cookie_name = wechat.config.session_cookie
         self.cookie: str | None = None
         self._wsgi = flask_app(wechat) if kind == "wsgi" else None
@@ -70,8 +71,11 @@ class RawClient:
         cookie: bytes | str | None = None,
         method: str = "GET",
         scheme: str = "http",
+        client: str = "127.0.0.1",
+        extra: Sequence[tuple[bytes, bytes]] = (),
     ) -> RawAnswer:
-        """Send ``target`` (path and query, as on the request line) as given."""
+        """Send ``target`` (path and query, as on the request line) as given, from the
+        peer address ``client``, with ``extra`` headers appended as they are."""
         headers: list[tuple[bytes, bytes]] = []
         if host is not None:
             headers.append((b"host", _bytes(host)))
@@ -82,11 +86,12 @@ class RawClient:
             headers.append(
                 (b"cookie", value if b"=" in value else _bytes(self.cookie_name) + b"=" + value)
             )
+        headers += list(extra)
         raw = _bytes(target)
         if self.kind == "wsgi":
-            answer = self._call_wsgi(method, scheme, raw, headers)
+            answer = self._call_wsgi(method, scheme, raw, headers, client)
         else:
-            answer = anyio.run(self._call_asgi, method, scheme, raw, headers)
+            answer = anyio.run(self._call_asgi, method, scheme, raw, headers, client)
         for header in answer.set_cookies:
             name, _, rest = header.partition("=")
             if name == self.cookie_name:
@@ -94,7 +99,12 @@ class RawClient:
         return answer
 
     def _call_wsgi(
-        self, method: str, scheme: str, target: bytes, headers: list[tuple[bytes, bytes]]
+        self,
+        method: str,
+        scheme: str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        client: str,
     ) -> RawAnswer:
         assert self._wsgi is not None
         path, _, query = target.partition(b"?")
@@ -104,6 +114,7 @@ class RawClient:
             "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
             "QUERY_STRING": query.decode("latin-1"),
             "RAW_URI": target.decode("latin-1"),
+            "REMOTE_ADDR": client,
             "SERVER_NAME": "testserver",
             "SERVER_PORT": "443" if scheme == "https" else "80",
             "SERVER_PROTOCOL": "HTTP/1.1",
@@ -117,9 +128,10 @@ class RawClient:
             "wsgi.run_once": False,
         }
         for name, value in headers:
-            environ["HTTP_" + name.decode("latin-1").upper().replace("-", "_")] = value.decode(
-                "latin-1"
-            )
+            key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+            text = value.decode("latin-1")
+            # A WSGI server joins a repeated header with ", " (PEP 3333 leaves it open).
+            environ[key] = f"{environ[key]}, {text}" if key in environ else text
         started: list[tuple[str, list[tuple[str, str]]]] = []
 
         def start_response(status: str, response_headers: list[tuple[str, str]], *_: Any) -> Any:
@@ -137,7 +149,12 @@ class RawClient:
         return RawAnswer(int(status.split(" ", 1)[0]), response_headers, body)
 
     async def _call_asgi(
-        self, method: str, scheme: str, target: bytes, headers: list[tuple[bytes, bytes]]
+        self,
+        method: str,
+        scheme: str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        client: str,
     ) -> RawAnswer:
         assert self._asgi is not None
         raw_path, _, query = target.partition(b"?")
@@ -152,7 +169,7 @@ class RawClient:
             "root_path": "",
             "query_string": query,
             "headers": headers,
-            "client": ("127.0.0.1", 50000),
+            "client": (client, 50000),
             "server": ("testserver", 443 if scheme == "https" else 80),
         }
         messages: list[Mapping[str, Any]] = []

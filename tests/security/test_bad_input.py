@@ -9,7 +9,8 @@ Every case checks the same four things (``check_answer`` and ``no_login``):
 and each case then states what it should get: a 4xx, a login start (302 to WeChat),
 or the page itself (a safe pass-through).
 
-WeChat facts (reference §1, §5): the server check signs sorted token, timestamp and
+WeChat facts (docs/wechat-protocol.md sections 1.1, 5.1 and 5.2): the server check signs sorted
+token, timestamp and
 nonce; the callback brings ``code`` (single-use, 5 minutes) and ``state`` (up to 128
 ``[A-Za-z0-9]``), and ``state`` alone when the user declines consent.
 """

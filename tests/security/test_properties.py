@@ -2,7 +2,8 @@
 
 - URL normalisation: idempotent, no fragment, a prefix of its input.
 - Signatures: the JS-SDK signature and the server check recomputed independently from
-  the protocol text (reference §1, §4) agree with ours, and round-trip through the flow.
+  the protocol text (docs/wechat-protocol.md sections 1.1 and 4.1) agree with ours, and round-trip
+  through the flow.
 - The request decision: for any request view, ``Flow.decide`` never raises; an answer
   has a known status, header values free of CR/LF and a Location that is same-origin or
   WeChat's authorize page; ``safe_next`` only ever returns a local path.
@@ -108,7 +109,8 @@ def test_normalize_url_is_idempotent_fragment_free_and_a_prefix(url: str) -> Non
 
 
 def reference_jsapi_signature(ticket: str, nonce: str, timestamp: int, url: str) -> str:
-    """Reference §4, read literally: sort the fields by name, join ``k=v`` with ``&``, sha1."""
+    """docs/wechat-protocol.md section 4.1, read literally: sort the fields by name, join ``k=v``
+    with ``&``, sha1."""
     fields = {"noncestr": nonce, "jsapi_ticket": ticket, "timestamp": str(timestamp), "url": url}
     plain = "&".join(f"{name}={fields[name]}" for name in sorted(fields))
     return hashlib.sha1(plain.encode("utf-8")).hexdigest()
@@ -151,7 +153,8 @@ server_field = st.text(st.characters(codec="utf-8"), min_size=1, max_size=64)
 @given(token=server_field, timestamp=server_field, nonce=server_field)
 def test_server_check_round_trip(token: str, timestamp: str, nonce: str) -> None:
     signature = server_signature(token, timestamp, nonce)
-    plain = "".join(sorted([token, timestamp, nonce]))  # reference §1, read literally
+    # docs/wechat-protocol.md section 1.1, read literally:
+    plain = "".join(sorted([token, timestamp, nonce]))
     assert signature == hashlib.sha1(plain.encode("utf-8")).hexdigest()
     assert check_server_signature(token, timestamp, nonce, signature)
     assert check_server_signature(token, timestamp, nonce, signature.upper())

@@ -2,7 +2,8 @@
 
 Everything runs against the real FakeWeChat over sockets with its fault injection
 (``inject(path, Fault(kind, value, times))``) and counts what reached it with
-``calls(path)``. WeChat facts (reference §2, §3, §6): -1 is "system busy" (retry, bounded);
+``calls(path)``. WeChat facts (docs/wechat-protocol.md sections 2, 3 and 6): -1 is "system busy"
+(retry, bounded);
 40001/40014/42001 mean the access token is invalid or expired (refresh it, retry once);
 45009/45011 mean the quota is spent (back off, never retry); an OAuth code is single-use,
 so its exchange is never retried.

@@ -49,7 +49,7 @@ __all__ = [
     "fake_wechat_env",
 ]
 
-# Samples from the protocol reference: WeChat's browser says "MicroMessenger".
+# Samples from docs/wechat-protocol.md section 7: WeChat's browser says "MicroMessenger".
 IOS_WECHAT_UA = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI "

@@ -1,0 +1,89 @@
+"""OAuth code exchanges are bounded, per client address and in all (SECURITY.md, finding 4).
+
+A login ``state`` costs an attacker one request to the login path, and each callback
+with such a state makes the server call WeChat (``sns/oauth2/access_token``,
+docs/wechat-protocol.md section 5.3). Over the bound the callback answers 429 without
+calling WeChat, and nothing is logged in.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from wechat_middleware.testing import FakeWeChat
+
+from ..conftest import MakeWeChat
+from .helpers import KINDS, RawClient, check_answer, no_login, state_of
+
+EXCHANGE = "sns/oauth2/access_token"
+
+
+def forged_callback(client: RawClient, attempt: int, address: str) -> int:
+    """Mint a state at the login path, then bring it back with a made-up code."""
+    client.cookie = None  # an attacker keeps no cookies between rounds
+    start = client.get("/wechat/login?next=/", client=address)
+    assert start.status == 302 and start.location
+    state = state_of(start.location)
+    answer = client.get(
+        f"/wechat/oauth-callback?state={state}&code=made-up-{attempt}", client=address
+    )
+    check_answer(answer, open_base="http://unused")
+    no_login(client.wechat, answer)
+    return answer.status
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_one_address_gets_at_most_the_per_client_bound_of_exchanges(
+    kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+) -> None:
+    client = RawClient(kind, make_wechat(login_rate_per_client=5))
+    statuses = [forged_callback(client, i, "203.0.113.7") for i in range(8)]
+    assert statuses == [400] * 5 + [429] * 3
+    assert fake_wechat.calls(EXCHANGE) == 5
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_another_address_keeps_its_own_bound(
+    kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+) -> None:
+    client = RawClient(kind, make_wechat(login_rate_per_client=2))
+    assert [forged_callback(client, i, "203.0.113.7") for i in range(3)] == [400, 400, 429]
+    assert forged_callback(client, 9, "198.51.100.4") == 400
+    assert fake_wechat.calls(EXCHANGE) == 3
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_all_addresses_together_get_at_most_the_total_bound(
+    kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+) -> None:
+    client = RawClient(kind, make_wechat(login_rate_total=4))
+    statuses = [forged_callback(client, i, f"203.0.113.{i + 1}") for i in range(6)]
+    assert statuses == [400] * 4 + [429] * 2
+    assert fake_wechat.calls(EXCHANGE) == 4
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_proxy_address_is_not_bounded_as_one_client(
+    kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+) -> None:
+    """Behind a reverse proxy without ProxyFix every request comes from the proxy: a
+    per-client bound on it would be a site-wide one, so only the total applies."""
+    client = RawClient(kind, make_wechat(login_rate_per_client=2))
+    assert [forged_callback(client, i, "127.0.0.1") for i in range(4)] == [400] * 4
+    assert [forged_callback(client, i, "10.0.0.5") for i in range(3)] == [400] * 3
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_over_the_bound_the_answer_says_when_to_retry(
+    kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+) -> None:
+    client = RawClient(kind, make_wechat(login_rate_per_client=1))
+    forged_callback(client, 0, "203.0.113.7")
+    client.cookie = None
+    start = client.get("/wechat/login?next=/", client="203.0.113.7")
+    assert start.location
+    over = client.get(
+        f"/wechat/oauth-callback?state={state_of(start.location)}&code=c", client="203.0.113.7"
+    )
+    assert over.status == 429 and over.header("Retry-After") == "60"
+    assert b"try again" in over.body

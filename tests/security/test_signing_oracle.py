@@ -1,0 +1,83 @@
+"""``request.wechat.sign(url)`` signs only URLs of this site's own origin.
+
+SECURITY.md finding 8. A JSON sign endpoint (the README's SPA pattern) passes a URL the
+page reports; without a check, anyone could have any page of any site signed with this
+app's ticket. The origin is ``WECHAT_PUBLIC_URL`` when set, else the request's own
+scheme and host (docs/wechat-protocol.md section 4: the signed URL is the page's).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import quote
+
+import pytest
+
+from wechat_middleware.errors import ForeignURLError
+from wechat_middleware.testing import FakeWeChat
+
+from ..apps import CHROME
+from ..conftest import MakeWeChat
+from .helpers import KINDS, RawClient
+
+PUBLIC = "https://shop.example.com"
+
+
+def sign(client: RawClient, url: str, *, host: str = "testserver") -> tuple[int, dict[str, str]]:
+    answer = client.get(f"/api/sign?url={quote(url, safe='')}", ua=CHROME, host=host)
+    return answer.status, json.loads(answer.body)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_url_of_this_site_is_signed(
+    kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+) -> None:
+    status, signature = sign(RawClient(kind, make_wechat()), "http://testserver/app/#/route")
+    assert status == 200 and signature["url"] == "http://testserver/app/"
+    assert fake_wechat.check_jsapi_signature(
+        signature["url"], signature["nonceStr"], signature["timestamp"], signature["signature"]
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example/page",
+        "http://testserver.evil.example/",
+        "http://evil.example/?http://testserver/",
+        "https://testserver/",  # another scheme is another origin
+        "http://testserver:8080/",
+        "/relative/path",
+        "javascript:alert(1)",
+    ],
+)
+def test_a_url_of_another_origin_is_refused_with_a_reason(
+    kind: str, url: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+) -> None:
+    status, body = sign(RawClient(kind, make_wechat()), url)
+    assert status == 400 and body["error"]
+    assert "signature" not in body
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_with_a_public_url_a_spoofed_host_gets_no_signature_for_itself(
+    kind: str, make_wechat: MakeWeChat
+) -> None:
+    client = RawClient(kind, make_wechat(public_url=PUBLIC))
+    status, _ = sign(client, "http://evil.example/page", host="evil.example")
+    assert status == 400
+    status, signature = sign(client, PUBLIC + "/page", host="evil.example")
+    assert status == 200 and signature["url"] == PUBLIC + "/page"
+
+
+def test_sign_raises_a_value_error_naming_the_origin(make_wechat: MakeWeChat) -> None:
+    from wechat_middleware.context import WeChatContext
+
+    context = WeChatContext(
+        make_wechat(), page_url="https://shop.example.com/a", user=None, is_wechat_browser=True
+    )
+    with pytest.raises(ForeignURLError, match=re.escape("https://shop.example.com")):
+        context.sign("https://evil.example/a")
+    assert isinstance(ForeignURLError("x"), ValueError)
