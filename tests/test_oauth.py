@@ -25,8 +25,9 @@ from wechat_middleware import (
     ScopeError,
     WeChat,
 )
-from wechat_middleware.oauth import OAuth, WeChatUser
+from wechat_middleware.oauth import OAuth
 from wechat_middleware.testing import FakeUser, FakeWeChat, Fault
+from wechat_middleware.user import WeChatUser
 
 from .conftest import MakeWeChat
 

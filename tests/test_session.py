@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from wechat_middleware.oauth import WeChatUser
 from wechat_middleware.session import (
     LOOP_LIMIT,
     STATE_TTL,
@@ -15,6 +14,7 @@ from wechat_middleware.session import (
     make_state,
     valid_state,
 )
+from wechat_middleware.user import WeChatUser
 
 codec = SessionCodec("a-secret-key-for-the-session-tests", max_age=3600, app_id="wx-test")
 

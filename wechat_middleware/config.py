@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .protocol import SCOPES
 
-SCOPES = ("snsapi_base", "snsapi_userinfo")
 TOKEN_ENDPOINTS = ("stable", "classic")
 DEFAULT_JSSDK_URL = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
 MIN_SECRET_KEY_LENGTH = 32

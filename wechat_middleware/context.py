@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from .errors import ForeignURLError, StoreError, WeChatError
 from .jssdk import JSSignature, check_page_url
-from .oauth import WeChatUser
+from .user import WeChatUser
 
 if TYPE_CHECKING:
     from .wechat import WeChat

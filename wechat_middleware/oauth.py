@@ -12,142 +12,35 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from .client import LANGS, WeChatClient
-from .config import SCOPES
+from .client import WeChatClient
 from .errors import RefreshTokenExpiredError, WeChatAPIError, WeChatError, WeChatUnavailableError
 from .keys import StoreKeys
+from .protocol import (
+    LANGS,
+    MAX_CODE_LENGTH,
+    MAX_ID_LENGTH,
+    OAUTH_TOKEN_TTL,
+    REFRESH_TOKEN_TTL,
+    SCOPE_BASE,
+    SCOPE_USERINFO,
+    SCOPES,
+    STATE_PATTERN,
+)
 from .stores.base import Store
+from .user import LoginResult, WeChatUser, grants_userinfo, is_http_url, is_snapshot, valid_id
 
 log = logging.getLogger("wechat_middleware")
 
-SCOPE_BASE = "snsapi_base"
-SCOPE_USERINFO = "snsapi_userinfo"
-
-#: WeChat's OAuth access token lives 2 hours, its refresh token 30 days.
-OAUTH_TOKEN_TTL = 7200.0
-REFRESH_TOKEN_TTL = 30 * 86400.0
 #: Like the seed, treat a token as expired a minute early: a call made with it must land.
 EXPIRY_MARGIN = 60.0
-
-#: Openids are 28 characters of [A-Za-z0-9_-]; unionids similar. Allow room, not garbage.
-MAX_ID_LENGTH = 128
-MAX_NICKNAME_LENGTH = 256
-MAX_HEADIMGURL_LENGTH = 2048
 MAX_REDIRECT_URL_LENGTH = 4096
-MAX_CODE_LENGTH = 512
 
-_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_ID_LENGTH}}}")
-_STATE = re.compile(r"[A-Za-z0-9]{0,128}")  # WeChat: up to 128 bytes of a-zA-Z0-9
 _SECRET_FIELDS = ("access_token", "refresh_token")
-
-
-def _valid_id(value: object) -> bool:
-    return isinstance(value, str) and _ID.fullmatch(value) is not None
-
-
-def _is_http_url(value: str) -> bool:
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
-def _is_snapshot(data: Mapping[str, Any]) -> bool:
-    """WeChat's ``is_snapshotuser`` is 1 for a visitor seen on a Moments snapshot page."""
-    return data.get("is_snapshotuser") in (1, "1")
-
-
-def _grants_userinfo(scope: object) -> bool:
-    # WeChat documents ``scope`` as comma-separated, though it echoes the one requested.
-    return isinstance(scope, str) and SCOPE_USERINFO in scope.split(",")
-
-
-def _text(value: object, limit: int) -> str | None:
-    """A profile field as kept in the session: empty or absent becomes ``None``."""
-    if not isinstance(value, str) or not value:
-        return None
-    # WeChat's JSON may carry half an emoji (a lone surrogate); no template could encode it.
-    return value[:limit].encode("utf-8", "replace").decode("utf-8")
-
-
-@dataclass(frozen=True)
-class WeChatUser:
-    """The logged-in user as the session keeps it."""
-
-    openid: str
-    scope: str = SCOPE_BASE
-    unionid: str | None = None
-    nickname: str | None = None
-    headimgurl: str | None = None
-
-    def to_dict(self) -> dict[str, str]:
-        """The fields that are set: a session cookie has little room to spare."""
-        data = {"openid": self.openid, "scope": self.scope}
-        for name in ("unionid", "nickname", "headimgurl"):
-            value = getattr(self, name)
-            if value is not None:
-                data[name] = value
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> WeChatUser | None:
-        """The user a session holds, or ``None`` for anything malformed; never raises.
-
-        The data comes from a cookie, possibly written by another version of this
-        library, so nothing about its shape is assumed.
-        """
-        try:
-            return cls._from_dict(data)
-        except Exception:  # a hostile Mapping may raise anything from its methods
-            return None
-
-    @classmethod
-    def _from_dict(cls, data: Mapping[str, Any]) -> WeChatUser | None:
-        if not isinstance(data, Mapping):
-            return None
-        openid = data.get("openid")
-        if not isinstance(openid, str) or not _valid_id(openid):
-            return None
-        scope = data.get("scope", SCOPE_BASE)
-        if scope not in SCOPES:
-            return None
-        unionid = data.get("unionid")
-        if unionid is not None and not _valid_id(unionid):
-            return None
-        nickname = data.get("nickname")
-        if nickname is not None and not (
-            isinstance(nickname, str) and 0 < len(nickname) <= MAX_NICKNAME_LENGTH
-        ):
-            return None
-        headimgurl = data.get("headimgurl")
-        if headimgurl is not None and not (
-            isinstance(headimgurl, str)
-            and len(headimgurl) <= MAX_HEADIMGURL_LENGTH
-            and _is_http_url(headimgurl)
-        ):
-            return None
-        return cls(openid, str(scope), unionid, nickname, headimgurl)
-
-
-@dataclass(frozen=True)
-class LoginResult:
-    """What a callback's code yielded.
-
-    ``user`` is ``None`` for a snapshot-page visitor (``snapshot`` is then ``True``):
-    WeChat gave a virtual openid that must not be logged in, and sending the visitor
-    through OAuth again would loop until they tap through the snapshot.
-    """
-
-    user: WeChatUser | None
-    snapshot: bool
 
 
 @dataclass(frozen=True)
@@ -235,7 +128,7 @@ class OAuth:
         url = custom_url if custom_url is not None else self.redirect_url
         if url is None:
             raise ValueError("no redirect URL: pass custom_url or configure redirect_url")
-        if not isinstance(state, str) or _STATE.fullmatch(state) is None:
+        if not isinstance(state, str) or STATE_PATTERN.fullmatch(state) is None:
             raise ValueError("state must be at most 128 characters of [A-Za-z0-9]")
         return self.client.authorize_url(
             _check_redirect_url(url), _check_scope(scope or self.scope), state
@@ -251,9 +144,9 @@ class OAuth:
         """
         _check_code(code)
         data = self.client.oauth_access_token(code)
-        if not _valid_id(data.get("openid")):
+        if not valid_id(data.get("openid")):
             raise WeChatUnavailableError("sns/oauth2/access_token: malformed openid")
-        if not _is_snapshot(data):
+        if not is_snapshot(data):
             self._save(data, self.clock() + REFRESH_TOKEN_TTL)
         return data
 
@@ -281,7 +174,7 @@ class OAuth:
                 str(token.get("refresh_token") or ""),
                 self.clock() + REFRESH_TOKEN_TTL,
                 str(token["openid"]),
-                store=not _is_snapshot(token),
+                store=not is_snapshot(token),
             )
         info = self.client.userinfo(str(token["access_token"]), str(token["openid"]), lang)
         return {**token, **info} if return_token else info
@@ -358,11 +251,11 @@ class OAuth:
         and profile fields are optional since WeChat's 2021 changes anyway.
         """
         data = self.get_oauth_access_token(code)
-        if _is_snapshot(data):
+        if is_snapshot(data):
             return LoginResult(None, True)
         openid = str(data["openid"])
-        scope = SCOPE_USERINFO if _grants_userinfo(data.get("scope")) else SCOPE_BASE
-        unionid = data.get("unionid") if _valid_id(data.get("unionid")) else None
+        scope = SCOPE_USERINFO if grants_userinfo(data.get("scope")) else SCOPE_BASE
+        unionid = data.get("unionid") if valid_id(data.get("unionid")) else None
         user = WeChatUser(openid, scope, unionid)
         if scope != SCOPE_USERINFO:
             return LoginResult(user, False)
@@ -378,17 +271,7 @@ class OAuth:
         if info.get("openid") != openid:
             log.warning("logging in without a profile: sns/userinfo answered for another user")
             return LoginResult(user, False)
-        headimgurl = _text(info.get("headimgurl"), MAX_HEADIMGURL_LENGTH)
-        return LoginResult(
-            WeChatUser(
-                openid,
-                scope,
-                info.get("unionid") if _valid_id(info.get("unionid")) else unionid,
-                _text(info.get("nickname"), MAX_NICKNAME_LENGTH),
-                headimgurl if headimgurl and _is_http_url(headimgurl) else None,
-            ),
-            False,
-        )
+        return LoginResult(WeChatUser.from_profile(openid, scope, unionid, info), False)
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -410,7 +293,7 @@ class OAuth:
             raise RefreshTokenExpiredError(exc.errcode, exc.errmsg) from None
         if data.get("openid") != openid:
             raise WeChatUnavailableError("sns/oauth2/refresh_token: answered for another openid")
-        if store and not _is_snapshot(data):
+        if store and not is_snapshot(data):
             # The refresh token keeps its original 30 days; a new one starts its own.
             if data.get("refresh_token") != refresh_token:
                 refresh_expires_at = self.clock() + REFRESH_TOKEN_TTL
@@ -436,7 +319,7 @@ class OAuth:
             refresh_token=str(data.get("refresh_token") or ""),
             openid=str(data["openid"]),
             scope=str(data.get("scope") or SCOPE_BASE),
-            unionid=unionid if _valid_id(unionid) else None,
+            unionid=unionid if valid_id(unionid) else None,
             expires_at=now + expires_in,
             refresh_expires_at=refresh_expires_at,
         )
@@ -470,7 +353,7 @@ def _check_redirect_url(url: str) -> str:
         not isinstance(url, str)
         or len(url) > MAX_REDIRECT_URL_LENGTH
         or any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in url)
-        or not _is_http_url(url)
+        or not is_http_url(url)
     ):
         raise ValueError("the redirect URL must be an absolute http:// or https:// URL")
     return url
@@ -482,7 +365,7 @@ def _check_code(code: str) -> None:
 
 
 def _check_openid(openid: str) -> str:
-    if not _valid_id(openid):
+    if not valid_id(openid):
         raise ValueError(f"openid must be 1-{MAX_ID_LENGTH} characters of [A-Za-z0-9_-]")
     return openid
 

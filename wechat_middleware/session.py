@@ -22,7 +22,7 @@ from typing import Any
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from .oauth import WeChatUser
+from .user import WeChatUser
 
 STATE_TTL = 600.0
 STATE_LENGTH = 32

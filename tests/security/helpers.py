@@ -21,8 +21,8 @@ import anyio
 import requests
 
 from wechat_middleware import WeChat
-from wechat_middleware.oauth import WeChatUser
 from wechat_middleware.session import SessionCodec
+from wechat_middleware.user import WeChatUser
 
 from ..apps import HTML, IOS_WECHAT, Answer, flask_app, starlette_app
 

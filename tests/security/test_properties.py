@@ -32,7 +32,6 @@ from wechat_middleware.flow import (
     Respond,
     safe_next,
 )
-from wechat_middleware.oauth import WeChatUser
 from wechat_middleware.session import PendingLogin, Session, valid_state
 from wechat_middleware.signing import (
     check_server_signature,
@@ -40,6 +39,7 @@ from wechat_middleware.signing import (
     normalize_url,
     server_signature,
 )
+from wechat_middleware.user import WeChatUser
 
 from ..apps import CHROME, HTML, IOS_WECHAT, WXWORK
 
