@@ -253,8 +253,10 @@ def test_userinfo_fault_logs_in_without_a_profile_and_bounded_calls(
 class HalfEmojiWeChat(FakeWeChat):
     """A profile whose nickname lost half of an emoji's surrogate pair (JSON ``\\ud83d``)."""
 
-    def _ep_userinfo(self, request: Any) -> Any:
-        reply = super()._ep_userinfo(request)
+    def _handle(self, request: Any) -> Any:
+        reply = super()._handle(request)
+        if request.path != USERINFO:
+            return reply
         data = json.loads(reply.body)
         if "nickname" in data:
             data["nickname"] = "小明\ud83d"
