@@ -22,10 +22,11 @@ import pytest
 from wechat_middleware import WeChat
 from wechat_middleware.stores import open_store
 from wechat_middleware.testing import FakeWeChat, Fault
+from wechat_middleware.testing.user_agents import DESKTOP_UA
 
-from ..apps import CHROME, AppClient, app_client
-from ..conftest import MakeWeChat, fake_config
-from .helpers import KINDS, RawClient, authorize, check_answer, no_login, session_user
+from ..conftest import MakeWeChat, OpenClient, fake_config
+from ..support.apps import KINDS, AppClient, app_client
+from .helpers import authorize, check_answer, no_login, session_user
 
 TOKEN = "cgi-bin/stable_token"  # the default token endpoint
 TICKET = "cgi-bin/ticket/getticket"
@@ -63,10 +64,10 @@ def client(kind: str, wechat: WeChat) -> Iterator[AppClient]:
 
 def render(client: AppClient, fake: FakeWeChat) -> dict[str, object] | None:
     """A page for a plain browser: it must render, its signature valid or None."""
-    answer = client.get("/page?x=1", ua=CHROME)
+    answer = client.get("/page?x=1", ua=DESKTOP_UA)
     check_answer(answer, open_base=fake.open_base)
     assert answer.status == 200
-    signature = answer.page()["signature"]
+    signature = answer.json()["signature"]
     if signature is None:
         return None
     assert isinstance(signature, dict)
@@ -185,13 +186,13 @@ def test_quota_error_backs_off_without_a_retry_storm(
     ids=["http-502", "quota"],
 )
 def test_concurrent_pages_under_a_failing_wechat_make_bounded_calls(
-    kind: str, wechat: WeChat, fake_wechat: FakeWeChat, fault: Fault
+    kind: str, wechat: WeChat, open_client: OpenClient, fake_wechat: FakeWeChat, fault: Fault
 ) -> None:
     fake_wechat.inject(TICKET, fault)
-    raw = RawClient(kind, wechat)
+    raw = open_client(kind, wechat)
     with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(pool.map(lambda _: raw.get(b"/page", ua=CHROME), range(64)))
-    assert all(a.status == 200 and b'"signature": null' in a.body for a in answers)
+        answers = list(pool.map(lambda _: raw.get(b"/page", ua=DESKTOP_UA), range(64)))
+    assert all(a.status == 200 and b'"signature": null' in a.content for a in answers)
     # One refresh for everyone: the others wait for it and share its failure.
     assert fake_wechat.calls(TICKET) <= 1 + RETRIES
     assert fake_wechat.calls(TOKEN) == 1
