@@ -1,3 +1,4 @@
+# Over 400 lines as one job: navigating like a browser (redirects, cookies, headers).
 """A scripted WeChat browser for tests: it sends WeChat's User-Agent and follows the login.
 
 ``WeChatBrowser`` walks the OAuth round trip the way WeChat's in-app browser does:
