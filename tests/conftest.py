@@ -18,7 +18,13 @@ from wechat_middleware.stores import Store, open_store
 from wechat_middleware.testing import FakeWeChat
 from wechat_middleware.testing.redis_server import RedisServer
 
+from .support.apps import AppClient
+
+# The failure-report hook (servers' and browsers' logs in a failed test's report).
+from .support.reports import pytest_runtest_makereport  # noqa: F401
+
 MakeWeChat = Callable[..., WeChat]
+OpenClient = Callable[[str, WeChat], AppClient]
 
 
 def fake_config(fake: FakeWeChat, **overrides: Any) -> WeChatConfig:
@@ -58,6 +64,21 @@ def make_wechat(fake_wechat: FakeWeChat, tmp_path: Path) -> Iterator[MakeWeChat]
     yield make
     for wechat in built:
         wechat.close()
+
+
+@pytest.fixture
+def open_client() -> Iterator[OpenClient]:
+    """``open_client(kind, wechat)``: a test app over ``kind`` ("wsgi" or "asgi") with
+    its in-process client, closed after the test."""
+    opened: list[AppClient] = []
+
+    def open_one(kind: str, wechat: WeChat) -> AppClient:
+        opened.append(AppClient(kind, wechat))
+        return opened[-1]
+
+    yield open_one
+    for client in opened:
+        client.close()
 
 
 @pytest.fixture(scope="session")

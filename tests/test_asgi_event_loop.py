@@ -18,9 +18,10 @@ import requests
 import uvicorn
 
 from wechat_middleware.testing import FakeWeChat, Fault
+from wechat_middleware.testing.user_agents import DESKTOP_UA, IOS_WECHAT_UA, NAVIGATION_ACCEPT
 
-from .apps import CHROME, HTML, IOS_WECHAT, starlette_app
 from .conftest import MakeWeChat
+from .support.apps import starlette_app
 
 SLOW = 3.0  # seconds FakeWeChat holds the slow call; far longer than a fast request
 
@@ -73,7 +74,9 @@ def test_loop_serves_other_requests_while_the_ticket_fetch_is_slow(
 
     def slow() -> None:
         page = requests.get(
-            f"{server}/page", headers={"User-Agent": CHROME, "Accept": HTML}, timeout=30
+            f"{server}/page",
+            headers={"User-Agent": DESKTOP_UA, "Accept": NAVIGATION_ACCEPT},
+            timeout=30,
         )
         assert page.status_code == 200 and '"signature": {' in page.text
 
@@ -89,7 +92,7 @@ def test_loop_serves_other_requests_while_the_code_exchange_is_slow(
     server: str, fake_wechat: FakeWeChat
 ) -> None:
     session = requests.Session()
-    session.headers.update({"User-Agent": IOS_WECHAT, "Accept": HTML})
+    session.headers.update({"User-Agent": IOS_WECHAT_UA, "Accept": NAVIGATION_ACCEPT})
     start = session.get(f"{server}/page", allow_redirects=False, timeout=10)
     authorize = requests.get(
         start.headers["Location"].split("#")[0], allow_redirects=False, timeout=10

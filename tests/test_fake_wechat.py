@@ -165,6 +165,68 @@ def test_keep_alive_session_serves_many_requests(fake: FakeWeChat) -> None:
     assert fake.calls(TOKEN) == 20
 
 
+def raw_exchange(fake: FakeWeChat, request: bytes) -> bytes:
+    """Send ``request`` as is and read until the fake closes the connection."""
+    with socket.create_connection((fake.host, fake.port), timeout=5) as conn:
+        conn.sendall(request)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    return received
+
+
+def test_a_chunked_body_is_refused_with_411_and_never_reaches_an_endpoint(
+    fake: FakeWeChat,
+) -> None:
+    answer = raw_exchange(
+        fake,
+        b"POST /cgi-bin/stable_token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 411 ")
+    assert b"\r\nConnection: close\r\n" in answer
+    assert fake.calls(STABLE) == 0
+
+
+@pytest.mark.parametrize("length", [b"abc", b"-1", b"1_0", b"+1"])
+def test_a_malformed_content_length_is_refused_with_400(fake: FakeWeChat, length: bytes) -> None:
+    answer = raw_exchange(
+        fake,
+        b"POST /cgi-bin/stable_token HTTP/1.1\r\nHost: x\r\nContent-Length: "
+        + length
+        + b"\r\n\r\n{}",
+    )
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert fake.calls(STABLE) == 0
+
+
+def test_a_body_over_the_limit_is_refused_with_413_unread(fake: FakeWeChat) -> None:
+    answer = raw_exchange(
+        fake, b"POST /cgi-bin/stable_token HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert fake.calls(STABLE) == 0
+
+
+def test_requests_json_bodies_carry_a_content_length_the_fake_accepts(fake: FakeWeChat) -> None:
+    """What the middleware's client sends: ``requests`` with ``json=``, never chunked."""
+    with requests.Session() as session:
+        body = {"grant_type": "client_credential", "appid": fake.app_id, "secret": "x"}
+        reply = session.post(f"{fake.base_url}/{STABLE}", json=body, timeout=5)
+        assert reply.request.headers["Content-Length"] == str(len(reply.request.body or b""))
+        assert reply.json()["errcode"] == 40125
+        assert session.post(f"{fake.base_url}/{STABLE}", json=body, timeout=5).ok  # kept alive
+    assert fake.calls(STABLE) == 2
+
+
+def test_the_stand_in_script_ships_inside_the_package() -> None:
+    """Loaded with importlib.resources: a wheel must carry the .js file."""
+    from importlib import resources
+
+    script = resources.files("wechat_middleware.testing").joinpath("jssdk_stand_in.js")
+    assert "__CONFIG_ENDPOINT__" in script.read_text(encoding="utf-8")
+
+
 # --------------------------------------------------------------------------- wire format
 
 

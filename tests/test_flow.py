@@ -27,8 +27,13 @@ from wechat_middleware.flow import (
     safe_next,
 )
 from wechat_middleware.signing import server_signature
+from wechat_middleware.testing.user_agents import (
+    DESKTOP_UA,
+    IOS_WECHAT_UA,
+    NAVIGATION_ACCEPT,
+    WXWORK_UA,
+)
 
-from .apps import CHROME, HTML, IOS_WECHAT, WXWORK
 from .conftest import MakeWeChat
 
 TOKEN = "server-check-token"
@@ -42,8 +47,8 @@ def view(path: str = "/", query: str = "", **fields: Any) -> RequestView:
         "path": path,
         "raw_path": path,
         "query": query,
-        "user_agent": IOS_WECHAT,
-        "accept": HTML,
+        "user_agent": IOS_WECHAT_UA,
+        "accept": NAVIGATION_ACCEPT,
     }
     values.update(fields)
     return RequestView(**values)
@@ -147,8 +152,8 @@ def test_head_is_treated_like_get(flow: Flow) -> None:
 @pytest.mark.parametrize(
     "fields",
     [
-        {"user_agent": CHROME},
-        {"user_agent": WXWORK},
+        {"user_agent": DESKTOP_UA},
+        {"user_agent": WXWORK_UA},
         {"method": "POST"},
         {"accept": "application/json"},
         {"accept": ""},
@@ -163,13 +168,13 @@ def test_these_requests_pass_through_without_oauth(flow: Flow, fields: dict[str,
 
 
 def test_wechat_work_is_sent_to_oauth_when_configured(make_wechat: MakeWeChat) -> None:
-    action = make_flow(make_wechat, include_wxwork=True).decide(view(user_agent=WXWORK))
+    action = make_flow(make_wechat, include_wxwork=True).decide(view(user_agent=WXWORK_UA))
     assert isinstance(action, Respond) and action.status == 302
 
 
 def test_login_outside_wechat_when_configured(make_wechat: MakeWeChat) -> None:
     flow = make_flow(make_wechat, login_required_outside_wechat=True)
-    action = flow.decide(view(user_agent=CHROME))
+    action = flow.decide(view(user_agent=DESKTOP_UA))
     assert isinstance(action, Respond) and action.status == 302
 
 
@@ -205,7 +210,7 @@ def test_public_url_wins_over_a_spoofed_host(make_wechat: MakeWeChat) -> None:
     assert parse_qs(urlsplit(location).query)["redirect_uri"] == [
         "https://shop.example.com/wechat/oauth-callback"
     ]
-    page = flow.decide(view("/p", host="evil.example", user_agent=CHROME))
+    page = flow.decide(view("/p", host="evil.example", user_agent=DESKTOP_UA))
     assert isinstance(page, PassThrough)
     assert page.context.page_url == "https://shop.example.com/p"
 
@@ -218,7 +223,7 @@ def test_malformed_host_cannot_start_a_login(flow: Flow, host: str) -> None:
 
 def test_page_url_keeps_the_raw_path_and_query_byte_for_byte(flow: Flow) -> None:
     action = flow.decide(
-        view("/a b", raw_path="/a%20b", query="z=1&a=%E4%B8%AD&a=2&empty=", user_agent=CHROME)
+        view("/a b", raw_path="/a%20b", query="z=1&a=%E4%B8%AD&a=2&empty=", user_agent=DESKTOP_UA)
     )
     assert isinstance(action, PassThrough)
     assert action.context.page_url == "http://example.com/a%20b?z=1&a=%E4%B8%AD&a=2&empty="
@@ -226,7 +231,7 @@ def test_page_url_keeps_the_raw_path_and_query_byte_for_byte(flow: Flow) -> None
 
 def test_page_url_percent_encodes_raw_non_ascii_bytes(flow: Flow) -> None:
     raw = "q=" + "中".encode().decode("latin-1")  # what a server passes for unencoded UTF-8
-    action = flow.decide(view("/", query=raw, user_agent=CHROME))
+    action = flow.decide(view("/", query=raw, user_agent=DESKTOP_UA))
     assert isinstance(action, PassThrough)
     assert action.context.page_url == "http://example.com/?q=%E4%B8%AD"
 

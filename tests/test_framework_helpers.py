@@ -8,8 +8,8 @@ from starlette.testclient import TestClient
 
 from wechat_middleware.asgi import WeChatMiddleware, get_wechat
 from wechat_middleware.context import WeChatContext
+from wechat_middleware.testing.user_agents import DESKTOP_UA
 
-from .apps import CHROME
 from .conftest import MakeWeChat
 
 
@@ -26,7 +26,7 @@ def test_flask_request_wechat_keeps_a_custom_request_class(make_wechat: MakeWeCh
         assert isinstance(request.wechat, WeChatContext)  # type: ignore[attr-defined]
         return f"{request.marker}:{request.wechat.is_wechat_browser}"  # type: ignore[attr-defined]
 
-    reply = app.test_client().get("/", headers={"User-Agent": CHROME})
+    reply = app.test_client().get("/", headers={"User-Agent": DESKTOP_UA})
     assert reply.get_data(as_text=True) == "custom:False"
 
 
@@ -38,7 +38,7 @@ def test_flask_templates_see_wechat(make_wechat: MakeWeChat) -> None:
     def home() -> str:
         return render_template_string("{{ wechat.signature.url }}|{{ wechat.openid }}")
 
-    reply = app.test_client().get("/?q=1", headers={"User-Agent": CHROME})
+    reply = app.test_client().get("/?q=1", headers={"User-Agent": DESKTOP_UA})
     assert reply.get_data(as_text=True) == "http://localhost/?q=1|None"
 
 
@@ -51,7 +51,7 @@ def test_fastapi_dependency_gives_the_context(make_wechat: MakeWeChat) -> None:
         return {"openid": wechat.openid, "in_wechat": wechat.is_wechat_browser}
 
     with TestClient(app) as client:
-        reply = client.get("/api/me", headers={"User-Agent": CHROME})
+        reply = client.get("/api/me", headers={"User-Agent": DESKTOP_UA})
     assert reply.json() == {"openid": None, "in_wechat": False}
 
 
@@ -65,7 +65,7 @@ def test_config_json_is_safe_inside_a_script_element(make_wechat: MakeWeChat) ->
 
     body = (
         app.test_client()
-        .get("/?x=<b>&y=\u2029", headers={"User-Agent": CHROME})
+        .get("/?x=<b>&y=\u2029", headers={"User-Agent": DESKTOP_UA})
         .get_data(as_text=True)
     )
     assert "<" not in body and ">" not in body and "\u2028" not in body

@@ -19,9 +19,10 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from wechat_middleware.session import session_salt
 from wechat_middleware.testing import FakeWeChat, Fault
+from wechat_middleware.testing.user_agents import ANDROID_WECHAT_UA, DESKTOP_UA, WXWORK_UA
 
-from .apps import ANDROID_WECHAT, CHROME, WXWORK, Answer, AppClient, app_client
 from .conftest import MakeWeChat
+from .support.apps import Answer, AppClient, app_client
 
 
 @pytest.fixture(params=["wsgi", "asgi"])
@@ -60,7 +61,7 @@ def callback_query(client: AppClient, **params: str) -> str:
 def assert_not_logged_in(client: AppClient) -> None:
     page = client.get("/api/me", accept="application/json")
     assert page.status == 200
-    assert '"openid": null' in page.body or '"openid":null' in page.body
+    assert '"openid": null' in page.text or '"openid":null' in page.text
 
 
 # -- the happy path --------------------------------------------------------------
@@ -71,7 +72,7 @@ def test_wechat_browser_logs_in_and_returns_to_the_page_it_asked_for(
 ) -> None:
     page = log_in(client)
     assert page.status == 200
-    state = page.page()
+    state = page.json()
     assert state["openid"] == fake_wechat.default_openid
     sig = state["signature"]
     assert isinstance(sig, dict)
@@ -101,17 +102,17 @@ def test_login_cookie_is_httponly_and_samesite_lax(client: AppClient) -> None:
 
 
 def test_android_wechat_is_recognised(client: AppClient) -> None:
-    assert client.get("/", ua=ANDROID_WECHAT).status == 302
+    assert client.get("/", ua=ANDROID_WECHAT_UA).status == 302
 
 
 def test_wechat_work_is_not_sent_to_our_oauth_by_default(client: AppClient) -> None:
-    assert client.get("/", ua=WXWORK).status == 200
+    assert client.get("/", ua=WXWORK_UA).status == 200
 
 
 def test_plain_browser_sees_the_page_untouched(client: AppClient) -> None:
-    page = client.get("/?a=1", ua=CHROME)
+    page = client.get("/?a=1", ua=DESKTOP_UA)
     assert page.status == 200
-    state = page.page()
+    state = page.json()
     assert state["openid"] is None and state["is_wechat"] is False
     assert isinstance(state["signature"], dict)
     assert not page.set_cookies
@@ -137,15 +138,15 @@ def test_logged_in_browser_is_not_redirected_again(
     log_in(client)
     page = client.get("/second?x=1")
     assert page.status == 200
-    assert page.page()["openid"] == fake_wechat.default_openid
+    assert page.json()["openid"] == fake_wechat.default_openid
 
 
 def test_login_url_starts_a_login_that_returns_to_next(
     client: AppClient, fake_wechat: FakeWeChat
 ) -> None:
-    start = client.get("/wechat/login?next=/account%3Ftab%3D2", ua=CHROME)
+    start = client.get("/wechat/login?next=/account%3Ftab%3D2", ua=DESKTOP_UA)
     assert start.status == 302 and start.location
-    back = client.get(authorize(start.location), ua=CHROME)
+    back = client.get(authorize(start.location), ua=DESKTOP_UA)
     assert back.location == "/account?tab=2"
 
 
@@ -161,7 +162,7 @@ def test_declined_consent_shows_a_page_and_does_not_loop(
             assert start.location
             declined = client.get(authorize(start.location, **{"X-Fake-WeChat-Consent": "deny"}))
             assert declined.status == 403 and declined.location is None
-            assert "cancelled" in declined.body
+            assert "cancelled" in declined.text
             assert client.get("/page").status == 200  # respected: not sent back to WeChat
             assert_not_logged_in(client)
 
@@ -182,7 +183,7 @@ def test_used_code_fails_the_login_without_a_loop(
     )
     answer = client.get(callback_query(client, code=code))
     assert answer.status == 400 and answer.location is None
-    assert "already used" in answer.body
+    assert "already used" in answer.text
     assert_not_logged_in(client)
 
 
@@ -221,7 +222,7 @@ def test_replayed_callback_is_refused_even_with_the_old_cookie(
     client.cookie = cookie_before  # an attacker replays the request as it was
     replay = client.get(callback)
     assert replay.status == 400 and replay.location is None
-    assert "already used" in replay.body
+    assert "already used" in replay.text
     assert_not_logged_in(client)
 
 

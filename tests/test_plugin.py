@@ -8,6 +8,7 @@ to FakeWeChat's authorize page still crosses a real socket.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -26,8 +27,9 @@ from wechat_middleware.testing.browser import (
     WeChatBrowser,
     fake_wechat_env,
 )
+from wechat_middleware.testing.user_agents import IOS_WECHAT_UA, WXWORK_UA
 
-from .apps import flask_app, starlette_app
+from .support.apps import flask_app, starlette_app
 
 OpenSite = Callable[..., WeChatBrowser]
 START = "/?a=1&b=2"
@@ -238,3 +240,83 @@ def test_an_asgi_apps_lifespan_runs_while_its_browser_is_open(
     assert browser.get("/").status == 404
     wechat_browser.close()
     assert events == ["startup", "shutdown"]
+
+
+# -- wechat_browser: byte-exact requests in-process ----------------------------------------
+
+
+def echo_environ(environ: Any, start_response: Any) -> list[bytes]:
+    keys = ("PATH_INFO", "QUERY_STRING", "RAW_URI", "HTTP_HOST", "HTTP_USER_AGENT", "HTTP_COOKIE")
+    seen = {key: environ.get(key) for key in keys}
+    start_response("200 OK", [("Content-Type", "application/json"), ("Set-Cookie", "a=1; Path=/")])
+    return [json.dumps(seen).encode()]
+
+
+async def echo_scope(scope: Any, receive: Any, send: Any) -> None:
+    assert scope["type"] == "http"  # no lifespan: served anyway, as by uvicorn
+    seen = {
+        "path": scope["path"],
+        "raw_path": scope["raw_path"].decode("latin-1"),
+        "query_string": scope["query_string"].decode("latin-1"),
+        "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]],
+    }
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"set-cookie", b"a=1; Path=/"), (b"set-cookie", b"b=2; Path=/")],
+        }
+    )
+    await send({"type": "http.response.body", "body": json.dumps(seen).encode()})
+
+
+def test_a_bytes_target_and_header_bytes_reach_the_wsgi_environ_as_gunicorn_builds_it(
+    wechat_browser: WeChatBrowser,
+) -> None:
+    browser = wechat_browser.wsgi(echo_environ)
+    seen = browser.get(
+        b"/a%2Fb/\xff?x=%zz&\xfe", headers={"Host": b"evil\r\nX: 1", "Cookie": None}
+    ).json()
+    assert seen["PATH_INFO"] == "/a/b/\xff"  # percent-decoded, then latin-1
+    assert seen["RAW_URI"] == "/a%2Fb/\xff?x=%zz&\xfe"
+    assert seen["QUERY_STRING"] == "x=%zz&\xfe"
+    assert seen["HTTP_HOST"] == "evil\r\nX: 1"
+    assert seen["HTTP_USER_AGENT"] == IOS_WECHAT_UA
+    assert seen["HTTP_COOKIE"] is None
+    assert browser.get("/again").json()["HTTP_COOKIE"] == "a=1"  # the jar kept it
+    assert browser.get(b"/", headers={"Host": None}).json()["HTTP_HOST"] is None
+
+
+def test_a_bytes_target_and_header_bytes_reach_the_asgi_scope_as_uvicorn_builds_it(
+    wechat_browser: WeChatBrowser,
+) -> None:
+    browser = wechat_browser.asgi(echo_scope, user_agent="wxwork")
+    answer = browser.get(b"/a%2Fb/\xff?x=%zz", headers={"Host": b"h\xff"})
+    seen = answer.json()
+    assert (seen["path"], seen["raw_path"]) == ("/a/b/\xff", "/a%2Fb/\xff")
+    assert seen["query_string"] == "x=%zz"
+    assert ["host", "h\xff"] in seen["headers"]
+    assert ["user-agent", WXWORK_UA] in seen["headers"]
+    assert answer.set_cookies == ["a=1; Path=/", "b=2; Path=/"]  # each header line kept
+
+
+def test_a_bytes_target_needs_an_in_process_app(wechat_browser: WeChatBrowser) -> None:
+    with pytest.raises(ValueError, match="in-process"):
+        wechat_browser.new(base_url="http://127.0.0.1:9").get(b"/page")
+
+
+def test_before_redirect_sees_every_hop_before_it_is_taken(open_site: OpenSite) -> None:
+    browser = open_site()
+    taken: list[str] = []
+    page = browser.get(START, before_redirect=taken.append)
+    assert taken == page.urls[1:]
+
+
+def test_an_asgi_app_whose_startup_fails_is_not_served(wechat_browser: WeChatBrowser) -> None:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> Any:
+        raise RuntimeError("no database")
+        yield
+
+    with pytest.raises(RuntimeError, match="startup failed"):
+        wechat_browser.asgi(Starlette(lifespan=lifespan))

@@ -7,6 +7,7 @@ for the other stores and really sleeps for Redis.
 
 from __future__ import annotations
 
+import inspect
 import multiprocessing
 import os
 import sqlite3
@@ -72,6 +73,19 @@ def wait(store: Store, clock: Clock) -> Callable[[float], None]:
 
 def test_store_satisfies_the_protocol(store: Store) -> None:
     assert isinstance(store, Store)
+    # isinstance() only looks for the names: each method must also take the protocol's
+    # arguments, by the same names and kinds (``only_if`` keyword-only), with its defaults.
+    methods = [n for n, v in vars(Store).items() if inspect.isfunction(v) and n[0] != "_"]
+    assert {"get", "set", "delete", "acquire_lock", "release_lock", "close"} <= set(methods)
+    for name in methods:
+        wanted = inspect.signature(getattr(Store, name)).parameters
+        given = inspect.signature(getattr(type(store), name)).parameters
+        for param in wanted.values():
+            assert param.name in given, f"{type(store).__name__}.{name} lacks {param.name!r}"
+            got = given[param.name]
+            assert (got.kind, got.default) == (param.kind, param.default), (name, got)
+        extra = [p for p in given.values() if p.name not in wanted]
+        assert all(p.default is not inspect.Parameter.empty for p in extra), (name, extra)
 
 
 def test_missing_key_reads_as_none(store: Store) -> None:

@@ -208,8 +208,14 @@ def test_manual_refresh_limit_resets_after_two_hours(
     tokens = make_wechat().tokens
     for _ in range(5):
         tokens.refresh()
+    with pytest.raises(RefreshLimitError):
+        tokens.refresh()
     fake_wechat.advance(2 * 3600)
-    tokens.refresh()
+    calls = fake_wechat.calls(TOKEN)
+    token, ticket = tokens.refresh()  # allowed again, and it reaches WeChat
+    assert fake_wechat.calls(TOKEN) == calls + 1
+    assert token.value in fake_wechat.valid_access_tokens()
+    assert ticket.value == fake_wechat.current_jsapi_ticket()
 
 
 def test_manual_refresh_limit_is_shared_by_every_worker(

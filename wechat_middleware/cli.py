@@ -187,25 +187,27 @@ def _fake_server(args: argparse.Namespace) -> int:
         fake.start()
     except OSError as exc:
         return _fail("fake-server", f"cannot listen on {args.host}:{args.port}: {exc}", EXIT_FAILED)
-    try:
-        print(f"FakeWeChat at {fake.base_url} (Ctrl-C stops)")
-        print(
-            "Point an app at it (these are the fake's own made-up credentials; "
-            "memory:// keeps no token past the fake's life):"
-        )
-        for name, value in fake_wechat_env(fake).items():
-            print(f"export {name}={shlex.quote(value)}")
-        print(
-            f"Its authorize page logs visitors in as {fake.default_openid}; "
-            f"the request header {HEADER_OPENID} picks another openid.",
-            flush=True,
-        )
-        with stop_on_sigterm():
+    # SIGTERM is handled from before the first line is printed: a supervisor (or a
+    # test) that stops the command as soon as it read the output gets a clean stop.
+    with stop_on_sigterm():
+        try:
+            print(f"FakeWeChat at {fake.base_url} (Ctrl-C stops)")
+            print(
+                "Point an app at it (these are the fake's own made-up credentials; "
+                "memory:// keeps no token past the fake's life):"
+            )
+            for name, value in fake_wechat_env(fake).items():
+                print(f"export {name}={shlex.quote(value)}")
+            print(
+                f"Its authorize page logs visitors in as {fake.default_openid}; "
+                f"the request header {HEADER_OPENID} picks another openid.",
+                flush=True,
+            )
             threading.Event().wait()  # until Ctrl-C or SIGTERM
-    except KeyboardInterrupt:
-        print("FakeWeChat stopped")
-    finally:
-        fake.stop()
+        except KeyboardInterrupt:
+            print("FakeWeChat stopped")
+        finally:
+            fake.stop()
     return EXIT_OK
 
 

@@ -104,17 +104,17 @@ def run(host: str, port: int, check: bool) -> int:
 
     from .cli import stop_on_sigterm
 
-    with demo_environment(os.environ) as upstream:
+    # SIGTERM stops the demo cleanly from the start, like Ctrl-C.
+    with stop_on_sigterm(), demo_environment(os.environ) as upstream:
         app = load_example()
         server = make_server(host, port, app, threaded=True)
         base_url = f"http://{host}:{server.server_port}"
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
-        print(
-            f"wechat_middleware demo: the Flask example at {base_url}/ using {upstream.description}"
-        )
-        print(f"store: {os.environ.get('WECHAT_STORE', default_store_url())}")
         try:
+            print(f"wechat_middleware demo: the Flask example at {base_url}/")
+            print(f"upstream: {upstream.description}")
+            print(f"store: {os.environ.get('WECHAT_STORE', default_store_url())}")
             if check:
                 return 0 if self_check(base_url, upstream.fake) else 1
             print(verify_hint(base_url, os.environ.get("WECHAT_TOKEN", "")))
@@ -128,8 +128,7 @@ def run(host: str, port: int, check: bool) -> int:
                 "A desktop User-Agent sees the page without the login. Ctrl-C stops.",
                 flush=True,
             )
-            with stop_on_sigterm():
-                thread.join()
+            thread.join()
         except KeyboardInterrupt:
             pass
         finally:

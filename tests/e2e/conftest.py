@@ -2,31 +2,25 @@
 
 Chromium is Debian's (``/usr/bin/chromium``), never a browser Playwright downloads; one
 browser serves a test module and each test gets a fresh context (no shared cookies). The
-example apps run in real servers (the integration harness) with ``WECHAT_JSSDK_URL`` at
+example apps run in real servers (tests/support/servers.py) with ``WECHAT_JSSDK_URL`` at
 FakeWeChat's JS-SDK stand-in. A failing test shows its servers' logs and the browser's
-console.
+console (tests/support/reports.py).
 """
 
 from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from wechat_middleware.testing import FakeWeChat
 
-from ..integration.servers import (
-    REPO_ROOT,
-    SERVER_COMMANDS,
-    AppServer,
-    app_environment,
-    start_server,
-)
+from ..support.servers import REPO_ROOT, SERVER_COMMANDS, AppServer, start_app
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
@@ -93,9 +87,17 @@ def browser() -> Iterator[Browser]:
 
 @dataclass
 class BrowserLog:
-    """What the pages of one test printed to the console or threw."""
+    """What the pages of one test printed to the console or threw (all of it is the
+    test's own: a failing test's report shows it)."""
 
     lines: list[str] = field(default_factory=list)
+    log_title = "browser console"
+
+    def log_size(self) -> int:
+        return 0
+
+    def log(self, since: int = 0) -> str:
+        return "\n".join(self.lines[since:])
 
     def console(self, message: ConsoleMessage) -> None:
         self.lines.append(f"console.{message.type}: {message.text}")
@@ -161,41 +163,5 @@ def app_server(
     """Each example app in its production server (its test id), loading the stand-in."""
     kind: str = request.param
     workdir = tmp_path_factory.mktemp(kind)
-    env = app_environment(
-        app_id=fake.app_id,
-        app_secret=fake.app_secret,
-        wechat_base_url=fake.base_url,
-        store_path=workdir / "store.sqlite3",
-    )
-    env["WECHAT_JSSDK_URL"] = fake.jssdk_url
-    server = start_server(kind, env, workdir)
-    try:
+    with start_app(kind, fake, workdir, WECHAT_JSSDK_URL=fake.jssdk_url) as server:
         yield server
-    finally:
-        server.stop()
-
-
-# --------------------------------------------------------------------------- failure reports
-
-_LOG_OFFSETS = pytest.StashKey[dict[int, int]]()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, Any, None]:
-    """Attach to a failed test's report its servers' logs and the browser's console."""
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
-    funcargs = getattr(item, "funcargs", {})
-    servers = [value for value in funcargs.values() if isinstance(value, AppServer)]
-    if report.when == "setup":
-        item.stash[_LOG_OFFSETS] = {id(s): s.log_size() for s in servers}
-    elif report.failed:
-        offsets = item.stash.get(_LOG_OFFSETS, {})
-        for server in servers:
-            text = server.log(offsets.get(id(server), 0)) or "(nothing logged)"
-            report.sections.append((f"{server.kind} log, port {server.port}", text))
-        log = funcargs.get("browser_log")
-        if isinstance(log, BrowserLog):
-            report.sections.append(("browser console", "\n".join(log.lines) or "(nothing)"))

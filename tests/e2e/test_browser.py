@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from wechat_middleware.testing import FakeWeChat
+from wechat_middleware.testing.user_agents import ANDROID_WECHAT_UA, DESKTOP_UA, IOS_WECHAT_UA
 
-from ..integration.browser import DESKTOP_CHROME_UA, WECHAT_IOS_UA
-from ..integration.servers import AppServer
+from ..support.servers import AppServer
 from .conftest import OpenPage
 
 if TYPE_CHECKING:
@@ -28,14 +28,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-# WeChat 8.0.47 in Android 13's WebView (XWEB), as in docs/wechat-protocol.md section 7.
-WECHAT_ANDROID_UA = (
-    "Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A.230805.001; wv) AppleWebKit/537.36 "
-    "(KHTML, like Gecko) Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160065 "
-    "MMWEBSDK/20231202 MMWEBID/1234 MicroMessenger/8.0.47.2560(0x28002F35) WeChat/arm64 "
-    "Weixin NetType/WIFI Language/zh_CN ABI/arm64"
-)
-WECHAT_USER_AGENTS = {"wechat-ios": WECHAT_IOS_UA, "wechat-android": WECHAT_ANDROID_UA}
+WECHAT_USER_AGENTS = {"wechat-ios": IOS_WECHAT_UA, "wechat-android": ANDROID_WECHAT_UA}
 
 PAGE = "/?a=1&b=2"
 AUTHORIZE_PATH = "/connect/oauth2/authorize"
@@ -101,7 +94,7 @@ def desktop_visit(
     app_server: AppServer, fake: FakeWeChat, open_page: OpenPage, screenshot_path: Path
 ) -> Visit:
     """A first visit to ``/?a=1&b=2`` in desktop Chrome."""
-    page = open_page(user_agent=DESKTOP_CHROME_UA, mobile=False)
+    page = open_page(user_agent=DESKTOP_UA, mobile=False)
     return visit(page, app_server.url(PAGE), fake, screenshot_path)
 
 

@@ -17,10 +17,10 @@ import requests
 
 from wechat_middleware.signing import jsapi_signature
 from wechat_middleware.testing import FakeWeChat, Fault
+from wechat_middleware.testing.user_agents import IOS_WECHAT_UA
 
-from ..integration.browser import WECHAT_IOS_UA
+from ..support.servers import PageServer
 from .conftest import OpenPage
-from .pages import PageServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Dialog, Page
@@ -53,7 +53,7 @@ def pages() -> Iterator[PageServer]:
 @pytest.fixture
 def page(open_page: OpenPage, pages: PageServer, fake_wechat: FakeWeChat) -> Page:
     """WeChat's browser, at a page of the page server that has loaded the stand-in."""
-    opened = open_page(user_agent=WECHAT_IOS_UA, mobile=True)
+    opened = open_page(user_agent=IOS_WECHAT_UA, mobile=True)
     pages.add(PAGE_PATH, PAGE_HTML.format(src=fake_wechat.jssdk_url))
     opened.goto(pages.url(PAGE_PATH), wait_until="load")
     return opened

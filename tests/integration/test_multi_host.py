@@ -26,11 +26,11 @@ import pytest
 
 from wechat_middleware import WeChat, WeChatConfig
 from wechat_middleware.signing import jsapi_signature
-from wechat_middleware.testing import FakeWeChat
+from wechat_middleware.testing import FakeWeChat, WeChatBrowser
 from wechat_middleware.testing.redis_server import RedisServer
 
-from .browser import DESKTOP_CHROME_UA, Page, WeChatBrowser
-from .servers import (
+from ..support.example_page import Page
+from ..support.servers import (
     AppServer,
     ServerStartError,
     app_environment,
@@ -169,15 +169,15 @@ class Visit:
 def visit(url: str, browser: WeChatBrowser | None = None) -> Visit:
     """One page load (a plain desktop browser unless ``browser``): a 200 page, in time."""
     own = browser is None
-    browser = browser or WeChatBrowser(user_agent=DESKTOP_CHROME_UA)
+    browser = browser or WeChatBrowser(user_agent="desktop", timeout=REQUEST_BOUND)
     try:
         started = time.monotonic()
-        response = browser.get(url, timeout=REQUEST_BOUND)
+        response = browser.get(url, follow_redirects=False)
         seconds = time.monotonic() - started
     finally:
         if own:
             browser.close()
-    assert response.status_code == 200, f"{url}: {response.status_code}\n{response.text[:500]}"
+    assert response.status == 200, f"{url}: {response.status}\n{response.text[:500]}"
     assert seconds < REQUEST_BOUND, f"{url} took {seconds:.2f}s"
     return Visit(url, Page.parse(response.text), started, seconds)
 
@@ -214,9 +214,9 @@ def warm_up(host: AppServer, fake: FakeWeChat) -> None:
 
 def log_in(browser: WeChatBrowser, host: AppServer, path: str) -> Page:
     """The whole OAuth round trip from ``path``; returns the page it lands on."""
-    hops = browser.navigate(host.url(path))
-    assert [r.status_code for r in hops] == [302, 302, 302, 200], [r.url for r in hops]
-    return Page.parse(hops[-1].text)
+    landed = browser.get(host.url(path))
+    assert [hop.status for hop in landed.hops] == [302, 302, 302, 200], landed.urls
+    return Page.parse(landed.text)
 
 
 def make_refresher(fake: FakeWeChat, store_url: str) -> WeChat:
@@ -251,18 +251,19 @@ def test_60_cold_browsers_across_two_hosts_cause_one_token_and_one_ticket_fetch(
         host = two_hosts[index % 2]
         reached = threading.Event()
 
-        def at_landing() -> None:
-            reached.set()
-            landing.wait()  # all 60 land on the page, which needs the ticket, at once
+        def at_landing(next_url: str) -> None:
+            if next_url == host.url(LANDING):
+                reached.set()
+                landing.wait()  # all 60 land on the page, which needs the ticket, at once
 
         with WeChatBrowser(openid=openids[index]) as browser:
             try:
-                hops = browser.navigate(host.url(LANDING), before_last_hop=at_landing)
+                landed = browser.get(host.url(LANDING), before_redirect=at_landing)
             finally:
                 if not reached.is_set():
                     landing.abort()  # don't keep the others waiting for a lost browser
-        assert [r.status_code for r in hops] == [302, 302, 302, 200], [r.url for r in hops]
-        return host, Page.parse(hops[-1].text)
+        assert [hop.status for hop in landed.hops] == [302, 302, 302, 200], landed.urls
+        return host, Page.parse(landed.text)
 
     results = in_parallel(one_visit, range(COLD_BROWSERS))
 
@@ -353,7 +354,7 @@ def test_redis_killed_mid_run_pages_keep_rendering_and_recover(
     users = []
     for host in two_hosts:  # logging in needs Redis (the OAuth state is checked there)
         openid = new_openid()
-        browser = WeChatBrowser(openid=openid)
+        browser = WeChatBrowser(openid=openid, timeout=REQUEST_BOUND)
         assert log_in(browser, host, "/").openid == openid
         users.append((host, browser, openid))
     old_ticket = fake_wechat.current_jsapi_ticket()

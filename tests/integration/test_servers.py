@@ -19,11 +19,10 @@ import pytest
 import requests
 
 from wechat_middleware.signing import server_signature
-from wechat_middleware.testing import FakeWeChat
+from wechat_middleware.testing import FakeWeChat, WeChatBrowser
 
-from .browser import DESKTOP_CHROME_UA, Page, WeChatBrowser
-from .conftest import MakeBrowser
-from .servers import SERVER_CHECK_TOKEN, AppServer
+from ..support.example_page import Page
+from ..support.servers import SERVER_CHECK_TOKEN, AppServer
 
 pytestmark = pytest.mark.slow
 
@@ -59,24 +58,32 @@ def log_in(
     path: str,
     before_landing: Callable[[], object] | None = None,
 ) -> Page:
-    """Run the whole OAuth round trip from ``path`` and return the page it lands on."""
-    hops = browser.navigate(server.url(path), before_last_hop=before_landing)
-    assert [r.status_code for r in hops] == [302, 302, 302, 200], [r.url for r in hops]
-    return Page.parse(hops[-1].text)
+    """Run the whole OAuth round trip from ``path`` and return the page it lands on.
+
+    ``before_landing`` runs just before the redirect back to ``path`` is followed."""
+    url = server.url(path)
+
+    def before_redirect(next_url: str) -> None:
+        if before_landing is not None and next_url == url:
+            before_landing()
+
+    landed = browser.get(url, before_redirect=before_redirect)
+    assert [hop.status for hop in landed.hops] == [302, 302, 302, 200], landed.urls
+    return Page.parse(landed.text)
 
 
 def test_wechat_browser_is_sent_through_oauth_and_lands_on_the_page_it_asked_for(
-    app_server: AppServer, shared_fake: FakeWeChat, open_browser: MakeBrowser
+    app_server: AppServer, shared_fake: FakeWeChat, wechat_browser: WeChatBrowser
 ) -> None:
     # WeChat web OAuth: the page sends the browser to open.weixin.qq.com's authorize URL
     # (which must end in #wechat_redirect); WeChat sends it back to redirect_uri with a
     # single-use `code` and the `state` unchanged; the app then returns to the page.
     openid = new_openid()
-    browser = open_browser(openid=openid)
+    browser = wechat_browser.new(openid=openid)
     fake_netloc = urlsplit(shared_fake.base_url).netloc
 
-    to_wechat = browser.get(app_server.url("/?a=1&b=2"))
-    assert to_wechat.status_code == 302
+    to_wechat = browser.get(app_server.url("/?a=1&b=2"), follow_redirects=False)
+    assert to_wechat.status == 302
     authorize_url = to_wechat.headers["Location"]
     assert authorize_url.endswith("#wechat_redirect")
     authorize = urlsplit(authorize_url)
@@ -93,20 +100,20 @@ def test_wechat_browser_is_sent_through_oauth_and_lands_on_the_page_it_asked_for
     (state,) = params["state"]
     assert state
 
-    to_callback = browser.get(authorize_url)
-    assert to_callback.status_code == 302
+    to_callback = browser.get(authorize_url, follow_redirects=False)
+    assert to_callback.status == 302
     callback_url = to_callback.headers["Location"]
     callback = urlsplit(callback_url)
     assert (callback.netloc, callback.path) == (app_server.netloc, CALLBACK_PATH)
     assert query_of(callback_url)["state"] == [state]
     assert query_of(callback_url)["code"][0]
 
-    back_to_page = browser.get(callback_url)
-    assert back_to_page.status_code == 302
+    back_to_page = browser.get(callback_url, follow_redirects=False)
+    assert back_to_page.status == 302
     assert back_to_page.headers["Location"] == "/?a=1&b=2"
 
     landed = browser.get(app_server.url(back_to_page.headers["Location"]))
-    assert landed.status_code == 200
+    assert landed.status == 200
     page = Page.parse(landed.text)
     assert page.openid == openid
     assert_signed_for(page, app_server.url("/?a=1&b=2"), shared_fake)
@@ -141,21 +148,21 @@ def test_40_concurrent_cold_browsers_cause_one_token_and_one_ticket_fetch(
 
 
 def test_plain_browser_is_not_redirected_and_sees_the_page_untouched(
-    app_server: AppServer, shared_fake: FakeWeChat, open_browser: MakeBrowser
+    app_server: AppServer, shared_fake: FakeWeChat, wechat_browser: WeChatBrowser
 ) -> None:
     # WeChat OAuth only works inside WeChat's browser: a desktop browser must not be sent.
-    browser = open_browser(user_agent=DESKTOP_CHROME_UA)
+    browser = wechat_browser.new(user_agent="desktop")
 
-    response = browser.get(app_server.url("/"))
+    response = browser.get(app_server.url("/"), follow_redirects=False)
 
-    assert response.status_code == 200
+    assert response.status == 200
     page = Page.parse(response.text)
     assert page.openid == ""
     assert_signed_for(page, app_server.url("/"), shared_fake)
 
 
 NOT_NAVIGATIONS: dict[str, dict[str, Any]] = {
-    "form-post": {"method": "POST", "path": "/", "data": {"x": "1"}},
+    "form-post": {"method": "POST", "path": "/", "body": {"x": "1"}},
     "fetch-json": {"method": "GET", "path": "/api/me", "headers": {"Accept": "application/json"}},
     "xhr": {"method": "GET", "path": "/", "headers": {"X-Requested-With": "XMLHttpRequest"}},
 }
@@ -163,53 +170,55 @@ NOT_NAVIGATIONS: dict[str, dict[str, Any]] = {
 
 @pytest.mark.parametrize("kind", sorted(NOT_NAVIGATIONS))
 def test_post_and_json_requests_from_wechat_are_never_redirected(
-    app_server: AppServer, open_browser: MakeBrowser, kind: str
+    app_server: AppServer, wechat_browser: WeChatBrowser, kind: str
 ) -> None:
     # A 302 to WeChat's authorize page is only followable by a top-level GET navigation:
     # a POST would lose its body and a script's request cannot show the consent page.
     spec = dict(NOT_NAVIGATIONS[kind])
-    browser = open_browser()
+    browser = wechat_browser.new()
 
-    response = browser.request(spec.pop("method"), app_server.url(spec.pop("path")), **spec)
+    response = browser.request(
+        spec.pop("method"), app_server.url(spec.pop("path")), follow_redirects=False, **spec
+    )
 
-    assert response.status_code != 302, response.headers.get("Location")
+    assert response.status != 302, response.headers.get("Location")
     assert "Location" not in response.headers
     if kind == "fetch-json":
-        assert response.status_code == 200
+        assert response.status == 200
         assert response.headers["Content-Type"].startswith("application/json")
         assert response.json()["openid"] is None
     elif kind == "xhr":
-        assert response.status_code == 200
+        assert response.status == 200
     else:
-        assert response.status_code == 405  # the example's "/" is GET-only
+        assert response.status == 405  # the example's "/" is GET-only
 
 
 def test_static_path_is_excluded_from_oauth(
-    app_server: AppServer, open_browser: MakeBrowser
+    app_server: AppServer, wechat_browser: WeChatBrowser
 ) -> None:
     # Sub-resources are fetched without a login; /static/ is excluded by default, even
     # when the request would otherwise qualify (WeChat UA, GET, Accept: text/html).
-    browser = open_browser()
+    browser = wechat_browser.new()
 
-    response = browser.get(app_server.url("/static/style.css"))
+    response = browser.get(app_server.url("/static/style.css"), follow_redirects=False)
 
-    assert response.status_code == 200
+    assert response.status == 200
     assert response.headers["Content-Type"].startswith("text/css")
     assert "font-family" in response.text
 
 
 def test_logged_in_browser_is_not_redirected_again(
-    app_server: AppServer, shared_fake: FakeWeChat, open_browser: MakeBrowser
+    app_server: AppServer, shared_fake: FakeWeChat, wechat_browser: WeChatBrowser
 ) -> None:
     # The OAuth user lives in the signed session cookie: one round trip per browser session,
     # and each page gets a JS-SDK signature for its own exact URL.
     openid = new_openid()
-    browser = open_browser(openid=openid)
+    browser = wechat_browser.new(openid=openid)
     log_in(browser, app_server, "/")
 
-    response = browser.get(app_server.url("/second?x=1"))
+    response = browser.get(app_server.url("/second?x=1"), follow_redirects=False)
 
-    assert response.status_code == 200
+    assert response.status == 200
     page = Page.parse(response.text)
     assert page.openid == openid
     assert_signed_for(page, app_server.url("/second?x=1"), shared_fake)

@@ -1,210 +1,38 @@
-"""What the security tests share: raw requests over both adapters, and the checks every
-answer must pass.
+"""What the security tests share: the checks every answer must pass, and the steps a
+login takes.
 
-``RawClient`` hands the WSGI and ASGI apps of ``tests/apps.py`` exactly the bytes a
-server would (a request target with non-UTF-8 bytes, a Host header with CR/LF), which
-HTTP client libraries refuse or normalise. It builds the environ the way gunicorn does
-(``PATH_INFO`` percent-decoded and latin-1 decoded, ``RAW_URI`` as sent) and the scope
-the way uvicorn does (``raw_path`` as sent, ``path`` percent-decoded).
+The in-process client is ``tests.support.apps.AppClient``: over ``WeChatBrowser``'s
+in-process transports it hands the WSGI and ASGI apps exactly the bytes a server would
+(a request target with non-UTF-8 bytes, a Host header with CR/LF), which HTTP client
+libraries refuse or normalise: the environ the way gunicorn builds it (``PATH_INFO``
+percent-decoded and latin-1 decoded, ``RAW_URI`` as sent) and the scope the way uvicorn
+does (``raw_path`` as sent, ``path`` percent-decoded).
 """
 
 from __future__ import annotations
 
-import io
-import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote, unquote_to_bytes, urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
-import anyio
 import requests
 
 from wechat_middleware import WeChat
 from wechat_middleware.session import SessionCodec
 from wechat_middleware.user import WeChatUser
 
-from ..apps import HTML, IOS_WECHAT, Answer, flask_app, starlette_app
+from ..support.apps import Answer
 
 ORIGIN = "http://testserver"
 CALLBACK = "/wechat/oauth-callback"
 AUTHORIZE = "/connect/oauth2/authorize?"
-KINDS = ("wsgi", "asgi")
-
-
-@dataclass
-class RawAnswer:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
-
-    @property
-    def location(self) -> str | None:
-        return self.header("Location")
-
-    @property
-    def set_cookies(self) -> list[str]:
-        return [v for k, v in self.headers if k.lower() == "set-cookie"]
-
-
-class RawClient:
-    """Byte-exact requests to either adapter, with a jar of the session cookie only."""
-
-    def __init__(self, kind: str, wechat: WeChat) -> None:
-        self.kind = kind
-        self.wechat = wechat
-        self.cookie_name = wechat.config.session_cookie
-        self.cookie: str | None = None
-        self._wsgi = flask_app(wechat) if kind == "wsgi" else None
-        self._asgi = starlette_app(wechat) if kind == "asgi" else None
-
-    def get(
-        self,
-        target: bytes | str,
-        *,
-        ua: bytes | str = IOS_WECHAT,
-        accept: bytes | str = HTML,
-        host: bytes | str | None = b"testserver",
-        cookie: bytes | str | None = None,
-        method: str = "GET",
-        scheme: str = "http",
-        client: str = "127.0.0.1",
-        extra: Sequence[tuple[bytes, bytes]] = (),
-    ) -> RawAnswer:
-        """Send ``target`` (path and query, as on the request line) as given, from the
-        peer address ``client``, with ``extra`` headers appended as they are."""
-        headers: list[tuple[bytes, bytes]] = []
-        if host is not None:
-            headers.append((b"host", _bytes(host)))
-        headers += [(b"user-agent", _bytes(ua)), (b"accept", _bytes(accept))]
-        jar = cookie if cookie is not None else self.cookie
-        if jar:
-            value = _bytes(jar)
-            headers.append(
-                (b"cookie", value if b"=" in value else _bytes(self.cookie_name) + b"=" + value)
-            )
-        headers += list(extra)
-        raw = _bytes(target)
-        if self.kind == "wsgi":
-            answer = self._call_wsgi(method, scheme, raw, headers, client)
-        else:
-            answer = anyio.run(self._call_asgi, method, scheme, raw, headers, client)
-        for header in answer.set_cookies:
-            name, _, rest = header.partition("=")
-            if name == self.cookie_name:
-                self.cookie = rest.split(";", 1)[0] or None
-        return answer
-
-    def _call_wsgi(
-        self,
-        method: str,
-        scheme: str,
-        target: bytes,
-        headers: list[tuple[bytes, bytes]],
-        client: str,
-    ) -> RawAnswer:
-        assert self._wsgi is not None
-        path, _, query = target.partition(b"?")
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": method,
-            "SCRIPT_NAME": "",
-            "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
-            "QUERY_STRING": query.decode("latin-1"),
-            "RAW_URI": target.decode("latin-1"),
-            "REMOTE_ADDR": client,
-            "SERVER_NAME": "testserver",
-            "SERVER_PORT": "443" if scheme == "https" else "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "CONTENT_LENGTH": "0",
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": scheme,
-            "wsgi.input": io.BytesIO(b""),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-        }
-        for name, value in headers:
-            key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
-            text = value.decode("latin-1")
-            # A WSGI server joins a repeated header with ", " (PEP 3333 leaves it open).
-            environ[key] = f"{environ[key]}, {text}" if key in environ else text
-        started: list[tuple[str, list[tuple[str, str]]]] = []
-
-        def start_response(status: str, response_headers: list[tuple[str, str]], *_: Any) -> Any:
-            started.append((status, list(response_headers)))
-            return lambda data: None
-
-        result = self._wsgi(environ, start_response)
-        try:
-            body = b"".join(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        status, response_headers = started[-1]
-        return RawAnswer(int(status.split(" ", 1)[0]), response_headers, body)
-
-    async def _call_asgi(
-        self,
-        method: str,
-        scheme: str,
-        target: bytes,
-        headers: list[tuple[bytes, bytes]],
-        client: str,
-    ) -> RawAnswer:
-        assert self._asgi is not None
-        raw_path, _, query = target.partition(b"?")
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": scheme,
-            "path": unquote(raw_path.decode("latin-1")),
-            "raw_path": raw_path,
-            "root_path": "",
-            "query_string": query,
-            "headers": headers,
-            "client": (client, 50000),
-            "server": ("testserver", 443 if scheme == "https" else 80),
-        }
-        messages: list[Mapping[str, Any]] = []
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: Mapping[str, Any]) -> None:
-            messages.append(message)
-
-        await self._asgi(scope, receive, send)
-        start = next(m for m in messages if m["type"] == "http.response.start")
-        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-        return RawAnswer(
-            start["status"],
-            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start["headers"]],
-            body,
-        )
-
-
-def _bytes(value: bytes | str) -> bytes:
-    return value if isinstance(value, bytes) else value.encode("latin-1")
 
 
 # -- what every answer must satisfy -------------------------------------------------------
 
 
-def header_pairs(answer: Answer | RawAnswer) -> list[tuple[str, str]]:
-    if isinstance(answer, RawAnswer):
-        return list(answer.headers)
-    return list(answer.headers.items()) + [("Set-Cookie", c) for c in answer.set_cookies]
-
-
 def check_answer(
-    answer: Answer | RawAnswer,
+    answer: Answer,
     *,
     open_base: str,
     origins: Sequence[str] = (ORIGIN,),
@@ -217,7 +45,7 @@ def check_answer(
     middleware means: 503 for a login while WeChat cannot be reached.
     """
     assert answer.status < 500 or (unavailable and answer.status == 503), answer
-    for name, value in header_pairs(answer):
+    for name, value in answer.header_list:
         assert not set("\r\n\0") & set(name + value), (name, value)
         if name.lower() == "location":
             check_location(value, open_base=open_base, origins=origins)
@@ -250,7 +78,7 @@ def session_user(wechat: WeChat, cookie: str | None) -> WeChatUser | None:
     return codec.loads(cookie).user
 
 
-def cookie_of(answer: Answer | RawAnswer, name: str) -> str | None:
+def cookie_of(answer: Answer, name: str) -> str | None:
     for value in answer.set_cookies:
         key, _, rest = value.partition("=")
         if key == name:
@@ -258,7 +86,7 @@ def cookie_of(answer: Answer | RawAnswer, name: str) -> str | None:
     return None
 
 
-def no_login(wechat: WeChat, answer: Answer | RawAnswer, *jars: str | None) -> None:
+def no_login(wechat: WeChat, answer: Answer, *jars: str | None) -> None:
     """Nobody is logged in by this answer, nor in any of the given cookie jars."""
     assert session_user(wechat, cookie_of(answer, wechat.config.session_cookie)) is None
     for jar in jars:

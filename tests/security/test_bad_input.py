@@ -17,7 +17,6 @@ nonce; the callback brings ``code`` (single-use, 5 minutes) and ``state`` (up to
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -31,15 +30,13 @@ from wechat_middleware import WeChat
 from wechat_middleware.session import session_salt
 from wechat_middleware.signing import server_signature
 from wechat_middleware.testing import FakeWeChat
+from wechat_middleware.testing.user_agents import DESKTOP_UA, IOS_WECHAT_UA
 
-from ..apps import CHROME, IOS_WECHAT, AppClient, app_client
-from ..conftest import MakeWeChat
+from ..conftest import MakeWeChat, OpenClient
+from ..support.apps import KINDS, Answer, AppClient, app_client
 from .helpers import (
     CALLBACK,
-    KINDS,
     ORIGIN,
-    RawAnswer,
-    RawClient,
     authorize,
     check_answer,
     no_login,
@@ -86,11 +83,11 @@ def client(kind: str, wechat: WeChat) -> Iterator[AppClient]:
 
 
 @pytest.fixture
-def raw(kind: str, wechat: WeChat) -> RawClient:
-    return RawClient(kind, wechat)
+def raw(kind: str, wechat: WeChat, open_client: OpenClient) -> AppClient:
+    return open_client(kind, wechat)
 
 
-def log_in(client: AppClient | RawClient, start: str = "/page") -> str:
+def log_in(client: AppClient, start: str = "/page") -> str:
     """A real login through the fake; returns the logged-in session cookie."""
     to_wechat = client.get(start)
     assert to_wechat.status == 302 and to_wechat.location
@@ -203,7 +200,7 @@ def test_server_check_other_methods(
     check_answer(answer, open_base=fake_wechat.open_base)
     assert answer.status == status
     if status == 200:
-        assert answer.body == "posted"  # the app got it, not our echo
+        assert answer.text == "posted"  # the app got it, not our echo
 
 
 # -- 2. the OAuth callback ------------------------------------------------------------------
@@ -265,7 +262,7 @@ CALLBACK_CASES: dict[str, tuple[Callable[[str, FakeWeChat], str], int, int]] = {
     ("build", "status", "exchanges"), list(CALLBACK_CASES.values()), ids=list(CALLBACK_CASES)
 )
 def test_callback_bad_input(
-    raw: RawClient,
+    raw: AppClient,
     fake_wechat: FakeWeChat,
     wechat: WeChat,
     build: Callable[[str, FakeWeChat], str],
@@ -470,10 +467,10 @@ NEXT_CASES: dict[str, tuple[str, str]] = {
 def test_login_next_never_leaves_the_site(
     client: AppClient, fake_wechat: FakeWeChat, sent: str, landing: str
 ) -> None:
-    start = client.get(f"/wechat/login?next={sent}", ua=CHROME)
+    start = client.get(f"/wechat/login?next={sent}", ua=DESKTOP_UA)
     check_answer(start, open_base=fake_wechat.open_base)
     assert start.status == 302 and start.location
-    back = client.get(authorize(start.location)[1], ua=CHROME)
+    back = client.get(authorize(start.location)[1], ua=DESKTOP_UA)
     check_answer(back, open_base=fake_wechat.open_base)
     assert back.status == 302 and back.location == landing
 
@@ -487,10 +484,10 @@ def test_login_next_with_public_url_stays_on_the_public_origin(
     kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat, sent: str, landing: str
 ) -> None:
     with app_client(kind, make_wechat(public_url=PUBLIC)) as client:
-        start = client.get(f"/wechat/login?next={sent}", ua=CHROME)
+        start = client.get(f"/wechat/login?next={sent}", ua=DESKTOP_UA)
         check_answer(start, open_base=fake_wechat.open_base, origins=[PUBLIC])
         assert start.location
-        back = client.get(authorize(start.location)[1], ua=CHROME)
+        back = client.get(authorize(start.location)[1], ua=DESKTOP_UA)
         check_answer(back, open_base=fake_wechat.open_base, origins=[PUBLIC])
         assert back.status == 302 and back.location == PUBLIC + landing
 
@@ -538,7 +535,7 @@ RETURN_CASES: dict[str, tuple[bytes, str | None]] = {
 
 @pytest.mark.parametrize(("target", "landing"), list(RETURN_CASES.values()), ids=list(RETURN_CASES))
 def test_return_url_never_leaves_the_site(
-    raw: RawClient, fake_wechat: FakeWeChat, target: bytes, landing: str | None
+    raw: AppClient, fake_wechat: FakeWeChat, target: bytes, landing: str | None
 ) -> None:
     start = raw.get(target)
     check_answer(start, open_base=fake_wechat.open_base)
@@ -588,7 +585,7 @@ GARBAGE_CASES: dict[str, tuple[bytes, int, int]] = {
 )
 @pytest.mark.parametrize("browser", ["wechat", "other"])
 def test_garbage_paths_and_queries(
-    raw: RawClient,
+    raw: AppClient,
     fake_wechat: FakeWeChat,
     wechat: WeChat,
     target: bytes,
@@ -596,7 +593,7 @@ def test_garbage_paths_and_queries(
     other_status: int,
     browser: str,
 ) -> None:
-    answer = raw.get(target, ua=IOS_WECHAT if browser == "wechat" else CHROME)
+    answer = raw.get(target, ua=IOS_WECHAT_UA if browser == "wechat" else DESKTOP_UA)
     check_answer(answer, open_base=fake_wechat.open_base)
     no_login(wechat, answer)
     assert answer.status == (wechat_status if browser == "wechat" else other_status)
@@ -604,9 +601,9 @@ def test_garbage_paths_and_queries(
         check_page_signature(answer, fake_wechat)
 
 
-def check_page_signature(answer: RawAnswer, fake: FakeWeChat) -> None:
+def check_page_signature(answer: Answer, fake: FakeWeChat) -> None:
     """The page rendered; its signature is WeChat-valid, or None when the URL cannot be."""
-    signature = json.loads(answer.body)["signature"]
+    signature = answer.json()["signature"]
     if signature is not None:
         assert fake.check_jsapi_signature(
             signature["url"], signature["nonceStr"], signature["timestamp"], signature["signature"]
@@ -619,7 +616,7 @@ def check_page_signature(answer: RawAnswer, fake: FakeWeChat) -> None:
     ids=["raw-bytes", "percent-garbage", "no-value", "separators-only"],
 )
 def test_garbage_cookie_header(
-    raw: RawClient, fake_wechat: FakeWeChat, wechat: WeChat, cookie: bytes
+    raw: AppClient, fake_wechat: FakeWeChat, wechat: WeChat, cookie: bytes
 ) -> None:
     answer = raw.get(b"/page", cookie=cookie)
     check_answer(answer, open_base=fake_wechat.open_base)
@@ -628,7 +625,7 @@ def test_garbage_cookie_header(
 
 
 def test_garbage_user_agent_and_accept(
-    raw: RawClient, fake_wechat: FakeWeChat, wechat: WeChat
+    raw: AppClient, fake_wechat: FakeWeChat, wechat: WeChat
 ) -> None:
     answer = raw.get(b"/page", ua=b"MicroMessenger/8.0 \xff\xfe\x00", accept=b"text/html\xff")
     check_answer(answer, open_base=fake_wechat.open_base)
@@ -662,7 +659,7 @@ HOST_CASES: dict[str, tuple[bytes | None, int, tuple[str, ...]]] = {
     ("host", "status", "origins"), list(HOST_CASES.values()), ids=list(HOST_CASES)
 )
 def test_host_header_without_public_url(
-    raw: RawClient,
+    raw: AppClient,
     fake_wechat: FakeWeChat,
     wechat: WeChat,
     host: bytes | None,
@@ -675,17 +672,21 @@ def test_host_header_without_public_url(
     assert answer.status == status
     if status == 400:
         assert answer.location is None and not answer.set_cookies
-    page = raw.get(b"/page", host=host, ua=CHROME)  # other browsers still get the page
+    page = raw.get(b"/page", host=host, ua=DESKTOP_UA)  # other browsers still get the page
     check_answer(page, open_base=fake_wechat.open_base)
     assert page.status == 200 or flask_refused_the_host(raw, page)
 
 
 @pytest.mark.parametrize("host", [h for h, _, _ in HOST_CASES.values()], ids=list(HOST_CASES))
 def test_host_header_with_public_url(
-    kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat, host: bytes | None
+    kind: str,
+    make_wechat: MakeWeChat,
+    open_client: OpenClient,
+    fake_wechat: FakeWeChat,
+    host: bytes | None,
 ) -> None:
     wechat = make_wechat(public_url=PUBLIC)
-    raw = RawClient(kind, wechat)
+    raw = open_client(kind, wechat)
     answer = raw.get(b"/page", host=host)
     check_answer(answer, open_base=fake_wechat.open_base, origins=[PUBLIC])
     no_login(wechat, answer)
@@ -695,29 +696,29 @@ def test_host_header_with_public_url(
     back = raw.get(authorize(answer.location)[1], host=host)
     check_answer(back, open_base=fake_wechat.open_base, origins=[PUBLIC])
     assert back.location == PUBLIC + "/page"
-    page = raw.get(b"/page?a=1", host=host, ua=CHROME)
+    page = raw.get(b"/page?a=1", host=host, ua=DESKTOP_UA)
     check_answer(page, open_base=fake_wechat.open_base, origins=[PUBLIC])
     if not flask_refused_the_host(raw, page):
-        signature = json.loads(page.body)["signature"]
+        signature = page.json()["signature"]
         assert signature["url"] == PUBLIC + "/page?a=1"
 
 
-def flask_refused_the_host(raw: RawClient, page: RawAnswer) -> bool:
+def flask_refused_the_host(raw: AppClient, page: Answer) -> bool:
     """Flask itself (werkzeug's host check) answers 400 to a 300-character Host: the
     middleware passed the request through, the app refused it."""
-    return raw.kind == "wsgi" and page.status == 400 and b"Bad Request" in page.body
+    return raw.kind == "wsgi" and page.status == 400 and b"Bad Request" in page.content
 
 
 # -- 7. flooding: distinct URLs cannot grow memory or call WeChat more ----------------------
 
 
 def test_distinct_urls_cannot_grow_the_signature_cache(
-    kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+    kind: str, make_wechat: MakeWeChat, open_client: OpenClient, fake_wechat: FakeWeChat
 ) -> None:
     wechat = make_wechat(url_cache_size=8)
-    raw = RawClient(kind, wechat)
+    raw = open_client(kind, wechat)
     for n in range(100):  # an attacker requesting page after page with a new query
-        answer = raw.get(f"/page?flood={n}", ua=CHROME)
+        answer = raw.get(f"/page?flood={n}", ua=DESKTOP_UA)
         check_answer(answer, open_base=fake_wechat.open_base)
         assert answer.status == 200
         check_page_signature(answer, fake_wechat)

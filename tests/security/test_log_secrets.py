@@ -19,10 +19,11 @@ import pytest
 
 from wechat_middleware import WeChatError
 from wechat_middleware.testing import FakeWeChat, Fault
+from wechat_middleware.testing.user_agents import DESKTOP_UA
 
-from ..apps import CHROME, app_client
 from ..conftest import MakeWeChat
-from .helpers import KINDS, authorize, secrets_in, session_user
+from ..support.apps import KINDS, app_client
+from .helpers import authorize, secrets_in, session_user
 
 TOKEN = "server-check-token"
 TICKET = "cgi-bin/ticket/getticket"
@@ -58,7 +59,7 @@ def run_everything(
         assert user is not None and client.cookie
         secrets["session cookie"] = client.cookie
         page = client.get("/page?x=1")
-        assert page.status == 200 and page.page()["signature"] is not None
+        assert page.status == 200 and page.json()["signature"] is not None
         stored = wechat.store.get(wechat.oauth.prefix + user.openid)
         assert stored is not None
         oauth = json.loads(stored)
@@ -76,7 +77,7 @@ def run_everything(
         # 3. a refresh WeChat refuses: the ticket call rejects the token, even a new one
         fake.advance(7100)
         fake.inject(TICKET, Fault("errcode", 40001, times=None))
-        assert client.get("/page?x=2", ua=CHROME).status == 200
+        assert client.get("/page?x=2", ua=DESKTOP_UA).status == 200
         for n, value in enumerate(sorted(fake.valid_access_tokens())):
             secrets[f"newer access token {n}"] = value
         fake.clear_faults()
@@ -89,7 +90,7 @@ def run_everything(
         fake.stop()
         assert second.get(callback).status == 503
         fake.advance(7200)  # everything held is now due for renewal
-        assert client.get("/page?x=3", ua=CHROME).status == 200
+        assert client.get("/page?x=3", ua=DESKTOP_UA).status == 200
         with pytest.raises(WeChatError) as info:
             wechat.oauth.refresh_access_token(user.openid)
         errors.append(str(info.value))

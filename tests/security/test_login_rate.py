@@ -12,13 +12,14 @@ import pytest
 
 from wechat_middleware.testing import FakeWeChat
 
-from ..conftest import MakeWeChat
-from .helpers import KINDS, RawClient, check_answer, no_login, state_of
+from ..conftest import MakeWeChat, OpenClient
+from ..support.apps import KINDS, AppClient
+from .helpers import check_answer, no_login, state_of
 
 EXCHANGE = "sns/oauth2/access_token"
 
 
-def forged_callback(client: RawClient, attempt: int, address: str) -> int:
+def forged_callback(client: AppClient, attempt: int, address: str) -> int:
     """Mint a state at the login path, then bring it back with a made-up code."""
     client.cookie = None  # an attacker keeps no cookies between rounds
     start = client.get("/wechat/login?next=/", client=address)
@@ -34,9 +35,9 @@ def forged_callback(client: RawClient, attempt: int, address: str) -> int:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_one_address_gets_at_most_the_per_client_bound_of_exchanges(
-    kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+    open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    client = RawClient(kind, make_wechat(login_rate_per_client=5))
+    client = open_client(kind, make_wechat(login_rate_per_client=5))
     statuses = [forged_callback(client, i, "203.0.113.7") for i in range(8)]
     assert statuses == [400] * 5 + [429] * 3
     assert fake_wechat.calls(EXCHANGE) == 5
@@ -44,9 +45,9 @@ def test_one_address_gets_at_most_the_per_client_bound_of_exchanges(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_another_address_keeps_its_own_bound(
-    kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+    open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    client = RawClient(kind, make_wechat(login_rate_per_client=2))
+    client = open_client(kind, make_wechat(login_rate_per_client=2))
     assert [forged_callback(client, i, "203.0.113.7") for i in range(3)] == [400, 400, 429]
     assert forged_callback(client, 9, "198.51.100.4") == 400
     assert fake_wechat.calls(EXCHANGE) == 3
@@ -54,9 +55,9 @@ def test_another_address_keeps_its_own_bound(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_all_addresses_together_get_at_most_the_total_bound(
-    kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+    open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    client = RawClient(kind, make_wechat(login_rate_total=4))
+    client = open_client(kind, make_wechat(login_rate_total=4))
     statuses = [forged_callback(client, i, f"203.0.113.{i + 1}") for i in range(6)]
     assert statuses == [400] * 4 + [429] * 2
     assert fake_wechat.calls(EXCHANGE) == 4
@@ -64,20 +65,20 @@ def test_all_addresses_together_get_at_most_the_total_bound(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_proxy_address_is_not_bounded_as_one_client(
-    kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+    open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
     """Behind a reverse proxy without ProxyFix every request comes from the proxy: a
     per-client bound on it would be a site-wide one, so only the total applies."""
-    client = RawClient(kind, make_wechat(login_rate_per_client=2))
+    client = open_client(kind, make_wechat(login_rate_per_client=2))
     assert [forged_callback(client, i, "127.0.0.1") for i in range(4)] == [400] * 4
     assert [forged_callback(client, i, "10.0.0.5") for i in range(3)] == [400] * 3
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_over_the_bound_the_answer_says_when_to_retry(
-    kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+    open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    client = RawClient(kind, make_wechat(login_rate_per_client=1))
+    client = open_client(kind, make_wechat(login_rate_per_client=1))
     forged_callback(client, 0, "203.0.113.7")
     client.cookie = None
     start = client.get("/wechat/login?next=/", client="203.0.113.7")
@@ -85,5 +86,5 @@ def test_over_the_bound_the_answer_says_when_to_retry(
     over = client.get(
         f"/wechat/oauth-callback?state={state_of(start.location)}&code=c", client="203.0.113.7"
     )
-    assert over.status == 429 and over.header("Retry-After") == "60"
-    assert b"try again" in over.body
+    assert over.status == 429 and over.headers.get("Retry-After") == "60"
+    assert b"try again" in over.content

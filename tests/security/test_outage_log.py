@@ -15,10 +15,10 @@ import pytest
 from wechat_middleware import asgi
 from wechat_middleware.logs import ThrottledWarning
 from wechat_middleware.testing import FakeWeChat, Fault
+from wechat_middleware.testing.user_agents import DESKTOP_UA as CHROME
 
-from ..apps import CHROME, app_client
 from ..conftest import MakeWeChat
-from .helpers import KINDS
+from ..support.apps import KINDS, app_client
 
 UNSIGNED = "no JS-SDK signature for this page"
 
@@ -36,7 +36,7 @@ def test_fifty_unsigned_pages_log_one_line(
     with app_client(kind, make_wechat()) as client, caplog.at_level(logging.WARNING):
         for _ in range(50):
             page = client.get("/page", ua=CHROME)
-            assert page.status == 200 and page.page()["signature"] is None
+            assert page.status == 200 and page.json()["signature"] is None
     lines = [r for r in caplog.records if r.getMessage().startswith(UNSIGNED)]
     assert len(lines) == 1
 

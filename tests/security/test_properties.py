@@ -39,9 +39,13 @@ from wechat_middleware.signing import (
     normalize_url,
     server_signature,
 )
+from wechat_middleware.testing.user_agents import (
+    DESKTOP_UA,
+    IOS_WECHAT_UA,
+    NAVIGATION_ACCEPT,
+    WXWORK_UA,
+)
 from wechat_middleware.user import WeChatUser
-
-from ..apps import CHROME, HTML, IOS_WECHAT, WXWORK
 
 NOW = 1_700_000_000.0
 TOKEN = "server-check-token"
@@ -210,8 +214,8 @@ def view(**fields: str) -> RequestView:
         "path": "/",
         "raw_path": "/",
         "query": "",
-        "user_agent": IOS_WECHAT,
-        "accept": HTML,
+        "user_agent": IOS_WECHAT_UA,
+        "accept": NAVIGATION_ACCEPT,
     }
     values.update(fields)
     return RequestView(**values)
@@ -285,8 +289,12 @@ def views(draw: st.DrawFn, flow: Flow) -> RequestView:
             path=path,
             raw_path=draw(st.one_of(st.just(path), any_text)),
             query=draw(queries()),
-            user_agent=draw(st.one_of(st.sampled_from([IOS_WECHAT, CHROME, WXWORK, ""]), any_text)),
-            accept=draw(st.one_of(st.sampled_from([HTML, "application/json", ""]), any_text)),
+            user_agent=draw(
+                st.one_of(st.sampled_from([IOS_WECHAT_UA, DESKTOP_UA, WXWORK_UA, ""]), any_text)
+            ),
+            accept=draw(
+                st.one_of(st.sampled_from([NAVIGATION_ACCEPT, "application/json", ""]), any_text)
+            ),
             cookie=draw(cookies(flow)),
             requested_with=draw(st.sampled_from(["", "XMLHttpRequest"])),
         )
@@ -298,8 +306,8 @@ def views(draw: st.DrawFn, flow: Flow) -> RequestView:
         path=path,
         raw_path=path,
         query=draw(queries(SHAPES.get(path))),
-        user_agent=draw(st.sampled_from([IOS_WECHAT, CHROME])),
-        accept=HTML,
+        user_agent=draw(st.sampled_from([IOS_WECHAT_UA, DESKTOP_UA])),
+        accept=NAVIGATION_ACCEPT,
         cookie=draw(cookies(flow, for_callback=path == "/wechat/oauth-callback")),
     )
 

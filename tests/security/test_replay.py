@@ -16,8 +16,9 @@ import pytest
 
 from wechat_middleware.signing import server_signature
 
-from ..conftest import MakeWeChat
-from .helpers import KINDS, RawClient, check_answer
+from ..conftest import MakeWeChat, OpenClient
+from ..support.apps import KINDS, AppClient
+from .helpers import check_answer
 
 TOKEN = "server-check-token"  # tests/conftest.py's fake_config
 
@@ -29,40 +30,42 @@ def signed(nonce: str, *, timestamp: int | None = None, echostr: str = "e1") -> 
 
 
 @pytest.fixture(params=KINDS)
-def client(request: pytest.FixtureRequest, make_wechat: MakeWeChat) -> Iterator[RawClient]:
-    yield RawClient(request.param, make_wechat())
+def client(
+    open_client: OpenClient, request: pytest.FixtureRequest, make_wechat: MakeWeChat
+) -> Iterator[AppClient]:
+    yield open_client(request.param, make_wechat())
 
 
-def test_a_signed_server_check_is_answered_once(client: RawClient) -> None:
+def test_a_signed_server_check_is_answered_once(client: AppClient) -> None:
     target = signed("n-once")
     first = client.get(target)
-    assert (first.status, first.body) == (200, b"e1")
+    assert (first.status, first.content) == (200, b"e1")
     again = client.get(target)
     check_answer(again, open_base="http://unused")
-    assert again.status == 403 and again.body == b"replayed request"
+    assert again.status == 403 and again.content == b"replayed request"
 
 
-def test_a_replay_with_another_echostr_is_refused(client: RawClient) -> None:
+def test_a_replay_with_another_echostr_is_refused(client: AppClient) -> None:
     assert client.get(signed("n-echo", echostr="first")).status == 200
     replay = client.get(signed("n-echo", echostr="attacker-chosen"))
-    assert replay.status == 403 and b"attacker-chosen" not in replay.body
+    assert replay.status == 403 and b"attacker-chosen" not in replay.content
 
 
-def test_a_replayed_message_push_never_reaches_the_app(client: RawClient) -> None:
+def test_a_replayed_message_push_never_reaches_the_app(client: AppClient) -> None:
     target = signed("n-push")
-    first = client.get(target, method="POST")
-    assert (first.status, first.body) == (200, b"posted")
-    replay = client.get(target, method="POST")
-    assert replay.status == 403 and replay.body != b"posted"
+    first = client.request("POST", target)
+    assert (first.status, first.content) == (200, b"posted")
+    replay = client.request("POST", target)
+    assert replay.status == 403 and replay.content != b"posted"
 
 
-def test_each_new_nonce_is_served(client: RawClient) -> None:
+def test_each_new_nonce_is_served(client: AppClient) -> None:
     for nonce in ("a1", "a2", "a3"):
         assert client.get(signed(nonce)).status == 200
 
 
-def test_a_signed_check_with_an_old_timestamp_says_why(client: RawClient) -> None:
+def test_a_signed_check_with_an_old_timestamp_says_why(client: AppClient) -> None:
     """A valid signature 10 minutes old: the answer names the clock, not the signature."""
     stale = client.get(signed("n-old", timestamp=int(time.time()) - 600))
     assert stale.status == 403
-    assert stale.body == b"timestamp too old (clock skew?)"
+    assert stale.content == b"timestamp too old (clock skew?)"

@@ -10,37 +10,38 @@ from __future__ import annotations
 
 import pytest
 
-from ..conftest import MakeWeChat
-from .helpers import KINDS, RawClient, authorize, check_answer
+from ..conftest import MakeWeChat, OpenClient
+from ..support.apps import KINDS
+from .helpers import authorize, check_answer
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("host", ["example.com:99999", "example.com:65536", "[::1]:70000"])
 def test_a_host_with_an_impossible_port_is_not_sent_to_wechat(
-    kind: str, host: str, make_wechat: MakeWeChat
+    open_client: OpenClient, kind: str, host: str, make_wechat: MakeWeChat
 ) -> None:
-    answer = RawClient(kind, make_wechat()).get("/page", host=host)
+    answer = open_client(kind, make_wechat()).get("/page", host=host)
     check_answer(answer, open_base="http://unused")
-    assert answer.status == 400 and answer.body == b"bad Host header"
+    assert answer.status == 400 and answer.content == b"bad Host header"
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("host", ["example.com:65535", "example.com:1", "[::1]:8000"])
-def test_a_host_with_a_real_port_is_fine(kind: str, host: str, make_wechat: MakeWeChat) -> None:
-    answer = RawClient(kind, make_wechat()).get("/page", host=host)
+def test_a_host_with_a_real_port_is_fine(
+    open_client: OpenClient, kind: str, host: str, make_wechat: MakeWeChat
+) -> None:
+    answer = open_client(kind, make_wechat()).get("/page", host=host)
     assert answer.status == 302 and answer.location
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_session_cookie_is_found_in_a_second_cookie_header(
-    kind: str, make_wechat: MakeWeChat
+    open_client: OpenClient, kind: str, make_wechat: MakeWeChat
 ) -> None:
-    client = RawClient(kind, make_wechat())
+    client = open_client(kind, make_wechat())
     start = client.get("/page")
     assert start.location
     assert client.get(authorize(start.location)[1]).status == 302
     session = f"{client.cookie_name}={client.cookie}".encode()
-    page = client.get(
-        "/page", cookie="", extra=[(b"cookie", b"theme=dark; lang=zh"), (b"cookie", session)]
-    )
-    assert page.status == 200 and b'"openid": "o' in page.body
+    page = client.get("/page", cookie="", headers={"Cookie": [b"theme=dark; lang=zh", session]})
+    assert page.status == 200 and b'"openid": "o' in page.content

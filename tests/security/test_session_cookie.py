@@ -21,23 +21,24 @@ from wechat_middleware.session import (
     SessionCodec,
 )
 
-from ..conftest import MakeWeChat
-from .helpers import KINDS, RawClient, authorize, cookie_of, session_user
+from ..conftest import MakeWeChat, OpenClient
+from ..support.apps import KINDS
+from .helpers import authorize, cookie_of, session_user
 
 KEY = "one-secret-key-shared-by-two-apps-0123456789"
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_cookie_of_another_app_with_the_same_key_is_not_a_login(
-    kind: str, make_wechat: MakeWeChat
+    open_client: OpenClient, kind: str, make_wechat: MakeWeChat
 ) -> None:
-    first = RawClient(kind, make_wechat(secret_key=KEY))
+    first = open_client(kind, make_wechat(secret_key=KEY))
     start = first.get("/page")
     assert start.location
     back = first.get(authorize(start.location)[1])
     assert back.status == 302 and session_user(first.wechat, first.cookie) is not None
 
-    second = RawClient(kind, make_wechat(secret_key=KEY, app_id="wx9999999999999999"))
+    second = open_client(kind, make_wechat(secret_key=KEY, app_id="wx9999999999999999"))
     page = second.get("/page", cookie=first.cookie)
     assert page.status == 302  # not logged in: sent to WeChat
     assert session_user(second.wechat, first.cookie) is None
@@ -52,12 +53,12 @@ def test_the_codec_refuses_a_cookie_signed_for_another_app_id() -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_login_link_whose_next_grows_when_encoded_still_logs_in(
-    kind: str, make_wechat: MakeWeChat
+    open_client: OpenClient, kind: str, make_wechat: MakeWeChat
 ) -> None:
     """2,000 random CJK characters, each encoding to nine: within the raw limit, far over
     it encoded (and random, so compression cannot save it). The cookie written must be
     readable, and the login completes (back to "/")."""
-    client = RawClient(kind, make_wechat())
+    client = open_client(kind, make_wechat())
     rng = random.Random(7)
     next_path = "/" + "".join(chr(rng.randint(0x4E00, 0x9FFF)) for _ in range(2000))
     start = client.get("/wechat/login?next=" + quote(next_path))

@@ -16,24 +16,24 @@ import pytest
 
 from wechat_middleware.errors import ForeignURLError
 from wechat_middleware.testing import FakeWeChat
+from wechat_middleware.testing.user_agents import DESKTOP_UA as CHROME
 
-from ..apps import CHROME
-from ..conftest import MakeWeChat
-from .helpers import KINDS, RawClient
+from ..conftest import MakeWeChat, OpenClient
+from ..support.apps import KINDS, AppClient
 
 PUBLIC = "https://shop.example.com"
 
 
-def sign(client: RawClient, url: str, *, host: str = "testserver") -> tuple[int, dict[str, str]]:
+def sign(client: AppClient, url: str, *, host: str = "testserver") -> tuple[int, dict[str, str]]:
     answer = client.get(f"/api/sign?url={quote(url, safe='')}", ua=CHROME, host=host)
-    return answer.status, json.loads(answer.body)
+    return answer.status, json.loads(answer.content)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_url_of_this_site_is_signed(
-    kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+    open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    status, signature = sign(RawClient(kind, make_wechat()), "http://testserver/app/#/route")
+    status, signature = sign(open_client(kind, make_wechat()), "http://testserver/app/#/route")
     assert status == 200 and signature["url"] == "http://testserver/app/"
     assert fake_wechat.check_jsapi_signature(
         signature["url"], signature["nonceStr"], signature["timestamp"], signature["signature"]
@@ -54,18 +54,18 @@ def test_a_url_of_this_site_is_signed(
     ],
 )
 def test_a_url_of_another_origin_is_refused_with_a_reason(
-    kind: str, url: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+    open_client: OpenClient, kind: str, url: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    status, body = sign(RawClient(kind, make_wechat()), url)
+    status, body = sign(open_client(kind, make_wechat()), url)
     assert status == 400 and body["error"]
     assert "signature" not in body
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_with_a_public_url_a_spoofed_host_gets_no_signature_for_itself(
-    kind: str, make_wechat: MakeWeChat
+    open_client: OpenClient, kind: str, make_wechat: MakeWeChat
 ) -> None:
-    client = RawClient(kind, make_wechat(public_url=PUBLIC))
+    client = open_client(kind, make_wechat(public_url=PUBLIC))
     status, _ = sign(client, "http://evil.example/page", host="evil.example")
     assert status == 400
     status, signature = sign(client, PUBLIC + "/page", host="evil.example")

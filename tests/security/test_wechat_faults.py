@@ -23,10 +23,11 @@ import pytest
 from wechat_middleware import WeChat
 from wechat_middleware.stores import open_store
 from wechat_middleware.testing import FakeWeChat, Fault
+from wechat_middleware.testing.user_agents import DESKTOP_UA
 
-from ..apps import CHROME, AppClient, app_client
-from ..conftest import MakeWeChat, fake_config
-from .helpers import KINDS, RawClient, authorize, check_answer, no_login, session_user
+from ..conftest import MakeWeChat, OpenClient, fake_config
+from ..support.apps import KINDS, AppClient, app_client
+from .helpers import authorize, check_answer, no_login, session_user
 
 TOKEN = "cgi-bin/stable_token"  # the default token endpoint
 TICKET = "cgi-bin/ticket/getticket"
@@ -64,10 +65,10 @@ def client(kind: str, wechat: WeChat) -> Iterator[AppClient]:
 
 def render(client: AppClient, fake: FakeWeChat) -> dict[str, object] | None:
     """A page for a plain browser: it must render, its signature valid or None."""
-    answer = client.get("/page?x=1", ua=CHROME)
+    answer = client.get("/page?x=1", ua=DESKTOP_UA)
     check_answer(answer, open_base=fake.open_base)
     assert answer.status == 200
-    signature = answer.page()["signature"]
+    signature = answer.json()["signature"]
     if signature is None:
         return None
     assert isinstance(signature, dict)
@@ -186,13 +187,13 @@ def test_quota_error_backs_off_without_a_retry_storm(
     ids=["http-502", "quota"],
 )
 def test_concurrent_pages_under_a_failing_wechat_make_bounded_calls(
-    kind: str, wechat: WeChat, fake_wechat: FakeWeChat, fault: Fault
+    kind: str, wechat: WeChat, open_client: OpenClient, fake_wechat: FakeWeChat, fault: Fault
 ) -> None:
     fake_wechat.inject(TICKET, fault)
-    raw = RawClient(kind, wechat)
+    raw = open_client(kind, wechat)
     with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(pool.map(lambda _: raw.get(b"/page", ua=CHROME), range(64)))
-    assert all(a.status == 200 and b'"signature": null' in a.body for a in answers)
+        answers = list(pool.map(lambda _: raw.get(b"/page", ua=DESKTOP_UA), range(64)))
+    assert all(a.status == 200 and b'"signature": null' in a.content for a in answers)
     # One refresh for everyone: the others wait for it and share its failure.
     assert fake_wechat.calls(TICKET) <= 1 + RETRIES
     assert fake_wechat.calls(TOKEN) == 1
@@ -254,8 +255,10 @@ def test_userinfo_fault_logs_in_without_a_profile_and_bounded_calls(
 class HalfEmojiWeChat(FakeWeChat):
     """A profile whose nickname lost half of an emoji's surrogate pair (JSON ``\\ud83d``)."""
 
-    def _ep_userinfo(self, request: Any) -> Any:
-        reply = super()._ep_userinfo(request)
+    def _handle(self, request: Any) -> Any:
+        reply = super()._handle(request)
+        if request.path != USERINFO:
+            return reply
         data = json.loads(reply.body)
         if "nickname" in data:
             data["nickname"] = "小明\ud83d"

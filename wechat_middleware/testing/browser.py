@@ -1,3 +1,4 @@
+# Over 400 lines as one job: navigating like a browser (redirects, cookies, headers).
 """A scripted WeChat browser for tests: it sends WeChat's User-Agent and follows the login.
 
 ``WeChatBrowser`` walks the OAuth round trip the way WeChat's in-app browser does:
@@ -6,14 +7,19 @@ your app answers 302 to WeChat's authorize page, the authorize page (FakeWeChat)
 answers 302 to the page, and the page renders logged in. Every hop is recorded.
 
 It drives either a live server over real sockets (``browser.get("http://127.0.0.1:8000/")``)
-or an app in-process: ``browser.wsgi(app)`` (werkzeug's test client) and
-``browser.asgi(app)`` (Starlette's ``TestClient``) return a browser whose requests to
-the app's origin (``http://testserver`` by default) go in-process, while the hop to the
+or an app in-process: ``browser.wsgi(app)`` and ``browser.asgi(app)`` return a browser
+whose requests to the app's origin (``http://testserver`` by default) go in-process, as
+gunicorn and uvicorn would hand them over (see :mod:`.transports`), while the hop to the
 authorize page still crosses a real socket to FakeWeChat. Cookies are kept per origin,
 as a browser keeps them.
 
-Only ``requests`` is needed for live servers; werkzeug or Starlette only for their mode.
-No pytest: the pytest plugin's ``wechat_browser`` fixture is a thin wrapper.
+In-process, a request can also be byte-exact, for what HTTP clients refuse or
+normalise: ``browser.request("GET", b"/\\xff?%", headers={"Host": b"a\\r\\nb"})``
+sends that request target and those header bytes as they are; a header given as
+``None`` is not sent at all.
+
+Only ``requests`` and the standard library are needed, whatever the mode. No pytest: the
+pytest plugin's ``wechat_browser`` fixture is a thin wrapper.
 """
 
 from __future__ import annotations
@@ -23,22 +29,29 @@ import http.cookiejar
 import json
 import secrets
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
-import requests
 from requests.structures import CaseInsensitiveDict
 
 from .fake_wechat import HEADER_CONSENT, HEADER_OPENID, HEADER_SNAPSHOT, PATH_AUTHORIZE, FakeWeChat
+from .transports import CLIENT_ADDRESS, Answer, ASGIApp, Network, Transport, WSGIApp
+from .user_agents import (
+    ANDROID_WECHAT_UA,
+    DESKTOP_UA,
+    IOS_WECHAT_UA,
+    NAVIGATION_ACCEPT,
+    USER_AGENTS,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
-    from starlette.types import ASGIApp
+    from starlette.types import ASGIApp as StarletteASGIApp
 
-__all__ = [
+__all__ = [  # the User-Agent strings stay importable from here too (see .user_agents)
     "ANDROID_WECHAT_UA",
     "DESKTOP_UA",
     "IOS_WECHAT_UA",
@@ -49,29 +62,10 @@ __all__ = [
     "fake_wechat_env",
 ]
 
-# Samples from docs/wechat-protocol.md section 7: WeChat's browser says "MicroMessenger".
-IOS_WECHAT_UA = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI "
-    "Language/zh_CN"
-)
-ANDROID_WECHAT_UA = (
-    "Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A.230805.001; wv) AppleWebKit/537.36 "
-    "(KHTML, like Gecko) Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160065 "
-    "MMWEBSDK/20231202 MMWEBID/1234 MicroMessenger/8.0.47.2560(0x28002F35) WeChat/arm64 "
-    "Weixin NetType/WIFI Language/zh_CN ABI/arm64"
-)
-DESKTOP_UA = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/124.0.0.0 Safari/537.36"
-)
-USER_AGENTS = {"ios": IOS_WECHAT_UA, "android": ANDROID_WECHAT_UA, "desktop": DESKTOP_UA}
-# What a browser sends when it navigates to a page (the middleware logs in only these).
-NAVIGATION_ACCEPT = (
-    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
-)
 IN_PROCESS_BASE_URL = "http://testserver"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# A header's value; a list sends the header once per item (e.g. two Cookie headers).
+HeaderValues = Mapping[str, str | bytes | list[str | bytes] | None]
 
 
 def fake_wechat_env(fake: FakeWeChat, *, store: str = "memory://") -> dict[str, str]:
@@ -108,13 +102,18 @@ class Hop:
 
 @dataclass(frozen=True)
 class Response:
-    """The last answer of a navigation, and every hop that led to it (itself included)."""
+    """The last answer of a navigation, and every hop that led to it (itself included).
+
+    ``headers`` joins a repeated header with ", " (as ``requests`` does); ``header_list``
+    keeps every header line as it came, in order: read ``Set-Cookie`` from there.
+    """
 
     status: int
     headers: CaseInsensitiveDict[str]
     content: bytes
     url: str
     hops: tuple[Hop, ...] = ()
+    header_list: tuple[tuple[str, str], ...] = ()
 
     @property
     def text(self) -> str:
@@ -130,87 +129,17 @@ class Response:
         """The URL of every hop, in order: app, authorize page, callback, page."""
         return [hop.url for hop in self.hops]
 
+    @property
+    def location(self) -> str | None:
+        return self.headers.get("Location")
+
+    @property
+    def set_cookies(self) -> list[str]:
+        """Every ``Set-Cookie`` header of this answer, one cookie each."""
+        return [value for name, value in self.header_list if name.lower() == "set-cookie"]
+
     def json(self) -> Any:
         return json.loads(self.content)
-
-
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    headers: list[tuple[str, str]]
-    content: bytes
-
-
-class _Transport(Protocol):
-    """Sends one request and returns the answer; keeps no cookies (the browser does)."""
-
-    def send(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None
-    ) -> _Answer: ...
-
-    def close(self) -> None: ...
-
-
-class _Network:
-    """Real sockets, through a pooled ``requests.Session``."""
-
-    def __init__(self, timeout: float) -> None:
-        self.session = requests.Session()
-        self.timeout = timeout
-
-    def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> _Answer:
-        reply = self.session.request(
-            method, url, headers=headers, data=body, allow_redirects=False, timeout=self.timeout
-        )
-        self.session.cookies.clear()  # the browser's own jar is the only one
-        return _Answer(reply.status_code, list(reply.headers.items()), reply.content)
-
-    def close(self) -> None:
-        self.session.close()
-
-
-class _WSGI:
-    """An in-process WSGI app, through werkzeug's test client."""
-
-    def __init__(self, app: WSGIApplication) -> None:
-        from werkzeug.test import Client
-
-        self.client = Client(app, use_cookies=False)
-
-    def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> _Answer:
-        parts = urlsplit(url)
-        reply = self.client.open(
-            urlunsplit(("", "", parts.path or "/", parts.query, "")),
-            base_url=f"{parts.scheme}://{parts.netloc}",
-            method=method,
-            headers=headers,
-            data=body,
-        )
-        try:
-            return _Answer(reply.status_code, list(reply.headers.items()), reply.get_data())
-        finally:
-            reply.close()
-
-    def close(self) -> None:
-        """Nothing to release: werkzeug's test client holds no sockets or threads."""
-
-
-class _ASGI:
-    """An in-process ASGI app, through Starlette's TestClient, lifespan included."""
-
-    def __init__(self, app: ASGIApp, base_url: str) -> None:
-        from starlette.testclient import TestClient
-
-        self.client = TestClient(app, base_url=base_url, follow_redirects=False)
-        self.client.__enter__()  # runs the app's startup, as a server would
-
-    def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> _Answer:
-        reply = self.client.request(method, url, headers=headers, content=body)
-        self.client.cookies.clear()  # the browser's own jar is the only one
-        return _Answer(reply.status_code, list(reply.headers.multi_items()), reply.content)
-
-    def close(self) -> None:
-        self.client.__exit__(None, None, None)
 
 
 class _HeadersOf:
@@ -236,15 +165,35 @@ def _strip_fragment(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
 
 
+def _target(url: str) -> bytes:
+    """The request target of ``url``: its path and query, non-ASCII percent-encoded."""
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return b"".join(
+        ch.encode() if ch.isascii() else b"".join(b"%%%02X" % byte for byte in ch.encode())
+        for ch in target
+    )
+
+
+def _header_bytes(value: str | bytes) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
 class WeChatBrowser:
     """WeChat's in-app browser, scripted.
 
-    ``user_agent``: ``"ios"`` (default), ``"android"``, ``"desktop"`` (not WeChat, so
-    no login) or any User-Agent string. On FakeWeChat's authorize page ``openid`` picks
-    who logs in (default: the fake's ``default_openid``), ``consent=False`` declines the
-    ``snsapi_userinfo`` consent screen and ``snapshot=True`` is a visitor of a Moments
-    snapshot page. ``base_url`` resolves relative URLs; ``wsgi()``/``asgi()`` set it.
-    One cookie jar (``cookies``) serves every site, as in a real browser.
+    ``user_agent``: ``"ios"`` (default), ``"android"``, ``"wxwork"``, ``"desktop"`` (not
+    WeChat, so no login) or any User-Agent string (see :mod:`.user_agents`). On
+    FakeWeChat's authorize page ``openid`` picks who logs in (default: the fake's
+    ``default_openid``), ``consent=False`` declines the ``snsapi_userinfo`` consent
+    screen and ``snapshot=True`` is a visitor of a Moments snapshot page. ``base_url``
+    resolves relative URLs; ``wsgi()``/``asgi()`` set it. One cookie jar (``cookies``)
+    serves every site, as in a real browser.
     """
 
     def __init__(
@@ -257,8 +206,10 @@ class WeChatBrowser:
         base_url: str | None = None,
         timeout: float = 10.0,
         max_hops: int = 10,
+        address: str = CLIENT_ADDRESS[0],
     ) -> None:
         self.user_agent = USER_AGENTS.get(user_agent, user_agent)
+        self.address = address  # the peer address an in-process app sees
         self.openid = openid
         self.consent = consent
         self.snapshot = snapshot
@@ -266,8 +217,8 @@ class WeChatBrowser:
         self.timeout = timeout
         self.max_hops = max_hops
         self.cookies = http.cookiejar.CookieJar()
-        self._network = _Network(timeout)
-        self._app: _Transport | None = None  # the in-process app at base_url, if any
+        self._network = Network(timeout)
+        self._app: Transport | None = None  # the in-process app at base_url, if any
         self._owns_app = False
         self._children: list[WeChatBrowser] = []
 
@@ -285,14 +236,14 @@ class WeChatBrowser:
         ``options`` override this browser's (``openid=``, ``user_agent=``, ...). Other
         URLs, FakeWeChat's authorize page among them, are reached over the network.
         """
-        return self._bind(_WSGI(app), base_url, options)
+        return self._bind(WSGIApp(app), base_url, options)
 
     def asgi(
-        self, app: ASGIApp, *, base_url: str = IN_PROCESS_BASE_URL, **options: Any
+        self, app: StarletteASGIApp, *, base_url: str = IN_PROCESS_BASE_URL, **options: Any
     ) -> WeChatBrowser:
         """As :meth:`wsgi` for a Starlette/FastAPI/ASGI app; its lifespan runs until the
         browser is closed."""
-        return self._bind(_ASGI(app, base_url), base_url, options)
+        return self._bind(ASGIApp(app), base_url, options)
 
     def new(self, **options: Any) -> WeChatBrowser:
         """Another browser with an empty cookie jar (another phone), on the same app if
@@ -302,7 +253,7 @@ class WeChatBrowser:
         self._children.append(child)
         return child
 
-    def _bind(self, app: _Transport, base_url: str, options: Mapping[str, Any]) -> WeChatBrowser:
+    def _bind(self, app: Transport, base_url: str, options: Mapping[str, Any]) -> WeChatBrowser:
         child = self.new(**{"base_url": base_url, **options})
         child._app, child._owns_app = app, True
         return child
@@ -316,55 +267,76 @@ class WeChatBrowser:
             "base_url": self.base_url,
             "timeout": self.timeout,
             "max_hops": self.max_hops,
+            "address": self.address,
         }
 
     # -- browsing -----------------------------------------------------------------
 
     def get(
         self,
-        url: str,
+        url: str | bytes,
         *,
-        headers: Mapping[str, str] | None = None,
+        headers: HeaderValues | None = None,
         follow_redirects: bool = True,
+        before_redirect: Callable[[str], object] | None = None,
     ) -> Response:
         """Navigate to ``url`` and follow the redirects (the whole login), as WeChat would."""
-        return self.request("GET", url, headers=headers, follow_redirects=follow_redirects)
+        return self.request(
+            "GET",
+            url,
+            headers=headers,
+            follow_redirects=follow_redirects,
+            before_redirect=before_redirect,
+        )
 
     def post(
         self,
-        url: str,
+        url: str | bytes,
         data: Mapping[str, str] | bytes | None = None,
         *,
-        headers: Mapping[str, str] | None = None,
+        headers: HeaderValues | None = None,
         follow_redirects: bool = True,
     ) -> Response:
         """Submit a form; a mapping is sent as ``application/x-www-form-urlencoded``."""
-        sent = dict(headers or {})
-        if isinstance(data, Mapping):
-            sent.setdefault("Content-Type", "application/x-www-form-urlencoded")
-            data = urlencode(data).encode("ascii")
-        return self.request("POST", url, headers=sent, body=data, follow_redirects=follow_redirects)
+        return self.request(
+            "POST", url, headers=headers, body=data, follow_redirects=follow_redirects
+        )
 
     def request(
         self,
         method: str,
-        url: str,
+        url: str | bytes,
         *,
-        headers: Mapping[str, str] | None = None,
-        body: bytes | None = None,
+        headers: HeaderValues | None = None,
+        body: Mapping[str, str] | bytes | None = None,
         follow_redirects: bool = True,
+        before_redirect: Callable[[str], object] | None = None,
     ) -> Response:
         """Send a request and, unless told not to, follow each ``Location`` in turn.
+
+        ``url`` as bytes is a request target for the in-process app, sent byte for byte.
+        ``headers`` override the browser's own (User-Agent, Accept, Host, cookies); a
+        value of ``None`` sends no such header. A mapping ``body`` is sent as a form.
+        ``before_redirect`` is called with each URL a redirect leads to, before it is
+        requested (a barrier there lets many browsers take the next hop at once).
 
         A 303, and a 301/302 after a ``POST``, continue as ``GET`` without the body, as
         browsers do; 307 and 308 repeat the method and body. More than ``max_hops``
         redirects raise :class:`TooManyRedirects` listing every hop.
         """
-        url = self._absolute(url)
+        sent = dict(headers or {})
+        if isinstance(body, Mapping):
+            if not any(name.lower() == "content-type" for name in sent):
+                sent["Content-Type"] = "application/x-www-form-urlencoded"
+            body = urlencode(body).encode("ascii")
+        if isinstance(url, bytes):
+            target: bytes | None = url
+            url = self._in_process_url(url)
+        else:
+            target, url = None, _strip_fragment(self._absolute(url))
         hops: list[Hop] = []
         while True:
-            url = _strip_fragment(url)
-            answer = self._send(method, url, headers or {}, body)
+            answer = self._send(method, url, target, sent, body)
             received: CaseInsensitiveDict[str] = CaseInsensitiveDict()
             for name, value in answer.headers:
                 known = received.get(name)
@@ -372,13 +344,16 @@ class WeChatBrowser:
             location = received.get("Location") if answer.status in _REDIRECTS else None
             hops.append(Hop(method, url, answer.status, location))
             if location is None or not follow_redirects:
-                return Response(answer.status, received, answer.content, url, tuple(hops))
+                pairs = tuple(answer.headers)
+                return Response(answer.status, received, answer.content, url, tuple(hops), pairs)
             if len(hops) > self.max_hops:
                 chain = "\n".join(f"  {hop.method} {hop.url} -> {hop.status}" for hop in hops)
                 raise TooManyRedirects(f"more than {self.max_hops} redirects:\n{chain}")
-            url = urljoin(url, location)
+            url, target = _strip_fragment(urljoin(url, location)), None
             if answer.status == 303 or (answer.status in (301, 302) and method == "POST"):
                 method, body = "GET", None
+            if before_redirect is not None:
+                before_redirect(url)
 
     def _absolute(self, url: str) -> str:
         if urlsplit(url).scheme:
@@ -387,23 +362,42 @@ class WeChatBrowser:
             raise ValueError(f"{url!r} is relative: pass a full URL, or base_url=...")
         return urljoin(self.base_url + "/", url)
 
+    def _in_process_url(self, target: bytes) -> str:
+        if self._app is None or self.base_url is None:
+            raise ValueError("a bytes request target needs an in-process app: wsgi() or asgi()")
+        return self.base_url + target.decode("latin-1")
+
     def _send(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
-    ) -> _Answer:
+        self,
+        method: str,
+        url: str,
+        target: bytes | None,
+        headers: HeaderValues,
+        body: bytes | None,
+    ) -> Answer:
         # Never opened: the stdlib cookie jar reads the URL from a urllib Request.
         request = urllib.request.Request(url, method=method)  # noqa: S310
         self.cookies.add_cookie_header(request)
-        sent = {"User-Agent": self.user_agent, "Accept": NAVIGATION_ACCEPT}
-        cookie = request.get_header("Cookie")
-        if cookie:
-            sent["Cookie"] = cookie
+        sent: CaseInsensitiveDict[str | bytes | list[str | bytes] | None] = CaseInsensitiveDict(
+            {"Host": urlsplit(url).netloc, "User-Agent": self.user_agent}
+        )
+        sent["Accept"] = NAVIGATION_ACCEPT
+        sent["Cookie"] = request.get_header("Cookie")
+        if body is not None:
+            sent["Content-Length"] = str(len(body))
+        in_process = self._app is not None and _origin(url) == _origin(self.base_url or "")
+        if not in_process and urlsplit(url).path == "/" + PATH_AUTHORIZE:
+            sent.update(self._authorize_headers())
         sent.update(headers)
-        if self._app is not None and _origin(url) == _origin(self.base_url or ""):
-            answer = self._app.send(method, url, sent, body)
-        else:
-            if urlsplit(url).path == "/" + PATH_AUTHORIZE:
-                sent.update(self._authorize_headers())
-            answer = self._network.send(method, url, sent, body)
+        pairs = [
+            (name, _header_bytes(item))
+            for name, value in sent.items()
+            if value is not None
+            for item in (value if isinstance(value, list) else [value])
+        ]
+        raw_target = target if target is not None else _target(url)
+        transport = self._app if in_process and self._app is not None else self._network
+        answer = transport.send(method, url, raw_target, pairs, body, (self.address, 50000))
         self.cookies.extract_cookies(_HeadersOf(answer.headers), request)  # type: ignore[arg-type]
         return answer
 

@@ -1,39 +1,30 @@
-"""Two tiny apps, one per adapter, that expose what a page sees of ``request.wechat``.
+"""Two tiny apps, one per adapter, that expose what a page sees of ``request.wechat``,
+and the client the in-process tests drive them with.
 
-Tests drive them in-process (werkzeug's test client, Starlette's TestClient) to check
-that both adapters carry out the same decisions; the example apps are driven over real
-servers in ``tests/integration``.
+Tests drive them in-process to check that both adapters carry out the same decisions;
+the example apps are driven over real servers in ``tests/integration``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 from flask import Flask, request
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.testclient import TestClient
-from werkzeug.test import Client
 
 from wechat_middleware import WeChat
 from wechat_middleware.asgi import WeChatMiddleware as ASGIMiddleware
-from wechat_middleware.testing.browser import (
-    ANDROID_WECHAT_UA,
-    DESKTOP_UA,
-    IOS_WECHAT_UA,
-    NAVIGATION_ACCEPT,
-)
+from wechat_middleware.testing.browser import HeaderValues, WeChatBrowser
+from wechat_middleware.testing.browser import Response as Answer
+from wechat_middleware.testing.transports import CLIENT_ADDRESS
+from wechat_middleware.testing.user_agents import IOS_WECHAT_UA, NAVIGATION_ACCEPT
 
-IOS_WECHAT = IOS_WECHAT_UA
-ANDROID_WECHAT = ANDROID_WECHAT_UA
-WXWORK = IOS_WECHAT + " wxwork/4.1.0"
-CHROME = DESKTOP_UA
-HTML = NAVIGATION_ACCEPT
+KINDS = ("wsgi", "asgi")
 
 
 def page_state(context: object) -> dict[str, object]:
@@ -102,77 +93,68 @@ def starlette_app(wechat: WeChat) -> Starlette:
     return app
 
 
-@dataclass
-class Answer:
-    status: int
-    headers: Mapping[str, str]
-    body: str
-    set_cookies: list[str] = field(default_factory=list)
-
-    @property
-    def location(self) -> str | None:
-        return self.headers.get("Location")
-
-    def page(self) -> dict[str, object]:
-        data: dict[str, object] = json.loads(self.body)
-        return data
+def _bytes(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else value.encode("latin-1")
 
 
 class AppClient:
-    """The same small interface over either adapter, with a cookie jar of one cookie."""
+    """One of the apps above over either adapter (``kind``), through ``WeChatBrowser``.
+
+    What the tests need beyond the browser: one request at a time (no redirect followed),
+    ``ua``/``accept``/``host`` as keywords, and a jar of the session cookie alone that a
+    test reads and sets (``cookie``) to replay, tamper with or drop it. A target or value
+    given as bytes is sent byte for byte; ``host=None`` sends no Host header.
+    """
 
     def __init__(self, kind: str, wechat: WeChat) -> None:
         self.kind = kind
+        self.wechat = wechat
         self.cookie_name = wechat.config.session_cookie
         self.cookie: str | None = None
+        self._browser = WeChatBrowser()
         if kind == "wsgi":
-            self._wsgi = Client(flask_app(wechat), use_cookies=False)
+            self._app = self._browser.wsgi(flask_app(wechat))
         else:
-            self._asgi = TestClient(starlette_app(wechat), base_url="http://testserver")
+            self._app = self._browser.asgi(starlette_app(wechat))
 
     def request(
         self,
         method: str,
-        target: str,
+        target: str | bytes,
         *,
-        ua: str = IOS_WECHAT,
-        accept: str = HTML,
-        headers: Mapping[str, str] | None = None,
-        cookie: str | None = None,
+        ua: str | bytes = IOS_WECHAT_UA,
+        accept: str | bytes = NAVIGATION_ACCEPT,
+        host: str | bytes | None = "testserver",
+        cookie: str | bytes | None = None,
+        headers: HeaderValues | None = None,
+        client: str = CLIENT_ADDRESS[0],
     ) -> Answer:
-        sent = {"User-Agent": ua, "Accept": accept, "Host": "testserver", **(headers or {})}
+        """``client`` is the peer address the app sees (``REMOTE_ADDR``, scope client)."""
+        sent: dict[str, str | bytes | list[str | bytes] | None] = {
+            "User-Agent": ua,
+            "Accept": accept,
+            "Host": host,
+        }
+        sent.update(headers or {})
         jar = cookie if cookie is not None else self.cookie
         if jar:
-            sent["Cookie"] = f"{self.cookie_name}={jar}"
-        if self.kind == "wsgi":
-            path, _, query = target.partition("?")
-            response = self._wsgi.open(path, method=method, query_string=query, headers=sent)
-            answer = Answer(
-                response.status_code,
-                dict(response.headers),
-                response.get_data(as_text=True),
-                response.headers.getlist("Set-Cookie"),
-            )
+            value = _bytes(jar)
+            sent["Cookie"] = value if b"=" in value else _bytes(self.cookie_name) + b"=" + value
         else:
-            reply = self._asgi.request(method, target, headers=sent, follow_redirects=False)
-            answer = Answer(
-                reply.status_code,
-                {k.title(): v for k, v in reply.headers.items()},
-                reply.text,
-                reply.headers.get_list("set-cookie"),
-            )
+            sent.setdefault("Cookie", None)  # the browser's own jar stays out of it
+        self._app.address = client
+        answer = self._app.request(method, _bytes(target), headers=sent, follow_redirects=False)
         for header in answer.set_cookies:
             name, _, rest = header.partition("=")
             if name == self.cookie_name:
                 self.cookie = rest.split(";", 1)[0] or None
         return answer
 
-    def get(self, target: str, **kwargs: object) -> Answer:
+    def get(self, target: str | bytes, **kwargs: object) -> Answer:
         return self.request("GET", target, **kwargs)  # type: ignore[arg-type]
 
     def close(self) -> None:
-        if self.kind == "asgi":
-            self._asgi.close()
+        self._browser.close()
 
 
 @contextmanager

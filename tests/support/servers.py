@@ -1,9 +1,13 @@
-"""Run an example app in a real server process on loopback, as production would.
+"""The one server launcher of the integration and end-to-end tests: a real server process
+on loopback, as production would run it.
 
-The server is a subprocess (gunicorn with several sync workers, or uvicorn with several
-worker processes), so the tests cross real sockets and real process boundaries: the
-tokens a worker fetches are shared with its siblings only through the SQLite store.
-Every wait is bounded, and ``stop`` always ends the whole process group.
+An example app runs in gunicorn (several sync workers) or uvicorn (several worker
+processes), so the tests cross real sockets and real process boundaries: the tokens a
+worker fetches are shared with its siblings only through the SQLite store. The pages the
+end-to-end tests open (:class:`PageServer`) are served the same way, by
+``tests.support.page_files``. Every wait is bounded, ``stop`` always ends the whole
+process group, and a failing test shows what each of its servers logged meanwhile
+(``tests.support.reports``).
 """
 
 from __future__ import annotations
@@ -17,12 +21,17 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+
+from wechat_middleware.testing import FakeWeChat
+
+from .page_files import page_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
@@ -31,6 +40,7 @@ STOP_TIMEOUT = 10.0  # seconds for a graceful shutdown before SIGKILL
 PORT_ATTEMPTS = 3  # another process may take a free port between our probe and its bind
 SERVER_CHECK_TOKEN = "integration-server-check-token"
 READY_PATH = "/static/style.css"  # answered by the app without touching WeChat
+PAGES = "pages"  # the kind of the server of test pages
 # Gunicorn's default access log line plus the worker's pid ("<1234>"), so a test can
 # tell which worker answered which request (see served_by_pid).
 GUNICORN_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(p)s'
@@ -69,11 +79,16 @@ def _uvicorn(port: int) -> list[str]:
     ]
 
 
+def _pages(port: int) -> list[str]:
+    return [sys.executable, "-m", "tests.support.page_files", str(port)]
+
+
 #: Each server kind (a test id) and the command that serves its example app on a port.
 SERVER_COMMANDS: dict[str, Callable[[int], list[str]]] = {
     "flask+gunicorn-4-workers": _gunicorn,
     "starlette+uvicorn-2-workers": _uvicorn,
 }
+_COMMANDS = {**SERVER_COMMANDS, PAGES: _pages}
 
 
 class ServerStartError(RuntimeError):
@@ -118,9 +133,25 @@ def app_environment(
     return env
 
 
+def start_app(kind: str, fake: FakeWeChat, workdir: Path, **env: str) -> AppServer:
+    """The example app for ``kind`` on ``fake``, its SQLite store in ``workdir``; ``env``
+    adds to (or overrides) its environment."""
+    environment = app_environment(
+        app_id=fake.app_id,
+        app_secret=fake.app_secret,
+        wechat_base_url=fake.base_url,
+        store_path=workdir / "store.sqlite3",
+    )
+    return start_server(kind, {**environment, **env}, workdir)
+
+
 @dataclass
 class AppServer:
-    """One running server process (and its workers), its port and its log file."""
+    """One running server process (and its workers), its port and its log file.
+
+    A context manager that stops it; ``log_title``, ``log_size`` and ``log`` are what a
+    failing test's report shows (``tests.support.reports``).
+    """
 
     kind: str
     port: int
@@ -138,6 +169,16 @@ class AppServer:
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    @property
+    def log_title(self) -> str:
+        return f"{self.kind} log, port {self.port}"
+
+    def __enter__(self) -> AppServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def log_size(self) -> int:
         try:
@@ -193,7 +234,7 @@ def start_server(kind: str, env: Mapping[str, str], log_dir: Path) -> AppServer:
 
     Raises :class:`ServerStartError` with the server's log if it never becomes ready.
     """
-    command_for = SERVER_COMMANDS[kind]
+    command_for = _COMMANDS[kind]
     last_error: ServerStartError | None = None
     for attempt in range(1, PORT_ATTEMPTS + 1):
         port = free_port()
@@ -223,7 +264,7 @@ def start_server(kind: str, env: Mapping[str, str], log_dir: Path) -> AppServer:
 
 def _wait_until_ready(server: AppServer, timeout: float = READY_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
-    url = server.url(READY_PATH)
+    url = server.url(READY_PATH)  # the page server is given a page there too
     while True:
         code = server.process.poll()
         if code is not None:
@@ -242,3 +283,45 @@ def _wait_until_ready(server: AppServer, timeout: float = READY_TIMEOUT) -> None
                 f"its log:\n{server.log()}"
             )
         time.sleep(0.05)
+
+
+class PageServer:
+    """Test pages from files, in a server process of their own (another origin than
+    FakeWeChat and the apps): ``pages.add(path, html)``, then open ``pages.url(path)``.
+    The query is ignored and unknown paths are 404."""
+
+    def __init__(self) -> None:
+        self._root = tempfile.TemporaryDirectory(prefix="pages-")
+        self.root = Path(self._root.name)
+        (self.root / page_file(READY_PATH)).write_text("ready", encoding="utf-8")
+        self.server = start_server(PAGES, {**os.environ, "PAGES_ROOT": self._root.name}, self.root)
+
+    def __enter__(self) -> PageServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.stop()
+        self._root.cleanup()
+
+    @property
+    def origin(self) -> str:
+        return self.server.base_url
+
+    # Its request log, for a failing test's report (tests/support/reports.py).
+    @property
+    def log_title(self) -> str:
+        return f"page server log, port {self.server.port}"
+
+    def log_size(self) -> int:
+        return self.server.log_size()
+
+    def log(self, since: int = 0) -> str:
+        return self.server.log(since)
+
+    def url(self, path: str) -> str:
+        return self.origin + path
+
+    def add(self, path: str, html: str) -> str:
+        """Serve ``html`` at ``path`` (the query is ignored); returns its URL."""
+        (self.root / page_file(path)).write_text(html, encoding="utf-8")
+        return self.url(path)

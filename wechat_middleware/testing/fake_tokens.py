@@ -1,0 +1,213 @@
+"""WeChat's rules for global access tokens (classic and stable) and JS-SDK tickets.
+
+The endpoints ``cgi-bin/token``, ``cgi-bin/stable_token`` and ``cgi-bin/ticket/getticket``,
+and the signature check the JS-SDK runs against the live (or just retired) jsapi ticket.
+Every method runs with the fake's lock held.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .fake_records import (
+    STABLE_FORCE_INTERVAL,
+    STABLE_RENEW_WINDOW,
+    TICKET_OVERLAP,
+    TICKET_TYPES,
+    GlobalToken,
+    Reply,
+    Request,
+    Ticket,
+    error_reply,
+    json_reply,
+)
+
+if TYPE_CHECKING:
+    from .fake_wechat import FakeWeChat
+
+
+def credentials_error(fake: FakeWeChat, appid: str, secret: str) -> Reply | None:
+    """WeChat's answer to a wrong or missing app id or secret, or None when both are right."""
+    if not appid:
+        return error_reply(41002)
+    if appid != fake.app_id:
+        return error_reply(40013)
+    if not secret:
+        return error_reply(41004)
+    if secret != fake.app_secret:
+        return error_reply(40125)
+    return None
+
+
+def jsapi_signature(ticket: str, noncestr: str, timestamp: str, url: str) -> str:
+    plain = f"jsapi_ticket={ticket}&noncestr={noncestr}&timestamp={timestamp}&url={url}"
+    return hashlib.sha1(plain.encode("utf-8")).hexdigest()  # noqa: S324 - WeChat's algorithm
+
+
+class TokenRules:
+    """Global tokens and tickets: what is issued, what is still accepted, and until when."""
+
+    def __init__(self, fake: FakeWeChat, clock: Callable[[], float]) -> None:
+        self.fake = fake  # its app id, secret and TTLs
+        self.clock = clock
+        self.global_tokens: dict[str, GlobalToken] = {}
+        self.stable_current: GlobalToken | None = None
+        self.stable_forced_at: float | None = None
+        self.tickets: dict[str, Ticket] = {}  # current ticket per type
+        self.previous_tickets: dict[str, Ticket] = {}  # the one it replaced, per type
+
+    # ----------------------------------------------------------------- state
+
+    @staticmethod
+    def errcode(token: GlobalToken, now: float) -> int:
+        if now >= token.revoked_at:
+            return 40001
+        if now >= token.expires_at:
+            return 42001
+        return 0
+
+    def token_error(self, value: str) -> Reply | None:
+        """The error a call with global token ``value`` gets, or None if it is live."""
+        if not value:
+            return error_reply(41001)
+        token = self.global_tokens.get(value)
+        errcode = 40001 if token is None else self.errcode(token, self.clock())
+        return error_reply(errcode) if errcode else None
+
+    def valid_tokens(self) -> set[str]:
+        now = self.clock()
+        return {v for v, token in self.global_tokens.items() if self.errcode(token, now) == 0}
+
+    def revoke_all(self) -> None:
+        now = self.clock()
+        for token in self.global_tokens.values():
+            token.revoked_at = min(token.revoked_at, now)
+
+    def expire_all(self) -> None:
+        now = self.clock()
+        for token in self.global_tokens.values():
+            token.expires_at = min(token.expires_at, now)
+
+    def live_ticket(self, kind: str) -> str | None:
+        ticket = self.tickets.get(kind)
+        if ticket is None or ticket.expires_at <= self.clock():
+            return None
+        return ticket.value
+
+    def retire_ticket(self, kind: str) -> None:
+        """The next getticket issues a new ticket; this one keeps its overlap."""
+        ticket = self.tickets.pop(kind, None)
+        if ticket is not None:
+            self.previous_tickets[kind] = ticket
+
+    def signature_valid(
+        self, url: str, noncestr: str, timestamp: str | int, signature: str
+    ) -> bool:
+        """Would the JS-SDK accept this ``wx.config`` signature for this page (no fragment)?"""
+        page_url = url.split("#", 1)[0]
+        now = self.clock()
+        tickets = [
+            ticket
+            for ticket in (self.tickets.get("jsapi"), self.previous_tickets.get("jsapi"))
+            if ticket is not None and now < ticket.expires_at + TICKET_OVERLAP
+        ]
+        return any(
+            hmac.compare_digest(
+                jsapi_signature(ticket.value, noncestr, str(timestamp), page_url).encode(),
+                signature.encode(),
+            )
+            for ticket in tickets
+        )
+
+    def _new_token(self, kind: str, now: float) -> GlobalToken:
+        token = GlobalToken(secrets.token_urlsafe(120), kind, now + self.fake.token_ttl)
+        self.global_tokens[token.value] = token
+        return token
+
+    @staticmethod
+    def _token_reply(token: GlobalToken, now: float) -> Reply:
+        return json_reply(
+            {"access_token": token.value, "expires_in": round(token.expires_at - now)}
+        )
+
+    # ----------------------------------------------------------------- endpoints
+
+    def token(self, request: Request) -> Reply:
+        """Classic token: every call issues a new one and retires the previous ones."""
+        if request.arg("grant_type") != "client_credential":
+            return error_reply(40002)
+        error = credentials_error(self.fake, request.arg("appid"), request.arg("secret"))
+        if error:
+            return error
+        now = self.clock()
+        for token in self.global_tokens.values():
+            if token.kind == "classic":
+                token.revoked_at = min(token.revoked_at, now + self.fake.token_overlap)
+        return self._token_reply(self._new_token("classic", now), now)
+
+    def stable_token(self, request: Request) -> Reply:
+        """Stable token: shared while it lives; force_refresh renews, at most every 30 s."""
+        try:
+            body = json.loads(request.body)
+        except ValueError:
+            return error_reply(47001)
+        if not isinstance(body, dict):
+            return error_reply(47001)
+        grant_type, appid, secret = (body.get(k, "") for k in ("grant_type", "appid", "secret"))
+        force = body.get("force_refresh", False)
+        if not all(isinstance(v, str) for v in (grant_type, appid, secret)):
+            return error_reply(47001)
+        if not isinstance(force, bool):
+            return error_reply(47001)
+        if grant_type != "client_credential":
+            return error_reply(40002)
+        error = credentials_error(self.fake, appid, secret)
+        if error:
+            return error
+
+        now = self.clock()
+        current = self.stable_current
+        if current is not None and self.errcode(current, now) == 0:
+            if force:
+                last = self.stable_forced_at
+                if last is not None and now - last < STABLE_FORCE_INTERVAL:
+                    return self._token_reply(current, now)  # too soon: current, unchanged
+            elif current.expires_at - now > STABLE_RENEW_WINDOW:
+                return self._token_reply(current, now)
+        # Here a new token is due: forced, near or past expiry, or the current one is dead.
+        if force:
+            self.stable_forced_at = now
+            if current is not None:
+                current.revoked_at = min(current.revoked_at, now)
+        # A normal renewal leaves the old token valid until its own expiry.
+        self.stable_current = self._new_token("stable", now)
+        return self._token_reply(self.stable_current, now)
+
+    def ticket(self, request: Request) -> Reply:
+        """JS-SDK ticket: one per app and type, cached by WeChat until it expires."""
+        error = self.token_error(request.arg("access_token"))
+        if error:
+            return error
+        kind = request.arg("type")
+        if kind not in TICKET_TYPES:
+            return error_reply(40097)
+        now = self.clock()
+        ticket = self.tickets.get(kind)
+        if ticket is None or now >= ticket.expires_at:
+            if ticket is not None:
+                self.previous_tickets[kind] = ticket
+            ticket = Ticket(secrets.token_urlsafe(64), now + self.fake.ticket_ttl)
+            self.tickets[kind] = ticket
+        return json_reply(
+            {
+                "errcode": 0,
+                "errmsg": "ok",
+                "ticket": ticket.value,
+                "expires_in": round(ticket.expires_at - now),
+            }
+        )
