@@ -578,3 +578,26 @@ def test_fake_server_says_its_credentials_are_the_fakes_own() -> None:
     finally:
         process.terminate()
         process.communicate(timeout=30)
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from wechat_middleware import __version__
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"wechat-middleware {__version__}"
+
+
+def test_fake_server_stops_on_sigterm_sent_the_moment_it_has_printed() -> None:
+    """A supervisor stops it as soon as it read the output: SIGTERM may come before the
+    command is waiting, and may land on any of its threads."""
+    for _ in range(5):
+        process = start_command("fake-server", "--port", "0")
+        try:
+            read_until(process, "authorize page")
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=30)
+            assert process.returncode == 0, err
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()

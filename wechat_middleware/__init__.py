@@ -6,6 +6,7 @@ from .config import WeChatConfig
 from .errors import (
     AppConfigError,
     ConfigError,
+    ForeignURLError,
     InvalidCodeError,
     InvalidCredentialError,
     QuotaExceededError,
@@ -26,6 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AppConfigError",
     "ConfigError",
+    "ForeignURLError",
     "InvalidCodeError",
     "InvalidCredentialError",
     "QuotaExceededError",

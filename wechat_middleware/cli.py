@@ -153,6 +153,16 @@ def timestamp_value(raw: str) -> int:
     return int(raw)
 
 
+def wait_until_interrupted(done: Callable[[], bool] = lambda: False) -> None:
+    """Sleep in short steps until Ctrl-C or SIGTERM (or ``done()``).
+
+    A signal may be delivered to any thread; Python runs its handler in the main
+    thread only when that thread runs again, so the main thread never blocks for long.
+    """
+    while not done():
+        time.sleep(0.2)
+
+
 def port_number(raw: str) -> int:
     """argparse type: a TCP port, 0 (pick a free one) to 65535."""
     try:
@@ -203,7 +213,7 @@ def _fake_server(args: argparse.Namespace) -> int:
                 f"the request header {HEADER_OPENID} picks another openid.",
                 flush=True,
             )
-            threading.Event().wait()  # until Ctrl-C or SIGTERM
+            wait_until_interrupted()
         except KeyboardInterrupt:
             print("FakeWeChat stopped")
         finally:
@@ -457,11 +467,14 @@ def _command(
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="wechat-middleware",
         description="WeChat JS-SDK signing and web OAuth middleware: tools.",
         epilog=_EXIT_CODES,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = _command(
@@ -469,7 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         _demo,
         "run the Flask example against the built-in fake WeChat server",
-        "Serve examples/flask_app (run it from a checkout) against FakeWeChat, or against\n"
+        "Serve examples/flask_app against FakeWeChat (run it from a checkout of the\n"
+        "repository: the example is not part of the installed package), or against\n"
         "the real WeChat when WECHAT_APP_ID and WECHAT_APP_SECRET are set.",
     )
     demo.add_argument("--host", default="127.0.0.1")

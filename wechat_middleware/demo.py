@@ -56,8 +56,9 @@ def load_example() -> Any:
     root = Path.cwd()
     if not (root / "examples" / "flask_app" / "app.py").is_file():
         raise SystemExit(
-            "demo: run it from a checkout of wechat_middleware (examples/flask_app/app.py "
-            "not found in the current directory); `bash scripts/demo` does this for you"
+            "wechat-middleware demo: run it from a checkout of wechat_middleware "
+            "(examples/flask_app/app.py is not in the current directory, and the example "
+            "is not part of the installed package); `bash scripts/demo` does this for you"
         )
     sys.path.insert(0, str(root))
     return importlib.import_module("examples.flask_app.app").app
@@ -102,7 +103,7 @@ def self_check(base_url: str, fake: FakeWeChat | None) -> bool:
 def run(host: str, port: int, check: bool) -> int:
     from werkzeug.serving import make_server
 
-    from .cli import stop_on_sigterm
+    from .cli import stop_on_sigterm, wait_until_interrupted
 
     # SIGTERM stops the demo cleanly from the start, like Ctrl-C.
     with stop_on_sigterm(), demo_environment(os.environ) as upstream:
@@ -120,15 +121,17 @@ def run(host: str, port: int, check: bool) -> int:
             print(verify_hint(base_url, os.environ.get("WECHAT_TOKEN", "")))
             print(
                 "\nOpen it as WeChat's browser (browser devtools: a custom User-Agent "
-                "containing 'MicroMessenger'), or try:\n"
-                f"  curl -si -A 'MicroMessenger/8.0.47' -H 'Accept: text/html' "
-                f"'{base_url}/?a=1&b=2'\n"
-                "Expect a 302 to the OAuth authorize page, then back to /?a=1&b=2 logged in,\n"
-                'with a JS-SDK signature for exactly that URL in <script id="wx-config">.\n'
+                "containing 'MicroMessenger'), or follow the login with curl (the cookie\n"
+                "jar keeps the session, as a browser does):\n"
+                f"  curl -sL -c jar.txt -b jar.txt -A 'MicroMessenger/8.0.47' "
+                f"-H 'Accept: text/html' '{base_url}/?a=1&b=2'\n"
+                "That is a 302 to the OAuth authorize page, back to the callback, and the\n"
+                "page logged in, with a JS-SDK signature for exactly that URL in\n"
+                '<script id="wx-config">.\n'
                 "A desktop User-Agent sees the page without the login. Ctrl-C stops.",
                 flush=True,
             )
-            thread.join()
+            wait_until_interrupted(lambda: not thread.is_alive())
         except KeyboardInterrupt:
             pass
         finally:
