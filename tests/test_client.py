@@ -23,7 +23,8 @@ from wechat_middleware import (
     WeChatAPIError,
     WeChatUnavailableError,
 )
-from wechat_middleware.client import WeChatClient, redact
+from wechat_middleware.client import WeChatClient
+from wechat_middleware.redaction import redact
 from wechat_middleware.testing import FakeUser, FakeWeChat, Fault
 
 

@@ -15,28 +15,29 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from wechat_middleware import ConfigError, WeChat
+from wechat_middleware import ConfigError, WeChat, WeChatConfig
 from wechat_middleware.flow import (
     Action,
     ClaimServerCheck,
     CompleteLogin,
-    Flow,
     PassThrough,
     RequestView,
     Respond,
-    safe_next,
 )
 from wechat_middleware.signing import server_signature
+from wechat_middleware.stores import open_store
 from wechat_middleware.testing.user_agents import (
     DESKTOP_UA,
     IOS_WECHAT_UA,
     NAVIGATION_ACCEPT,
     WXWORK_UA,
 )
+from wechat_middleware.urls import safe_next
 
-from .conftest import MakeWeChat
+from .support.flow import Flow
 
 TOKEN = "server-check-token"
+API = "http://127.0.0.1:9"  # never called: deciding does no I/O
 
 
 def view(path: str = "/", query: str = "", **fields: Any) -> RequestView:
@@ -54,13 +55,26 @@ def view(path: str = "/", query: str = "", **fields: Any) -> RequestView:
     return RequestView(**values)
 
 
+def config(**overrides: Any) -> WeChatConfig:
+    values: dict[str, Any] = {
+        "app_id": "wx0123456789abcdef",
+        "app_secret": "app-secret",
+        "token": TOKEN,
+        "secret_key": "test-secret-key-0123456789abcdef",
+        "api_base": API,
+        "open_base": API,
+    }
+    values.update(overrides)
+    return WeChatConfig(**values)
+
+
 @pytest.fixture
-def flow(make_wechat: MakeWeChat) -> Flow:
-    return Flow(make_wechat(token=TOKEN))
+def flow() -> Flow:
+    return Flow(config())
 
 
-def make_flow(make_wechat: MakeWeChat, **config: Any) -> Flow:
-    return Flow(make_wechat(**config))
+def make_flow(**overrides: Any) -> Flow:
+    return Flow(config(**overrides))
 
 
 def check(flow: Flow, request: RequestView) -> Action:
@@ -116,8 +130,8 @@ def test_server_check_with_a_stale_timestamp_is_forbidden(flow: Flow) -> None:
     assert isinstance(action, Respond) and action.status == 403
 
 
-def test_server_check_without_a_configured_token_is_forbidden(make_wechat: MakeWeChat) -> None:
-    action = check(make_flow(make_wechat, token=None), view("/wechat/verify", signed_query()))
+def test_server_check_without_a_configured_token_is_forbidden() -> None:
+    action = check(make_flow(token=None), view("/wechat/verify", signed_query()))
     assert isinstance(action, Respond) and action.status == 403
 
 
@@ -167,27 +181,27 @@ def test_these_requests_pass_through_without_oauth(flow: Flow, fields: dict[str,
     assert isinstance(flow.decide(view(path, **fields)), PassThrough)
 
 
-def test_wechat_work_is_sent_to_oauth_when_configured(make_wechat: MakeWeChat) -> None:
-    action = make_flow(make_wechat, include_wxwork=True).decide(view(user_agent=WXWORK_UA))
+def test_wechat_work_is_sent_to_oauth_when_configured() -> None:
+    action = make_flow(include_wxwork=True).decide(view(user_agent=WXWORK_UA))
     assert isinstance(action, Respond) and action.status == 302
 
 
-def test_login_outside_wechat_when_configured(make_wechat: MakeWeChat) -> None:
-    flow = make_flow(make_wechat, login_required_outside_wechat=True)
+def test_login_outside_wechat_when_configured() -> None:
+    flow = make_flow(login_required_outside_wechat=True)
     action = flow.decide(view(user_agent=DESKTOP_UA))
     assert isinstance(action, Respond) and action.status == 302
 
 
-def test_custom_exclude_prefixes(make_wechat: MakeWeChat) -> None:
-    flow = make_flow(make_wechat, exclude=("/public/", "/health"))
+def test_custom_exclude_prefixes() -> None:
+    flow = make_flow(exclude=("/public/", "/health"))
     assert isinstance(flow.decide(view("/public/x")), PassThrough)
     assert isinstance(flow.decide(view("/healthz")), PassThrough)
     assert isinstance(flow.decide(view("/static/x")), Respond)
 
 
-def test_middleware_refuses_to_start_without_a_secret_key(make_wechat: MakeWeChat) -> None:
+def test_middleware_refuses_to_start_without_a_secret_key() -> None:
     with pytest.raises(ConfigError, match="WECHAT_SECRET_KEY"):
-        make_flow(make_wechat, secret_key=None)
+        make_flow(secret_key=None)
 
 
 # -- URLs: what is signed and where the browser goes ---------------------------------------
@@ -202,8 +216,8 @@ def test_redirect_uri_uses_the_request_host_and_scheme(flow: Flow) -> None:
     assert "Secure" in dict(action.headers)["Set-Cookie"]
 
 
-def test_public_url_wins_over_a_spoofed_host(make_wechat: MakeWeChat) -> None:
-    flow = make_flow(make_wechat, public_url="https://shop.example.com")
+def test_public_url_wins_over_a_spoofed_host() -> None:
+    flow = make_flow(public_url="https://shop.example.com")
     action = flow.decide(view("/p", host="evil.example"))
     assert isinstance(action, Respond)
     location = dict(action.headers)["Location"]
@@ -212,7 +226,7 @@ def test_public_url_wins_over_a_spoofed_host(make_wechat: MakeWeChat) -> None:
     ]
     page = flow.decide(view("/p", host="evil.example", user_agent=DESKTOP_UA))
     assert isinstance(page, PassThrough)
-    assert page.context.page_url == "https://shop.example.com/p"
+    assert flow.page_url(page) == "https://shop.example.com/p"
 
 
 @pytest.mark.parametrize("host", ["evil.com\r\nX: y", "a b", "", "x" * 300, "ex@mple.com"])
@@ -226,14 +240,14 @@ def test_page_url_keeps_the_raw_path_and_query_byte_for_byte(flow: Flow) -> None
         view("/a b", raw_path="/a%20b", query="z=1&a=%E4%B8%AD&a=2&empty=", user_agent=DESKTOP_UA)
     )
     assert isinstance(action, PassThrough)
-    assert action.context.page_url == "http://example.com/a%20b?z=1&a=%E4%B8%AD&a=2&empty="
+    assert flow.page_url(action) == "http://example.com/a%20b?z=1&a=%E4%B8%AD&a=2&empty="
 
 
 def test_page_url_percent_encodes_raw_non_ascii_bytes(flow: Flow) -> None:
     raw = "q=" + "中".encode().decode("latin-1")  # what a server passes for unencoded UTF-8
     action = flow.decide(view("/", query=raw, user_agent=DESKTOP_UA))
     assert isinstance(action, PassThrough)
-    assert action.context.page_url == "http://example.com/?q=%E4%B8%AD"
+    assert flow.page_url(action) == "http://example.com/?q=%E4%B8%AD"
 
 
 def test_the_return_path_is_the_requested_path_and_query(flow: Flow) -> None:
@@ -313,8 +327,8 @@ def test_post_to_the_callback_is_not_allowed(flow: Flow) -> None:
     assert isinstance(action, Respond) and action.status == 405
 
 
-def test_wechat_instance_builds_the_flow_from_its_config(make_wechat: MakeWeChat) -> None:
-    wechat: WeChat = make_wechat(verify_path="/wx", callback_path="/cb", login_path="/in")
-    flow = Flow(wechat)
+def test_wechat_instance_builds_the_flow_from_its_config() -> None:
+    settings = config(verify_path="/wx", callback_path="/cb", login_path="/in")
+    flow = Flow.of(WeChat(settings, store=open_store("memory://")))
     assert isinstance(flow.decide(view("/wx")), Respond)
     assert isinstance(flow.decide(view("/cb", method="POST")), Respond)

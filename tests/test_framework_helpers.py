@@ -6,8 +6,9 @@ from fastapi import Depends, FastAPI
 from flask import Flask, Request, render_template_string, request
 from starlette.testclient import TestClient
 
-from wechat_middleware.asgi import WeChatMiddleware, get_wechat
+from wechat_middleware.asgi import WeChatMiddleware
 from wechat_middleware.context import WeChatContext
+from wechat_middleware.integrations.starlette import get_wechat
 from wechat_middleware.testing.user_agents import DESKTOP_UA
 
 from .conftest import MakeWeChat

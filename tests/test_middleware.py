@@ -332,7 +332,6 @@ def test_userinfo_scope_keeps_the_profile_in_the_session(
 
 
 def wechat_user(wechat: object, cookie: str | None) -> object:
-    from wechat_middleware.flow import Flow
 
     assert cookie
-    return Flow(wechat).codec.loads(cookie).user  # type: ignore[arg-type]
+    return wechat.rules.codec.loads(cookie).user  # type: ignore[arg-type]

@@ -14,9 +14,9 @@ from wechat_middleware.signing import (
     check_server_signature,
     jsapi_signature,
     make_nonce,
-    normalize_url,
     server_signature,
 )
+from wechat_middleware.urls import normalize_url
 
 # WeChat's official JS-SDK signature example (JS-SDK docs, appendix 1).
 OFFICIAL_TICKET = (

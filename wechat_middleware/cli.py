@@ -236,7 +236,7 @@ def _open_wechat(command: str) -> WeChat | int:
 
 
 def _sign(args: argparse.Namespace) -> int:
-    from .jssdk import check_page_url
+    from .urls import check_page_url
 
     try:
         url = check_page_url(args.url)

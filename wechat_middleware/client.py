@@ -9,29 +9,21 @@ Quota errors are never retried: retrying them only burns more quota.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from . import urls
 from .errors import SystemBusyError, WeChatError, WeChatUnavailableError, error_for
+from .protocol import LANGS
+from .redaction import redact
 
 log = logging.getLogger("wechat_middleware")
 
 JSON = dict[str, Any]
-LANGS = ("zh_CN", "zh_TW", "en")
-_SECRETS_IN_TEXT = re.compile(
-    r"((?:secret|access_token|refresh_token|code|ticket)=)[^&\s'\")]+", re.IGNORECASE
-)
-
-
-def redact(text: str) -> str:
-    """Hide secrets, tokens and codes that an exception message may carry in a URL."""
-    return _SECRETS_IN_TEXT.sub(r"\1***", text)
 
 
 class _RedactFilter(logging.Filter):
@@ -44,33 +36,6 @@ class _RedactFilter(logging.Filter):
 
 
 logging.getLogger("urllib3.connectionpool").addFilter(_RedactFilter())
-
-
-def authorize_url(
-    open_base: str,
-    app_id: str,
-    redirect_uri: str,
-    scope: str,
-    state: str,
-    *,
-    force_popup: bool = False,
-) -> str:
-    """WeChat's OAuth authorize URL, parameters in the documented order.
-
-    ``#wechat_redirect`` is required: without it some WeChat clients show an error
-    page instead of the consent screen.
-    """
-    params = [
-        ("appid", app_id),
-        ("redirect_uri", redirect_uri),
-        ("response_type", "code"),
-        ("scope", scope),
-        ("state", state),
-    ]
-    if force_popup:
-        params.append(("forcePopup", "true"))
-    query = urlencode(params, quote_via=quote, safe="")
-    return f"{open_base}/connect/oauth2/authorize?{query}#wechat_redirect"
 
 
 class WeChatClient:
@@ -159,7 +124,7 @@ class WeChatClient:
     def authorize_url(
         self, redirect_uri: str, scope: str, state: str, *, force_popup: bool = False
     ) -> str:
-        return authorize_url(
+        return urls.authorize_url(
             self.open_base, self.app_id, redirect_uri, scope, state, force_popup=force_popup
         )
 

@@ -1,39 +1,72 @@
-"""``request.wechat``: what a page needs from WeChat, computed only when read."""
+"""``request.wechat``: what a page needs from WeChat, computed only when read.
+
+A :class:`WeChatContext` is built for every request the app sees, so it holds plain
+data (the page's parts, the user) and does nothing until read: a request that never
+signs costs no ticket look-up and not even the joining of its URL.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ForeignURLError, StoreError, WeChatError
-from .jssdk import JSSignature, check_page_url
+from .urls import Page, check_page_url, origin_of, same_origin
 from .user import WeChatUser
 
 if TYPE_CHECKING:
-    from .wechat import WeChat
+    from .config import WeChatConfig
+    from .jssdk import JSSDK, JSSignature
+    from .login import LoginSteps
+    from .logs import ThrottledWarning
+    from .rules import Rules
+    from .tokens import TokenManager
 
 log = logging.getLogger("wechat_middleware")
 
 _UNSET: Any = object()
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # Characters that could end a <script> element or a JS string early when JSON is
 # dropped into HTML; escaped as \\uXXXX they are still the same JSON.
-_SCRIPT_UNSAFE = str.maketrans(
-    {
-        "<": "\\u003c",
-        ">": "\\u003e",
-        "&": "\\u0026",
-        "\u2028": "\\u2028",
-        "\u2029": "\\u2029",
-    }
+_SCRIPT_UNSAFE = (
+    ("&", "\\u0026"),
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
 )
 
 
 def script_safe_json(value: Any) -> str:
     """JSON that is safe inside ``<script>`` in an HTML page (and still valid JSON)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT_UNSAFE)
+    text = _ENCODE(value)
+    for char, escaped in _SCRIPT_UNSAFE:
+        if char in text:  # usually only "&" (a query string): skip the rest cheaply
+            text = text.replace(char, escaped)
+    return text
+
+
+class SigningParts(Protocol):
+    """What a context uses of its :class:`~wechat_middleware.WeChat`."""
+
+    config: WeChatConfig
+    jssdk: JSSDK
+    tokens: TokenManager
+    signing_failures: ThrottledWarning
+
+
+class MiddlewareParts(SigningParts, Protocol):
+    """What an adapter uses of its :class:`~wechat_middleware.WeChat`."""
+
+    @property
+    def rules(self) -> Rules: ...
+
+    @property
+    def login_steps(self) -> LoginSteps: ...
+
+    clock: Callable[[], float]
 
 
 class WeChatContext:
@@ -41,37 +74,37 @@ class WeChatContext:
 
     ``signature`` is lazy: a request that never reads it costs no ticket look-up. If
     WeChat cannot be reached it is ``None`` (and a warning is logged) so the page still
-    renders, just without the JS-SDK.
+    renders, just without the JS-SDK. In ``async`` code use ``await asignature()`` and
+    ``await asign(url)``, which fetch a due ticket off the event loop.
     """
 
-    __slots__ = ("_page_url", "_signature", "_url_source", "_wechat", "is_wechat_browser", "user")
+    __slots__ = ("_page", "_page_url", "_signature", "_wechat", "is_wechat_browser", "user")
 
     def __init__(
         self,
-        wechat: WeChat,
+        wechat: SigningParts,
         *,
-        page_url: str | Callable[[], str],
+        page: Page | None = None,
+        page_url: str | None = None,
         user: WeChatUser | None,
         is_wechat_browser: bool,
     ) -> None:
         self._wechat = wechat
-        # The URL is built on first use: most requests never sign anything.
-        self._page_url = page_url if isinstance(page_url, str) else None
-        self._url_source = page_url
+        self._page = page
+        self._page_url = page_url  # given, or joined from ``page`` on first use
         self.user = user
         self.is_wechat_browser = is_wechat_browser
         self._signature: JSSignature | None = _UNSET
 
     def __repr__(self) -> str:
-        openid = self.user.openid if self.user else None
-        return f"<WeChatContext url={self.page_url!r} openid={openid!r}>"
+        return f"<WeChatContext url={self.page_url!r} openid={self.openid!r}>"
 
     @property
     def page_url(self) -> str:
         """The URL the browser shows for this request (what ``signature`` signs)."""
         if self._page_url is None:
-            assert callable(self._url_source)
-            self._page_url = self._url_source()
+            page = self._page
+            self._page_url = page.url(self._wechat.config.public_url) if page else ""
         return self._page_url
 
     @property
@@ -97,6 +130,18 @@ class WeChatContext:
                 log.warning("cannot sign this page's URL: %s", exc)
                 self._signature = None
         return self._signature
+
+    @property
+    def signing_needs_io(self) -> bool:
+        """Whether reading :attr:`signature` now would reach the store or WeChat (the
+        ticket is not held fresh in this process, and fetching it is not known to be
+        failing): what an event loop should run in a worker thread."""
+        tokens = self._wechat.tokens
+        return (
+            self._signature is _UNSET
+            and not tokens.held_fresh("jsapi_ticket")
+            and not tokens.backing_off("jsapi_ticket")
+        )
 
     def sign(self, url: str) -> JSSignature | None:
         """Sign another URL of this site, e.g. the landing URL an iOS SPA reports.
@@ -125,14 +170,19 @@ class WeChatContext:
         slow WeChat never blocks the event loop."""
         if self._wechat.tokens.held_fresh("jsapi_ticket"):
             return self.sign(url)  # no I/O: the ticket is in memory
-        import anyio.to_thread
+        from .threads import run_in_thread
 
-        return await anyio.to_thread.run_sync(self.sign, url)
+        return await run_in_thread(self.sign, url)
 
     async def asignature(self) -> JSSignature | None:
         """:attr:`signature` for ``async`` code (the ticket fetch off the event loop)."""
         if self._signature is _UNSET:
-            self._signature = await self.asign(self.page_url)
+            if self.signing_needs_io:
+                from .threads import run_in_thread
+
+                await run_in_thread(lambda: self.signature)
+            else:
+                return self.signature
         return self._signature
 
     def signature_json(self) -> str:
@@ -162,23 +212,10 @@ class WeChatContext:
 
     def login_url(self, next: str | None = None) -> str:
         """Where to send the browser to log in and come back to ``next`` (a local path)."""
+        from urllib.parse import quote
+
         target = next if next is not None else _path_of(self.page_url)
         return f"{self._wechat.config.login_path}?next={quote(target, safe='/')}"
-
-
-def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of an absolute URL, lower-cased."""
-    scheme, _, rest = url.partition("://")
-    end = len(rest)
-    for mark in "/?#":
-        found = rest.find(mark)
-        if found >= 0:
-            end = min(end, found)
-    return f"{scheme}://{rest[:end]}".lower()
-
-
-def same_origin(url: str, other: str) -> bool:
-    return origin_of(url) == origin_of(other)
 
 
 def _path_of(url: str) -> str:

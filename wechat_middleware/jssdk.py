@@ -14,10 +14,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
 
-from .signing import check_server_signature, jsapi_signature, make_nonce, normalize_url
+from .signing import jsapi_signature, make_nonce, verify_server_check
 from .tokens import TokenManager
-
-MAX_URL_LENGTH = 4096
+from .urls import check_page_url, normalize_url
 
 
 class JSSignature(TypedDict):
@@ -34,16 +33,6 @@ class SignatureInfo(JSSignature):
     """A signature plus the ticket it was made with: server-side only."""
 
     jsapi_ticket: str
-
-
-def check_page_url(url: str) -> str:
-    """The URL to sign, or ``ValueError`` if WeChat could never accept it."""
-    url = normalize_url(url)
-    if len(url) > MAX_URL_LENGTH:
-        raise ValueError(f"URL longer than {MAX_URL_LENGTH} characters")
-    if not url.startswith(("http://", "https://")) or len(url.split("/", 3)[2]) == 0:
-        raise ValueError("the URL to sign must be absolute (http:// or https://)")
-    return url
 
 
 def public(info: SignatureInfo | JSSignature) -> JSSignature:
@@ -168,14 +157,7 @@ class JSSDK:
 
     def verify_signature(self, query: Mapping[str, str]) -> bool:
         """WeChat's server check: ``signature`` over the token, ``timestamp`` and ``nonce``."""
-        if not self._server_token:
-            return False
-        values = [query.get(name) for name in ("signature", "timestamp", "nonce")]
-        if not all(isinstance(v, str) and 0 < len(v) <= 128 for v in values):
-            return False
-        signature, timestamp, nonce = values
-        assert signature is not None and timestamp is not None and nonce is not None
-        return check_server_signature(self._server_token, timestamp, nonce, signature)
+        return verify_server_check(self._server_token, query)
 
     # -- global token and ticket -------------------------------------------------
 

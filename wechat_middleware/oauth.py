@@ -32,13 +32,13 @@ from .protocol import (
     STATE_PATTERN,
 )
 from .stores.base import Store
-from .user import LoginResult, WeChatUser, grants_userinfo, is_http_url, is_snapshot, valid_id
+from .urls import check_redirect_url
+from .user import LoginResult, WeChatUser, grants_userinfo, is_snapshot, valid_id
 
 log = logging.getLogger("wechat_middleware")
 
 #: Like the seed, treat a token as expired a minute early: a call made with it must land.
 EXPIRY_MARGIN = 60.0
-MAX_REDIRECT_URL_LENGTH = 4096
 
 _SECRET_FIELDS = ("access_token", "refresh_token")
 
@@ -107,7 +107,7 @@ class OAuth:
         self.store = store
         self.keys = keys or StoreKeys.for_app(client.app_id, client.api_base)
         self.scope = _check_scope(scope)
-        self.redirect_url = _check_redirect_url(redirect_url) if redirect_url else None
+        self.redirect_url = check_redirect_url(redirect_url) if redirect_url else None
         self.clock = clock
         self.prefix = self.keys.oauth_token("")
 
@@ -131,7 +131,7 @@ class OAuth:
         if not isinstance(state, str) or STATE_PATTERN.fullmatch(state) is None:
             raise ValueError("state must be at most 128 characters of [A-Za-z0-9]")
         return self.client.authorize_url(
-            _check_redirect_url(url), _check_scope(scope or self.scope), state
+            check_redirect_url(url), _check_scope(scope or self.scope), state
         )
 
     # -- code exchange and user info ---------------------------------------------
@@ -345,18 +345,6 @@ def _check_scope(scope: str) -> str:
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
     return scope
-
-
-def _check_redirect_url(url: str) -> str:
-    """WeChat sends the browser back here: it must be an absolute http(s) URL."""
-    if (
-        not isinstance(url, str)
-        or len(url) > MAX_REDIRECT_URL_LENGTH
-        or any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in url)
-        or not is_http_url(url)
-    ):
-        raise ValueError("the redirect URL must be an absolute http:// or https:// URL")
-    return url
 
 
 def _check_code(code: str) -> None:

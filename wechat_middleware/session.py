@@ -82,6 +82,10 @@ class Session:
     def without_pending(self) -> Session:
         return replace(self, pending=None)
 
+    def pause_logins_until(self, when: float) -> Session:
+        """Not sent to OAuth before ``when`` (declined consent, a snapshot visitor)."""
+        return replace(self, anonymous_until=when)
+
 
 EMPTY = Session()
 VERIFIED_CACHE_SIZE = 4096

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 
 
 def make_nonce(length: int = 16) -> str:
@@ -19,16 +20,6 @@ def make_nonce(length: int = 16) -> str:
     faster than picking characters one by one, which matters on the signing hot path.
     """
     return secrets.token_hex((length + 1) // 2)[:length]
-
-
-def normalize_url(url: str) -> str:
-    """The URL WeChat signs: everything the browser sent, without the fragment.
-
-    The query is kept byte for byte (no re-encoding, no re-ordering): the browser
-    computes its URL the same way, and any change breaks the signature.
-    """
-    fragment = url.find("#")
-    return url if fragment < 0 else url[:fragment]
 
 
 def string_to_sign(ticket: str, noncestr: str, timestamp: int | str, url: str) -> str:
@@ -56,3 +47,19 @@ def check_server_signature(token: str, timestamp: str, nonce: str, signature: st
     except UnicodeEncodeError:  # a lone surrogate in an untrusted value: never WeChat's
         return False
     return hmac.compare_digest(expected.encode("ascii"), given)
+
+
+MAX_SERVER_CHECK_FIELD = 128  # characters of each of signature, timestamp and nonce
+
+
+def verify_server_check(token: str | None, query: Mapping[str, str | None]) -> bool:
+    """WeChat's server check (docs/wechat-protocol.md section 1.1) over a query's
+    ``signature``, ``timestamp`` and ``nonce``; ``False`` without a token."""
+    if not token:
+        return False
+    values = [query.get(name) for name in ("signature", "timestamp", "nonce")]
+    if not all(isinstance(v, str) and 0 < len(v) <= MAX_SERVER_CHECK_FIELD for v in values):
+        return False
+    signature, timestamp, nonce = values
+    assert signature is not None and timestamp is not None and nonce is not None
+    return check_server_signature(token, timestamp, nonce, signature)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from .protocol import ID_PATTERN, SCOPE_BASE, SCOPE_USERINFO, SCOPES
+from .urls import is_http_url
 
 MAX_NICKNAME_LENGTH = 256
 MAX_HEADIMGURL_LENGTH = 2048
@@ -22,14 +22,6 @@ MAX_HEADIMGURL_LENGTH = 2048
 def valid_id(value: object) -> bool:
     """An openid or unionid as WeChat issues them (docs/wechat-protocol.md section 5.3)."""
     return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
-
-
-def is_http_url(value: str) -> bool:
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def profile_text(value: object, limit: int) -> str | None:

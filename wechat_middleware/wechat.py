@@ -1,17 +1,26 @@
-"""``WeChat``: one object per app that wires the client, store, tokens and APIs."""
+"""``WeChat``: one object per app that wires the client, store, tokens and APIs.
+
+The composition root: it builds the object graph once from a config, and is what an
+app hands to the middleware. Nothing below it imports it; the adapters see it through
+the small protocols in :mod:`wechat_middleware.context`.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from functools import cached_property
 from typing import Any
 
 from .client import WeChatClient
 from .config import WeChatConfig
 from .jssdk import JSSDK
 from .keys import StoreKeys
+from .limits import ExchangeLimits
+from .login import LoginSteps
 from .logs import ThrottledWarning
 from .oauth import OAuth
+from .rules import Rules
 from .stores import Store, default_store_url, open_store
 from .tokens import TokenManager
 
@@ -92,11 +101,30 @@ class WeChat:
     def __repr__(self) -> str:
         return f"WeChat(app_id={self.config.app_id!r})"
 
-    def init_app(self, flask_app: Any) -> None:
-        """Flask: wrap ``app.wsgi_app``; ``request.wechat`` and ``{{ wechat }}`` work."""
-        from .wsgi import init_flask
+    @cached_property
+    def rules(self) -> Rules:
+        """What the middleware decides by; :class:`ConfigError` without a secret key."""
+        return Rules.from_config(self.config, self.keys)
 
-        init_flask(flask_app, self)
+    @cached_property
+    def login_steps(self) -> LoginSteps:
+        """The I/O steps of a login and of a server check, for the adapters."""
+        limits = ExchangeLimits(
+            self.store,
+            self.keys,
+            per_client=self.config.login_rate_per_client,
+            total=self.config.login_rate_total,
+        )
+        return LoginSteps(self.rules, self.store, self.oauth, limits, self.clock)
+
+    def init_app(self, flask_app: Any) -> None:
+        """Flask: wrap ``app.wsgi_app``; ``request.wechat`` and ``{{ wechat }}`` work.
+
+        A forwarder to :func:`wechat_middleware.integrations.flask.init_app`.
+        """
+        from .integrations.flask import init_app
+
+        init_app(flask_app, self)
 
     def close(self) -> None:
         self.client.close()

@@ -1,8 +1,8 @@
-"""WSGI adapter: translate environ to a ``RequestView`` and carry out the ``Flow``'s action.
+"""WSGI adapter: translate the environ, carry out the decision. No protocol logic here.
 
-No protocol logic lives here. ``environ["wechat"]`` is the request's
-:class:`~wechat_middleware.context.WeChatContext`; ``WeChat.init_app`` adds Flask's
-``request.wechat`` and the ``wechat`` template variable on top of this.
+``environ["wechat"]`` is the request's :class:`~wechat_middleware.context.WeChatContext`.
+Flask's ``request.wechat`` and the ``wechat`` template variable come from
+:mod:`wechat_middleware.integrations.flask` on top of this.
 
 Behind a reverse proxy the URL the browser sees must be the one signed: set
 ``WECHAT_PUBLIC_URL``, or let werkzeug's ``ProxyFix`` correct ``wsgi.url_scheme`` and
@@ -11,97 +11,114 @@ Behind a reverse proxy the URL the browser sees must be the one signed: set
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING
 
-from .flow import ClaimServerCheck, CompleteLogin, Flow, PassThrough, RequestView, Respond
+from .answers import Respond
+from .context import WeChatContext
+from .flow import ClaimServerCheck, CompleteLogin, RequestView, decide, session_of
+from .urls import Page, host_of, raw_path_of
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-    from .wechat import WeChat
+    from .context import MiddlewareParts
+
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 class WeChatMiddleware:
-    """Wrap a WSGI app: ``application = WeChatMiddleware(application, wechat)``."""
+    """Wrap any WSGI app so every request carries ``environ["wechat"]``.
 
-    def __init__(self, app: WSGIApplication, wechat: WeChat) -> None:
+    The middleware answers WeChat's server check (``WECHAT_VERIFY_PATH``) and the OAuth
+    callback (``WECHAT_CALLBACK_PATH``) itself, sends a visitor in WeChat's browser who
+    must log in to WeChat's authorize page, and passes everything else to ``app``::
+
+        from wechat_middleware import WeChat
+        from wechat_middleware.wsgi import WeChatMiddleware
+
+        application = WeChatMiddleware(application, WeChat.from_env())
+
+    :param app: the WSGI application to wrap.
+    :param wechat: the app's :class:`~wechat_middleware.WeChat`; it must have a
+        ``WECHAT_SECRET_KEY`` (the session cookie is signed with it), else
+        :class:`~wechat_middleware.ConfigError` is raised here.
+
+    Flask users call ``wechat.init_app(app)`` instead, which wraps ``app.wsgi_app``
+    with this and adds ``request.wechat``.
+    """
+
+    def __init__(self, app: WSGIApplication, wechat: MiddlewareParts) -> None:
         self.app = app
         self.wechat = wechat
-        self.flow = Flow(wechat)
+        self.rules = wechat.rules
+        self.steps = wechat.login_steps
+        self.clock = wechat.clock
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        action = self.flow.decide(_view(environ))
+        rules = self.rules
+        path = environ.get("PATH_INFO") or "/"
+        user_agent = environ.get("HTTP_USER_AGENT", "")
+        cookie = environ.get("HTTP_COOKIE", "")
+        if rules.passes_untouched(path, user_agent, cookie):
+            environ["wechat"] = WeChatContext(
+                self.wechat, page=_page(environ, path), user=None, is_wechat_browser=False
+            )
+            return self.app(environ, start_response)
+        view = _view(environ, path, user_agent, cookie)
+        action = decide(view, rules, session_of(cookie, rules), self.clock())
         if isinstance(action, CompleteLogin | ClaimServerCheck):
-            action = self.flow.perform(action)
+            action = self.steps.perform(action)
         if isinstance(action, Respond):
-            status = HTTPStatus(action.status)
-            start_response(f"{status.value} {status.phrase}", action.headers)
-            return [] if environ.get("REQUEST_METHOD") == "HEAD" else [action.body]
-        assert isinstance(action, PassThrough)
-        environ["wechat"] = action.context
+            start_response(_STATUS_LINES[action.status], action.headers)
+            return [] if view.method == "HEAD" else [action.body]
+        environ["wechat"] = WeChatContext(
+            self.wechat, page=action.page, user=action.user, is_wechat_browser=action.is_wechat
+        )
         return self.app(environ, start_response)
 
 
-_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/%;=@._~!$&'()*+,:-]")
+def _target(environ: WSGIEnvironment, path: str) -> tuple[str, str, str]:
+    """Scheme, host and raw path of the request, as the browser addressed it.
+
+    PEP 3333 strings are the request's bytes decoded as latin-1: when the server does
+    not pass the target as sent (gunicorn's ``RAW_URI``), its bytes are re-encoded.
+    """
+    scheme = environ.get("wsgi.url_scheme", "http")
+    host = host_of(
+        environ.get("HTTP_HOST", ""),
+        (environ.get("SERVER_NAME", "localhost"), _port(environ.get("SERVER_PORT"))),
+        scheme,
+    )
+    raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw_target and raw_target.startswith("/"):
+        return scheme, host, raw_target.split("?", 1)[0]
+    decoded = (environ.get("SCRIPT_NAME", "") + path).encode("latin-1")
+    return scheme, host, raw_path_of(None, decoded)
 
 
-def _view(environ: WSGIEnvironment) -> RequestView:
-    path = environ.get("PATH_INFO", "") or "/"
-    raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if raw_uri and raw_uri.startswith("/"):
-        raw_path = raw_uri.split("?", 1)[0]
-    else:  # PEP 3333 strings are bytes decoded as latin-1: re-encode what the browser sent
-        raw_path = environ.get("SCRIPT_NAME", "") + path
-        if _NEEDS_QUOTING.search(raw_path):
-            raw_path = quote(raw_path.encode("latin-1"), safe="/%;=@")
-    host = environ.get("HTTP_HOST") or _server_host(environ)
+def _page(environ: WSGIEnvironment, path: str) -> Page:
+    scheme, host, raw_path = _target(environ, path)
+    return Page(scheme, host, raw_path, environ.get("QUERY_STRING", ""))
+
+
+def _view(environ: WSGIEnvironment, path: str, user_agent: str, cookie: str) -> RequestView:
+    scheme, host, raw_path = _target(environ, path)
     return RequestView(
         method=environ.get("REQUEST_METHOD", "GET"),
-        scheme=environ.get("wsgi.url_scheme", "http"),
+        scheme=scheme,
         host=host,
         path=path,
         raw_path=raw_path,
         query=environ.get("QUERY_STRING", ""),
-        user_agent=environ.get("HTTP_USER_AGENT", ""),
+        user_agent=user_agent,
         accept=environ.get("HTTP_ACCEPT", ""),
-        cookie=environ.get("HTTP_COOKIE", ""),
+        cookie=cookie,
         requested_with=environ.get("HTTP_X_REQUESTED_WITH", ""),
         client=environ.get("REMOTE_ADDR", ""),
     )
 
 
-def _server_host(environ: dict[str, Any]) -> str:
-    name, port = environ.get("SERVER_NAME", "localhost"), environ.get("SERVER_PORT", "")
-    default = "443" if environ.get("wsgi.url_scheme") == "https" else "80"
-    return name if port in ("", default) else f"{name}:{port}"
-
-
-def init_flask(flask_app: Any, wechat: WeChat) -> None:
-    """Wrap ``flask_app.wsgi_app`` and add ``request.wechat`` and ``{{ wechat }}``.
-
-    The request class is subclassed, not replaced, so an app's custom request class
-    keeps working.
-    """
-    flask_app.wsgi_app = WeChatMiddleware(flask_app.wsgi_app, wechat)
-    base = flask_app.request_class
-    if not hasattr(base, "wechat"):
-        flask_app.request_class = type(
-            base.__name__,
-            (base,),
-            {"wechat": property(lambda self: self.environ.get("wechat"), doc=_WECHAT_DOC)},
-        )
-
-    def inject_wechat() -> dict[str, Any]:
-        from flask import request
-
-        return {"wechat": request.environ.get("wechat")}
-
-    flask_app.context_processor(inject_wechat)
-    flask_app.extensions["wechat_middleware"] = wechat
-
-
-_WECHAT_DOC = "The request's WeChatContext (signature, user, is_wechat_browser)."
+def _port(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() else None

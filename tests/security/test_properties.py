@@ -26,17 +26,14 @@ from wechat_middleware.context import script_safe_json
 from wechat_middleware.flow import (
     ClaimServerCheck,
     CompleteLogin,
-    Flow,
     PassThrough,
     RequestView,
     Respond,
-    safe_next,
 )
 from wechat_middleware.session import PendingLogin, Session, valid_state
 from wechat_middleware.signing import (
     check_server_signature,
     jsapi_signature,
-    normalize_url,
     server_signature,
 )
 from wechat_middleware.testing.user_agents import (
@@ -45,7 +42,10 @@ from wechat_middleware.testing.user_agents import (
     NAVIGATION_ACCEPT,
     WXWORK_UA,
 )
+from wechat_middleware.urls import normalize_url, safe_next
 from wechat_middleware.user import WeChatUser
+
+from ..support.flow import Flow
 
 NOW = 1_700_000_000.0
 TOKEN = "server-check-token"
@@ -90,7 +90,7 @@ def build_wechat(public_url: str | None) -> WeChat:
 @pytest.fixture(scope="module", params=[None, PUBLIC], ids=["request-host", "public-url"])
 def flow(request: pytest.FixtureRequest) -> Iterator[Flow]:
     wechat = build_wechat(request.param)
-    yield Flow(wechat)
+    yield Flow.of(wechat)
     wechat.close()
 
 
@@ -148,7 +148,7 @@ def test_jsapi_signature_round_trips_through_gen_signature(ticket: str, url: str
 
 
 _SIGNER = build_wechat(None)
-_FLOW = Flow(_SIGNER)
+_FLOW = Flow.of(_SIGNER)
 
 server_field = st.text(st.characters(codec="utf-8"), min_size=1, max_size=64)
 
@@ -321,7 +321,7 @@ def test_decide_never_raises_and_every_answer_is_safe(flow: Flow, data: st.DataO
     request = data.draw(views(flow))
     action = flow.decide(request)
     if isinstance(action, ClaimServerCheck):  # a signed server check: claimed, then
-        assert action.key.startswith(flow.wechat.keys.prefix)
+        assert action.key.startswith(flow.rules.keys.prefix)
         action = action.then
     if isinstance(action, Respond):
         assert action.status in STATUSES
@@ -333,11 +333,11 @@ def test_decide_never_raises_and_every_answer_is_safe(flow: Flow, data: st.DataO
     elif isinstance(action, CompleteLogin):
         assert valid_state(action.state) and action.state == STATE
         assert action.code.isascii() and action.code.isprintable() and len(action.code) <= 512
-        assert flow._location(action.next_url) == flow._location(safe_next(action.next_url))
-        check_location(flow, request, flow._location(action.next_url))
+        assert flow.location(action.next_url) == flow.location(safe_next(action.next_url))
+        check_location(flow, request, flow.location(action.next_url))
     else:
         assert isinstance(action, PassThrough)
-        assert action.context.user is None or action.context.user.openid == "o-user"
+        assert action.user is None or action.user.openid == "o-user"
 
 
 @settings(SETTINGS, max_examples=100)  # per configuration
@@ -367,7 +367,7 @@ def test_a_callback_with_this_browsers_state(
         assert isinstance(action, CompleteLogin)
         assert (action.code, action.state, action.next_url) == (code, STATE, target)
         assert action.session.pending is None  # the state cannot be used twice
-        check_location(flow, request, flow._location(action.next_url))
+        check_location(flow, request, flow.location(action.next_url))
     else:
         assert isinstance(action, Respond) and action.status in (400, 403)
         for name, value in action.headers:

@@ -1,0 +1,1 @@
+"""Thin glue for web frameworks: each module adapts one framework to the adapters."""

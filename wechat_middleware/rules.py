@@ -1,0 +1,88 @@
+"""``Rules``: what the request decision needs from the configuration, computed once.
+
+A frozen value built from a :class:`~wechat_middleware.config.WeChatConfig` when the
+middleware starts, so the decision itself (``flow.decide``) reads plain attributes and
+does no parsing, and a test builds one from a config with no server and no store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import WeChatConfig
+from .keys import StoreKeys
+from .protocol import WECHAT_UA_MARKER, WECOM_UA_MARKER
+from .session import SessionCodec
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The middleware's paths, who is sent to log in, and how the session is kept."""
+
+    app_id: str
+    verify_path: str
+    callback_path: str
+    login_path: str
+    special_paths: frozenset[str]
+    exclude: tuple[str, ...]
+    include_wxwork: bool
+    login_outside_wechat: bool
+    public_url: str | None
+    scope: str
+    open_base: str
+    server_token: str | None
+    keys: StoreKeys
+    codec: SessionCodec
+    cookie_name: str
+    cookie_prefix: str  # "name=": what a Cookie header holds when ours is there
+    cookie_attributes: str  # everything after the value, built once
+    anonymous_pause: float = 600.0  # declined consent, snapshot visitor: no OAuth again
+
+    @classmethod
+    def from_config(cls, config: WeChatConfig, keys: StoreKeys) -> Rules:
+        """The rules of ``config``; :class:`ConfigError` if the middleware cannot run."""
+        config.require_middleware_settings()
+        assert config.secret_key is not None
+        return cls(
+            app_id=config.app_id,
+            verify_path=config.verify_path,
+            callback_path=config.callback_path,
+            login_path=config.login_path,
+            special_paths=frozenset({config.verify_path, config.callback_path, config.login_path}),
+            exclude=config.exclude,
+            include_wxwork=config.include_wxwork,
+            login_outside_wechat=config.login_required_outside_wechat,
+            public_url=config.public_url,
+            scope=config.scope,
+            open_base=config.open_base,
+            server_token=config.token,
+            keys=keys,
+            codec=SessionCodec(config.secret_key, config.session_max_age, app_id=config.app_id),
+            cookie_name=config.session_cookie,
+            cookie_prefix=config.session_cookie + "=",
+            cookie_attributes=f"Path=/; Max-Age={config.session_max_age}; HttpOnly; SameSite=Lax",
+        )
+
+    def is_wechat(self, user_agent: str) -> bool:
+        """WeChat's in-app browser (WeCom's too when ``include_wxwork``)."""
+        return WECHAT_UA_MARKER in user_agent and (
+            self.include_wxwork or WECOM_UA_MARKER not in user_agent
+        )
+
+    def passes_untouched(self, path: str, user_agent: str, cookie: str) -> bool:
+        """True when the request certainly just reaches the app, with no user: not one
+        of our paths, no session cookie, and a browser nobody sends to log in.
+
+        A cheap test on the raw strings, so the commonest request (a visitor outside
+        WeChat) costs no parsing at all.
+        """
+        return (
+            path not in self.special_paths
+            and self.cookie_prefix not in cookie
+            and not self.login_outside_wechat
+            and not self.is_wechat(user_agent)
+        )
+
+    def secure(self, scheme: str) -> bool:
+        """Whether the browser reaches us over https (the cookie is then ``Secure``)."""
+        return self.public_url.startswith("https:") if self.public_url else scheme == "https"

@@ -1,0 +1,217 @@
+"""Which URL: the one home for every URL the middleware reads, builds or checks.
+
+Pure: no I/O. The JS-SDK signature must cover the URL the *browser* shows
+(docs/wechat-protocol.md section 4.3), byte for byte, and the OAuth ``redirect_uri``
+must be on the public host (section 5.1). Both adapters turn what their server passed
+(a WSGI environ, an ASGI scope) into the same few strings through the helpers here, so
+the two cannot drift apart; and every redirect target is checked here to stay on the
+site.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, urlencode, urlsplit
+
+MAX_NEXT_LENGTH = 2048
+MAX_PAGE_URL_LENGTH = 4096
+MAX_REDIRECT_URL_LENGTH = 4096
+
+# What may stay unescaped in a path or query we rebuild (the rest is percent-encoded).
+URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
+_PATH_SAFE = "/%;=@"
+_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/%;=@._~!$&'()*+,:-]")
+_PORT = r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5]?[0-9]{1,4}))?"
+_HOST = re.compile(rf"[A-Za-z0-9.\-]{{1,253}}{_PORT}|\[[0-9A-Fa-f:.]{{2,45}}\]{_PORT}")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+# -- what the server passed -> what the browser sent ------------------------------------
+
+
+def host_of(host_header: str, server: tuple[str, int | None] | None, scheme: str) -> str:
+    """The ``host[:port]`` the browser addressed: the Host header, or else the server's
+    own address (an IPv6 address in brackets, the scheme's default port left out)."""
+    if host_header:
+        return host_header
+    if not server:
+        return ""
+    name, port = server
+    if ":" in name and not name.startswith("["):
+        name = f"[{name}]"
+    return name if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{name}:{port}"
+
+
+def raw_path_of(raw_target: str | None, decoded_path: bytes) -> str:
+    """The path as the browser sent it (percent-encoded).
+
+    ``raw_target`` is the request target as sent when the server passes it (gunicorn's
+    ``RAW_URI``, ASGI's ``raw_path``); otherwise the decoded path (its bytes) is encoded
+    again, leaving what was already safe as it was.
+    """
+    if raw_target and raw_target.startswith("/"):
+        return raw_target.split("?", 1)[0]
+    path = decoded_path.decode("latin-1")
+    if _NEEDS_QUOTING.search(path):
+        return quote(decoded_path, safe=_PATH_SAFE)
+    return path
+
+
+def valid_host(host: str) -> bool:
+    """``host[:port]`` with a real port (0-65535): anything else is not a host we build on."""
+    return _HOST.fullmatch(host) is not None
+
+
+def base_url(public_url: str | None, scheme: str, host: str) -> str | None:
+    """The scheme and host the browser sees: ``public_url`` when configured, else the
+    request's (``None`` when its Host cannot be trusted to build a URL on)."""
+    if public_url:
+        return public_url
+    if not valid_host(host):
+        return None
+    return f"{scheme}://{host}"
+
+
+def page_url(base: str | None, raw_path: str, query: str) -> str:
+    """The URL the browser shows for this request, without a fragment (it never sends one)."""
+    base = base or "http://invalid-host"
+    if query and not query.isascii():
+        query = quote(query.encode("latin-1", "replace"), safe=URL_SAFE)
+    return f"{base}{raw_path}?{query}" if query else f"{base}{raw_path}"
+
+
+class Page:
+    """The parts of the browser's URL, joined only when someone reads :meth:`url`:
+    most requests never sign anything."""
+
+    __slots__ = ("_url", "host", "query", "raw_path", "scheme")
+
+    def __init__(self, scheme: str, host: str, raw_path: str, query: str) -> None:
+        self.scheme = scheme
+        self.host = host
+        self.raw_path = raw_path
+        self.query = query
+        self._url: str | None = None
+
+    def url(self, public_url: str | None) -> str:
+        if self._url is None:
+            base = base_url(public_url, self.scheme, self.host)
+            self._url = page_url(base, self.raw_path, self.query)
+        return self._url
+
+    def local(self) -> str:
+        """Path and query, as a safe place to come back to after a login."""
+        raw = f"{self.raw_path}?{self.query}" if self.query else self.raw_path
+        return safe_next(raw if len(raw) <= MAX_NEXT_LENGTH else self.raw_path)
+
+
+# -- URLs to sign --------------------------------------------------------------------------
+
+
+def normalize_url(url: str) -> str:
+    """The URL WeChat signs: everything the browser sent, without the fragment.
+
+    The query is kept byte for byte (no re-encoding, no re-ordering): the browser
+    computes its URL the same way, and any change breaks the signature.
+    """
+    fragment = url.find("#")
+    return url if fragment < 0 else url[:fragment]
+
+
+def check_page_url(url: str) -> str:
+    """The URL to sign, or ``ValueError`` if WeChat could never accept it."""
+    url = normalize_url(url)
+    if len(url) > MAX_PAGE_URL_LENGTH:
+        raise ValueError(f"URL longer than {MAX_PAGE_URL_LENGTH} characters")
+    if not url.startswith(("http://", "https://")) or len(url.split("/", 3)[2]) == 0:
+        raise ValueError("the URL to sign must be absolute (http:// or https://)")
+    return url
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of an absolute URL, lower-cased."""
+    scheme, _, rest = url.partition("://")
+    end = len(rest)
+    for mark in "/?#":
+        found = rest.find(mark)
+        if found >= 0:
+            end = min(end, found)
+    return f"{scheme}://{rest[:end]}".lower()
+
+
+def same_origin(url: str, other: str) -> bool:
+    return origin_of(url) == origin_of(other)
+
+
+# -- where a browser is sent -----------------------------------------------------------------
+
+
+def safe_next(raw: str) -> str:
+    """A same-origin path to return to; ``/`` for anything that could leave the site.
+
+    Collapsing leading slashes defeats ``//evil.example`` (a scheme-relative URL), and
+    backslashes, control characters, lone surrogates (which cannot be encoded, so
+    ``quote`` would raise) and over-long values are refused outright. The length limit
+    holds for the encoded path, which is what is stored in the cookie.
+    """
+    if (
+        not raw.startswith("/")
+        or len(raw) > MAX_NEXT_LENGTH
+        or "\\" in raw
+        or any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in raw)
+    ):
+        return "/"
+    quoted = "/" + quote(raw.lstrip("/"), safe=URL_SAFE)
+    return quoted if len(quoted) <= MAX_NEXT_LENGTH else "/"
+
+
+def location(public_url: str | None, next_url: str) -> str:
+    """A ``Location`` header for a local path, checked again where it becomes a header."""
+    return (public_url or "") + safe_next(next_url)
+
+
+def authorize_url(
+    open_base: str,
+    app_id: str,
+    redirect_uri: str,
+    scope: str,
+    state: str,
+    *,
+    force_popup: bool = False,
+) -> str:
+    """WeChat's OAuth authorize URL, parameters in the documented order (section 5.1).
+
+    ``#wechat_redirect`` is required: without it WeChat shows an error page instead of
+    the consent screen.
+    """
+    params = [
+        ("appid", app_id),
+        ("redirect_uri", redirect_uri),
+        ("response_type", "code"),
+        ("scope", scope),
+        ("state", state),
+    ]
+    if force_popup:
+        params.append(("forcePopup", "true"))
+    query = urlencode(params, quote_via=quote, safe="")
+    return f"{open_base}/connect/oauth2/authorize?{query}#wechat_redirect"
+
+
+def is_http_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def check_redirect_url(url: str) -> str:
+    """WeChat sends the browser back here: it must be an absolute http(s) URL."""
+    if (
+        not isinstance(url, str)
+        or len(url) > MAX_REDIRECT_URL_LENGTH
+        or any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in url)
+        or not is_http_url(url)
+    ):
+        raise ValueError("the redirect URL must be an absolute http:// or https:// URL")
+    return url
