@@ -57,11 +57,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--urls", type=int, help="distinct URLs for the memory test")
     parser.add_argument(
-        "--server-rounds", type=int, help="servers: rounds per app and traffic (5, quick 3)"
+        "--server-rounds", type=int, help="servers: rounds per app and traffic (8, quick 4)"
     )
-    parser.add_argument(
-        "--server-seconds", type=float, help="servers: seconds per round (2, quick 1)"
-    )
+    parser.add_argument("--server-seconds", type=float, help="servers: seconds per round (1)")
     parser.add_argument("--connections", type=int, default=8, help="servers: client connections")
     parser.add_argument(
         "--client",
@@ -84,8 +82,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     args.rounds = args.rounds or (5 if args.quick else 7)
     args.round_seconds = args.round_seconds or (0.05 if args.quick else 0.25)
     args.urls = args.urls or (20_000 if args.quick else 100_000)
-    args.server_rounds = args.server_rounds or (3 if args.quick else 5)
-    args.server_seconds = args.server_seconds or (1.0 if args.quick else 2.0)
+    args.server_rounds = args.server_rounds or (4 if args.quick else 8)
+    args.server_seconds = args.server_seconds or 1.0
     return args
 
 
@@ -159,7 +157,7 @@ def _servers(args: argparse.Namespace) -> list[Table]:
     from .load import stall, throughput
 
     with tempfile.TemporaryDirectory(prefix="wechat-bench-stall-") as tmp:
-        stall_table = stall.run(Path(tmp), seconds=min(5.0, 2 * args.server_seconds))
+        stall_table = stall.run(Path(tmp), seconds=3.0 if args.quick else 5.0)
     return [
         stall_table,
         throughput.run(

@@ -39,7 +39,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--clients", type=int, default=16, help="mix: client threads")
     parser.add_argument("--only", choices=tuple(mix.MIX_SERVERS), action="append", help="mix")
-    parser.add_argument("--rounds", type=int, default=5, help="compare: rounds per cell")
+    parser.add_argument("--rounds", type=int, default=8, help="compare: rounds per cell")
     parser.add_argument("--connections", type=int, default=8, help="compare: connections")
     parser.add_argument(
         "--client",
@@ -48,7 +48,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="compare: wrk if installed (auto), or the Python fallback",
     )
     args = parser.parse_args(argv)
-    args.seconds = args.seconds or {"mix": 30.0, "compare": 2.0, "stall": 5.0}[args.mode]
+    args.seconds = args.seconds or {"mix": 30.0, "compare": 1.0, "stall": 5.0}[args.mode]
     if not (0 < args.seconds <= 3600) or not (0 < args.clients <= 256):
         parser.error("--seconds must be in (0, 3600] and --clients in (0, 256]")
     if not (0 < args.rounds <= 100) or not (0 < args.connections <= 256):

@@ -76,9 +76,7 @@ def run_wrk(
 ) -> Throughput:
     """One wrk thread (one core at most), ``connections`` keep-alive connections.
 
-    wrk treats a 3xx as success; the caller checks the answers before and after. wrk
-    counts a server's close after a response (gunicorn's sync workers) as a read
-    error on some versions, so closes are reported by the caller's precheck instead.
+    wrk counts a 3xx as a success, so the caller checks the answers before and after.
     """
     command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
     command += [f"--timeout={IO_TIMEOUT:g}s"]

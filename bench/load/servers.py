@@ -123,6 +123,26 @@ class Server:
     def host(self) -> str:
         return f"{LOOPBACK}:{self.port}"
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server's master and workers.
+
+        On a shared machine a server's requests/s moves with whatever else runs; the
+        CPU it spends per request does not, so the comparison reports both. Workers
+        are found by process group (each server is started in its own session).
+        """
+        ticks = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # exited meanwhile
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[2]) == self.process.pid:  # fields[2] is the process group
+                ticks += int(fields[11]) + int(fields[12])  # utime + stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def log_tail(self, lines: int = 20) -> str:
         try:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")

@@ -15,6 +15,7 @@ or failed to sign would otherwise look fast.
 
 from __future__ import annotations
 
+import statistics
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -44,7 +45,8 @@ HEADERS = (
     "bare req/s",
     "WeChatMiddleware req/s",
     "ratio to bare",
-    "rounds' spread of ratio, ±",
+    "ratio interquartile range",
+    "server CPU per request, wrapped / bare",
     "errors",
     "target",
     "status",
@@ -108,18 +110,72 @@ def _login(host: str) -> str:
         browser.close()
 
 
+@dataclass(frozen=True)
+class Round:
+    """One timed run against one server: what the client saw, what the server spent."""
+
+    throughput: Throughput
+    server_cpu: float  # seconds of CPU used by the server's processes meanwhile
+
+    @property
+    def cpu_per_request(self) -> float:
+        return self.server_cpu / self.throughput.requests if self.throughput.requests else 0.0
+
+
 @dataclass
 class Cell:
-    """The rounds of one (setup, traffic): per-variant throughputs, in round order."""
+    """The rounds of one (setup, traffic): per-variant rounds, in round order."""
 
-    runs: dict[str, list[Throughput]]
+    runs: dict[str, list[Round]]
+
+    def _pairs(self) -> list[tuple[Round, Round]]:
+        return list(zip(self.runs["bare"], self.runs["wrapped"], strict=True))
 
     def ratios(self) -> list[float]:
-        bare, wrapped = self.runs["bare"], self.runs["wrapped"]
-        return [w.rps / b.rps for b, w in zip(bare, wrapped, strict=True) if b.rps]
+        """wrapped/bare requests/s, per round."""
+        return [w.throughput.rps / b.throughput.rps for b, w in self._pairs() if b.throughput.rps]
+
+    def cpu_ratios(self) -> list[float]:
+        """wrapped/bare server CPU per request, per round."""
+        return [
+            w.cpu_per_request / b.cpu_per_request for b, w in self._pairs() if b.cpu_per_request
+        ]
 
     def errors(self) -> int:
-        return sum(t.errors + t.bad_status for runs in self.runs.values() for t in runs)
+        return sum(
+            r.throughput.errors + r.throughput.bad_status
+            for runs in self.runs.values()
+            for r in runs
+        )
+
+
+def _measure_traffic(
+    started: dict[str, servers.Server],
+    traffic: str,
+    cookie: str,
+    *,
+    client: str,
+    rounds: int,
+    seconds: float,
+    connections: int,
+) -> Cell:
+    """Check both apps' answers, warm them up, then alternate timed rounds between them."""
+    headers = _headers(traffic, cookie)
+    for variant, server in started.items():
+        _precheck(server.host, variant, traffic, cookie)
+        measure(client, server.port, "/", headers, seconds=1, connections=connections)
+    cell = Cell({v: [] for v in VARIANTS})
+    for r in range(rounds):
+        for variant in VARIANTS[r % 2 :] + VARIANTS[: r % 2]:
+            server = started[variant]
+            cpu = server.cpu_seconds()
+            result = measure(
+                client, server.port, "/", headers, seconds=seconds, connections=connections
+            )
+            cell.runs[variant].append(Round(result, server.cpu_seconds() - cpu))
+    for variant, server in started.items():  # still the right answers after the load
+        _precheck(server.host, variant, traffic, cookie)
+    return cell
 
 
 def _measure_setup(
@@ -140,30 +196,20 @@ def _measure_setup(
             started[variant] = servers.start(
                 f"{spec.label}, {spec.app}", spec.command, env, log_dir
             )
-        ports = {v: s.port for v, s in started.items()}
         cookie = _login(started["wrapped"].host)
         before = upstream_counts(fake)[:2]
-        cells: dict[str, Cell] = {}
-        for traffic in TRAFFIC:
-            headers = _headers(traffic, cookie)
-            for variant in VARIANTS:
-                _precheck(started[variant].host, variant, traffic, cookie)
-                measure(client, ports[variant], "/", headers, seconds=1, connections=connections)
-            cell = cells[traffic] = Cell({v: [] for v in VARIANTS})
-            for r in range(rounds):
-                for variant in VARIANTS[r % 2 :] + VARIANTS[: r % 2]:
-                    cell.runs[variant].append(
-                        measure(
-                            client,
-                            ports[variant],
-                            "/",
-                            headers,
-                            seconds=seconds,
-                            connections=connections,
-                        )
-                    )
-            for variant in VARIANTS:
-                _precheck(started[variant].host, variant, traffic, cookie)
+        cells = {
+            traffic: _measure_traffic(
+                started,
+                traffic,
+                cookie,
+                client=client,
+                rounds=rounds,
+                seconds=seconds,
+                connections=connections,
+            )
+            for traffic in TRAFFIC
+        }
         if upstream_counts(fake)[:2] != before:
             raise Unexpected(f"{setup.kind}: token or ticket fetched again during the load")
         for variant, server in started.items():
@@ -196,7 +242,7 @@ def run(*, client: str, rounds: int, seconds: float, connections: int) -> Table:
                         connections=connections,
                     )
                 except (Unexpected, RuntimeError, OSError) as exc:
-                    table.add(label, "-", "", "", "", "", str(exc)[:160], "", FAILED)
+                    table.add(label, "-", "", "", "", "", "", str(exc)[:160], "", FAILED)
                     continue
                 _add_rows(table, label, cells)
         finally:
@@ -209,18 +255,28 @@ def run(*, client: str, rounds: int, seconds: float, connections: int) -> Table:
     return table
 
 
+def _iqr(values: list[float]) -> str:
+    """The middle half of the rounds' ratios: how far apart typical rounds are."""
+    if len(values) < 4:
+        return ""
+    low, _, high = statistics.quantiles(values, n=4)
+    return f"{low:.3f} .. {high:.3f}"
+
+
 def _add_rows(table: Table, label: str, cells: dict[str, Cell]) -> None:
     for traffic, cell in cells.items():
         ratios = cell.ratios()
         ratio = median(ratios) if ratios else 0.0
+        cpu_ratios = cell.cpu_ratios()
         errors = cell.errors()
         table.add(
             label,
             f"{traffic}: {'WeChat + session cookie' if traffic == 'logged-in' else 'desktop'}",
-            f"{median([t.rps for t in cell.runs['bare']]):.0f}",
-            f"{median([t.rps for t in cell.runs['wrapped']]):.0f}",
+            f"{median([r.throughput.rps for r in cell.runs['bare']]):.0f}",
+            f"{median([r.throughput.rps for r in cell.runs['wrapped']]):.0f}",
             f"{ratio:.3f}x",
-            f"{(max(ratios) - min(ratios)) / 2:.3f}" if ratios else "",
+            _iqr(ratios),
+            f"{median(cpu_ratios):.3f}x" if cpu_ratios else "",
             str(errors),
             f">= {TARGET_RATIO:.2f}x bare",
             FAILED if errors else check(ratio >= TARGET_RATIO),
