@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             ["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])]
         )
         mode = f"{'quick' if args.quick else 'full'} run, clock={args.clock}, rounds={args.rounds}"
-        path = write_benchmarks_md(tables, command=command, mode=mode)
+        path = write_benchmarks_md(tables, command=command, mode=mode, at_start=info)
         _log(f"wrote {path}")
     return 1 if crashed else 0
 

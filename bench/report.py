@@ -194,8 +194,14 @@ def summary(tables: Sequence[Table]) -> str:
     return f"Targets missed ({len(missed)}): {'; '.join(missed)}."
 
 
-def write_benchmarks_md(tables: Sequence[Table], *, command: str, mode: str) -> Path:
-    """Replace the generated block of BENCHMARKS.md (creating the file if needed)."""
+def write_benchmarks_md(
+    tables: Sequence[Table], *, command: str, mode: str, at_start: dict[str, str]
+) -> Path:
+    """Replace the generated block of BENCHMARKS.md (creating the file if needed).
+
+    ``at_start`` is :func:`machine` as read before the run: the load average then and
+    now tell how busy the machine was while it ran.
+    """
     info = machine()
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body: list[str] = []
@@ -209,7 +215,9 @@ def write_benchmarks_md(tables: Sequence[Table], *, command: str, mode: str) -> 
             "",
             f"- Commit: {commit()}",
             f"- Machine: {info['cpu']}, {info['nproc']} CPUs, {info['os']}",
-            f"- Python: {info['python']}; load average at start: {info['loadavg']}",
+            f"- Python: {info['python']}",
+            f"- Load average (1, 5, 15 min): {at_start['loadavg']} at the start, "
+            f"{info['loadavg']} at the end",
             "",
             *body,
             summary(tables),
