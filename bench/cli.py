@@ -45,9 +45,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only", action="append", default=[], metavar="NAME", help=", ".join(SECTIONS)
     )
-    parser.add_argument("--rounds", type=int, help="rounds per micro-benchmark (default 7)")
     parser.add_argument(
-        "--round-seconds", type=float, help="length of one round (default 0.25, quick 0.05)"
+        "--rounds", type=int, help="rounds per micro-benchmark (default 7; overhead: 5x as many)"
+    )
+    parser.add_argument(
+        "--round-seconds",
+        type=float,
+        help="length of one round (default 0.25, quick 0.05; overhead's are a fifth as long)",
     )
     parser.add_argument(
         "--clock",

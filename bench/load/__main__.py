@@ -35,7 +35,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--seconds",
         type=float,
-        help="mix: load per server (30); compare: per round (2); stall: per row (5)",
+        help="mix: load per server (30); compare: per round (1); stall: per row (5)",
     )
     parser.add_argument("--clients", type=int, default=16, help="mix: client threads")
     parser.add_argument("--only", choices=tuple(mix.MIX_SERVERS), action="append", help="mix")
