@@ -6,6 +6,8 @@ Sections (``--only`` takes these names, comma-separated or repeated):
 - ``overhead``   the middleware in-process vs the bare Flask / Starlette app
 - ``memory``     peak RSS while signing 100,000 distinct URLs (bounded LRU)
 - ``coldstart``  token/ticket fetches when 4 processes x 40 threads start cold
+- ``servers``    real uvicorn and gunicorn on 127.0.0.1: the keep-alive stall check,
+                 then requests/s of each example against its bare twin
 
 Missed targets are marked in the table, not turned into a failing exit code. The peers
 are installed on first use into ``bench/.peers/`` (git-ignored), never into the
@@ -17,16 +19,18 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 from . import coldstart, memory, overhead, signature
 from .children._timing import CLOCKS, set_clock
 from .peers import Peers, install_peers
-from .report import Row, format_table, machine, summary, write_benchmarks_md
+from .report import Table, format_table, machine, summary, tables_from_rows, write_benchmarks_md
 
-SECTIONS = ("signature", "overhead", "memory", "coldstart")
+SECTIONS = ("signature", "overhead", "memory", "coldstart", "servers")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -41,9 +45,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only", action="append", default=[], metavar="NAME", help=", ".join(SECTIONS)
     )
-    parser.add_argument("--rounds", type=int, help="rounds per micro-benchmark (default 7)")
     parser.add_argument(
-        "--round-seconds", type=float, help="length of one round (default 0.25, quick 0.05)"
+        "--rounds", type=int, help="rounds per micro-benchmark (default 7; overhead: 5x as many)"
+    )
+    parser.add_argument(
+        "--round-seconds",
+        type=float,
+        help="length of one round (default 0.25, quick 0.05; overhead's are a fifth as long)",
     )
     parser.add_argument(
         "--clock",
@@ -52,6 +60,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="cpu: process CPU time, robust on a busy machine (default); wall: perf_counter",
     )
     parser.add_argument("--urls", type=int, help="distinct URLs for the memory test")
+    parser.add_argument(
+        "--server-rounds", type=int, help="servers: rounds per app and traffic (8, quick 4)"
+    )
+    parser.add_argument("--server-seconds", type=float, help="servers: seconds per round (1)")
+    parser.add_argument("--connections", type=int, default=8, help="servers: client connections")
+    parser.add_argument(
+        "--client",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="servers: wrk when installed (auto), or the Python fallback",
+    )
     parser.add_argument("--no-peers", action="store_true", help="do not install or run peers")
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     parser.add_argument(
@@ -67,6 +86,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     args.rounds = args.rounds or (5 if args.quick else 7)
     args.round_seconds = args.round_seconds or (0.05 if args.quick else 0.25)
     args.urls = args.urls or (20_000 if args.quick else 100_000)
+    args.server_rounds = args.server_rounds or (4 if args.quick else 8)
+    args.server_seconds = args.server_seconds or 1.0
     return args
 
 
@@ -94,15 +115,18 @@ def main(argv: list[str] | None = None) -> int:
         if needs_peers
         else Peers(None, "not needed", None, None, "not needed")
     )
-    runners: dict[str, Callable[[], list[Row]]] = {
-        "signature": lambda: signature.run(
-            peers, rounds=args.rounds, target_seconds=args.round_seconds, clock=args.clock
+    runners: dict[str, Callable[[], list[Table]]] = {
+        "signature": lambda: tables_from_rows(
+            signature.run(
+                peers, rounds=args.rounds, target_seconds=args.round_seconds, clock=args.clock
+            )
         ),
         "overhead": lambda: overhead.run(rounds=args.rounds, target_seconds=args.round_seconds),
-        "memory": lambda: memory.run(urls=args.urls),
-        "coldstart": lambda: coldstart.run(peers),
+        "memory": lambda: tables_from_rows(memory.run(urls=args.urls)),
+        "coldstart": lambda: tables_from_rows(coldstart.run(peers)),
+        "servers": lambda: _servers(args),
     }
-    rows: list[Row] = []
+    tables: list[Table] = []
     crashed = False
     for name in SECTIONS:
         if name not in args.only:
@@ -110,21 +134,40 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"running {name} ...")
         started = time.perf_counter()
         try:
-            rows += runners[name]()
+            tables += runners[name]()
         except Exception as exc:  # a bug in a benchmark: report it, run the others
             traceback.print_exc()
-            rows.append(Row(name, "the benchmark itself failed", f"{type(exc).__name__}: {exc}"))
+            failed = Table(name, ("case", "result"))
+            failed.add("the benchmark itself failed", f"{type(exc).__name__}: {exc}")
+            tables.append(failed)
             crashed = True
         _log(f"{name} took {time.perf_counter() - started:.1f} s")
 
-    print(format_table(rows))
+    print("\n\n".join(format_table(table) for table in tables))
     print()
-    print(summary(rows))
+    print(summary(tables))
     if args.write:
         command = shlex.join(
             ["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])]
         )
         mode = f"{'quick' if args.quick else 'full'} run, clock={args.clock}, rounds={args.rounds}"
-        path = write_benchmarks_md(rows, command=command, mode=mode)
+        path = write_benchmarks_md(tables, command=command, mode=mode, at_start=info)
         _log(f"wrote {path}")
     return 1 if crashed else 0
+
+
+def _servers(args: argparse.Namespace) -> list[Table]:
+    """The stall check (a few seconds), then the wrapped-vs-bare throughput table."""
+    from .load import stall, throughput
+
+    with tempfile.TemporaryDirectory(prefix="wechat-bench-stall-") as tmp:
+        stall_table = stall.run(Path(tmp), seconds=3.0 if args.quick else 5.0)
+    return [
+        stall_table,
+        throughput.run(
+            client=args.client,
+            rounds=args.server_rounds,
+            seconds=args.server_seconds,
+            connections=args.connections,
+        ),
+    ]

@@ -1,388 +1,193 @@
 """Section 2: what the middleware adds to a request, in process, without sockets.
 
-A bare hello-world app and the same app wrapped by the middleware are driven through
-their WSGI/ASGI callables with prebuilt environs and scopes (no test client: its own
-cost would hide ours). The token and ticket are fetched once from a FakeWeChat before
-timing starts, and the fake is stopped before any round runs: no case does network I/O.
-Rounds of the cases alternate, and each ratio is the median of per-round ratios.
+Each case is one route served bare, behind a no-op middleware and behind
+WeChatMiddleware (see :mod:`bench.overhead_apps`), called directly with a prebuilt
+environ or scope. Rounds of the three alternate, rotating which goes first, so a burst
+of load on the machine hits all of them alike; every per-request difference and ratio
+is taken within a round (paired), then the median over the rounds is reported. The
+rounds are short and many (5x the CLI's ``--rounds``, each a fifth of
+``--round-seconds``): on a shared VM, bursts of load last longer than a short round,
+so they spoil a few rounds that the median then ignores, instead of most rounds a bit. Each
+column holds one statistic: the three medians in µs, the difference over the no-op
+middleware in µs (what our code costs beyond being a middleware at all) and the ratio
+to the bare app (what a user of the framework pays).
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
-
-from flask import Flask, request
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
-from werkzeug.test import EnvironBuilder
-
-from wechat_middleware import WeChat, WeChatConfig
-from wechat_middleware.asgi import WeChatMiddleware as ASGIMiddleware
-from wechat_middleware.flow import Flow
-from wechat_middleware.oauth import WeChatUser
-from wechat_middleware.session import Session
-from wechat_middleware.testing import FakeWeChat
+import statistics
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from .children._timing import calibrate, time_calls, time_calls_async
-from .report import INFO, Row, check, median, spread, us
-
-HOST = "shop.example.com"
-WECHAT_UA = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI "
-    "Language/zh_CN"
+from .overhead_apps import (
+    CASES,
+    LOGGED_IN,
+    PASS_THROUGH,
+    VARIANTS,
+    Prepared,
+    asgi_call,
+    check_response,
+    prepare,
+    wsgi_call,
 )
-CHROME_UA = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36"
+from .report import INFO, Table, check, median
+
+TITLE = "2. middleware overhead in-process, µs per request (medians of paired rounds)"
+HEADERS = (
+    "app",
+    "case",
+    "bare µs",
+    "no-op middleware µs",
+    "WeChatMiddleware µs",
+    "Δ over no-op, µs",
+    "ratio to bare",
+    "Δ interquartile range, µs",
+    "target",
+    "status",
 )
-ACCEPT_HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-OPENID = "oBenchUser0123456789abcdefgh"
-
-#: (case, target ratio to the bare app or None) in table order.
-CASES: tuple[tuple[str, float | None], ...] = (
-    ("bare hello-world", None),
-    ("no-op middleware (the floor any middleware pays)", None),
-    ("pass-through (non-WeChat request)", None),  # target set per framework below
-    ("logged-in WeChat, reads request.wechat.signature", 1.15),
-    ("redirect to OAuth (WeChat, not logged in)", None),
-)
-PASS_THROUGH_TARGET = {"flask": 1.05, "starlette": 1.10}
-
-_seen: dict[str, Any] = {}  # the last signature a view read, for the correctness check
 
 
-@dataclass
-class Request_:
-    """One prebuilt request: the same for the bare and the wrapped app."""
+@dataclass(frozen=True)
+class Target:
+    """At most this many µs over the no-op middleware and this ratio to bare."""
 
-    path: str
-    user_agent: str
-    cookie: str = ""
-    headers: list[tuple[str, str]] = field(default_factory=list)
+    delta_us: float | None = None
+    ratio: float | None = None
 
-    def header_list(self) -> list[tuple[str, str]]:
-        headers = [("Host", HOST), ("User-Agent", self.user_agent), ("Accept", ACCEPT_HTML)]
-        headers += [("Accept-Language", "zh-CN,zh;q=0.9"), ("Accept-Encoding", "gzip")]
-        if self.cookie:
-            headers.append(("Cookie", self.cookie))
-        return headers + self.headers
+    def describe(self) -> str:
+        parts = []
+        if self.delta_us is not None:
+            parts.append(f"Δ <= {self.delta_us:g} µs")
+        if self.ratio is not None:
+            parts.append(f"<= {self.ratio:.2f}x bare")
+        return ", ".join(parts)
 
-
-@dataclass
-class Prepared:
-    """The apps, the requests and the WeChat object every wrapped app shares."""
-
-    wechat: WeChat
-    fake_check: Callable[[str, str, int, str], bool]
-    flask_bare: Flask
-    flask_noop: Flask
-    flask_wrapped: Flask
-    starlette_bare: Starlette
-    starlette_noop: Starlette
-    starlette_wrapped: Starlette
-    requests: dict[str, Request_]
-
-
-# -- apps --------------------------------------------------------------------------
-
-
-class NoopWSGI:
-    """A middleware that does nothing: what merely being a middleware costs."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        return self.app(environ, start_response)
-
-
-class NoopASGI:
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
-
-
-def make_flask(wechat: WeChat | None) -> Flask:
-    app = Flask(f"bench_{'wrapped' if wechat else 'bare'}", static_folder=None)
-    if wechat is not None:
-        wechat.init_app(app)
-
-    @app.get("/")
-    def hello() -> str:
-        return "hello"
-
-    @app.get("/page")
-    def page() -> str:
-        if wechat is not None:
-            _seen["flask"] = request.wechat.signature  # type: ignore[attr-defined]
-        return "hello"
-
-    return app
-
-
-def make_starlette(wechat: WeChat | None) -> Starlette:
-    async def hello(request: Request) -> Response:
-        return PlainTextResponse("hello")
-
-    async def page(request: Request) -> Response:
-        if wechat is not None:
-            _seen["starlette"] = request.state.wechat.signature
-        return PlainTextResponse("hello")
-
-    app = Starlette(routes=[Route("/", hello), Route("/page", page)])
-    if wechat is not None:
-        app.add_middleware(ASGIMiddleware, wechat=wechat)
-    return app
-
-
-def prepare() -> tuple[Prepared, FakeWeChat]:
-    """Apps over a MemoryStore whose token and ticket came from a FakeWeChat (running)."""
-    fake = FakeWeChat().start()
-    config = WeChatConfig(
-        app_id=fake.app_id,
-        app_secret=fake.app_secret,
-        api_base=fake.api_base,
-        open_base=fake.open_base,
-        secret_key=secrets.token_urlsafe(32),
-        store="memory://",
-    )
-    wechat = WeChat(config)
-    wechat.jssdk.get_signature_by_url(f"http://{HOST}/page")  # token + ticket, once
-    cookie_value = Flow(wechat).codec.dumps(Session(user=WeChatUser(openid=OPENID)))
-    cookie = f"{config.session_cookie}={cookie_value}"
-    requests = {
-        "bare hello-world": Request_("/", CHROME_UA),
-        "pass-through (non-WeChat request)": Request_("/", CHROME_UA),
-        "logged-in WeChat, reads request.wechat.signature": Request_("/page", WECHAT_UA, cookie),
-        "redirect to OAuth (WeChat, not logged in)": Request_("/", WECHAT_UA),
-    }
-    requests["no-op middleware (the floor any middleware pays)"] = requests["bare hello-world"]
-    prepared = Prepared(
-        wechat=wechat,
-        fake_check=fake.check_jsapi_signature,
-        flask_bare=make_flask(None),
-        flask_noop=make_flask(None),
-        flask_wrapped=make_flask(wechat),
-        starlette_bare=make_starlette(None),
-        starlette_noop=make_starlette(None),
-        starlette_wrapped=make_starlette(wechat),
-        requests=requests,
-    )
-    prepared.flask_noop.wsgi_app = NoopWSGI(prepared.flask_noop.wsgi_app)  # type: ignore[method-assign]
-    prepared.starlette_noop.add_middleware(NoopASGI)
-    return prepared, fake
-
-
-# -- driving the callables -------------------------------------------------------------
-
-
-_last_status: list[str] = [""]
-
-
-def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-    _last_status[0] = status
-    return _ignore_write
-
-
-def _ignore_write(data: bytes) -> None:
-    pass
-
-
-def call_wsgi(app: Any, environ: dict[str, Any]) -> bytes:
-    """What a WSGI server does per request: call, drain the body, close it."""
-    body: Iterable[bytes] = app(dict(environ), _start_response)
-    try:
-        return b"".join(body)
-    finally:
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
-
-
-def build_environ(req: Request_) -> dict[str, Any]:
-    builder = EnvironBuilder(
-        path=req.path, base_url=f"http://{HOST}", method="GET", headers=req.header_list()
-    )
-    try:
-        environ: dict[str, Any] = builder.get_environ()
-    finally:
-        builder.close()
-    environ["RAW_URI"] = req.path  # as gunicorn passes it
-    return environ
-
-
-class _ASGISink:
-    status = 0
-
-
-_sink = _ASGISink()
-_REQUEST_MESSAGE = {"type": "http.request", "body": b"", "more_body": False}
-
-
-async def _receive() -> dict[str, Any]:
-    return _REQUEST_MESSAGE
-
-
-async def _send(message: dict[str, Any]) -> None:
-    if message["type"] == "http.response.start":
-        _sink.status = message["status"]
-
-
-async def call_asgi(app: Any, scope: dict[str, Any]) -> None:
-    await app(dict(scope), _receive, _send)
-
-
-def build_scope(req: Request_) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": req.path,
-        "raw_path": req.path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in req.header_list()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
-
-
-def _pick(name: str, bare: Any, noop: Any, wrapped: Any) -> Any:
-    if name == CASES[0][0]:
-        return bare
-    return noop if name == CASES[1][0] else wrapped
-
-
-def flask_cases(p: Prepared) -> dict[str, Callable[[], object]]:
-    return {
-        name: partial(
-            call_wsgi,
-            _pick(name, p.flask_bare, p.flask_noop, p.flask_wrapped),
-            build_environ(p.requests[name]),
+    def met(self, delta_us: float, ratio: float) -> bool:
+        return (self.delta_us is None or delta_us <= self.delta_us) and (
+            self.ratio is None or ratio <= self.ratio
         )
-        for name, _ in CASES
-    }
 
 
-def starlette_cases(p: Prepared) -> dict[str, Callable[[], Awaitable[None]]]:
-    return {
-        name: partial(
-            call_asgi,
-            _pick(name, p.starlette_bare, p.starlette_noop, p.starlette_wrapped),
-            build_scope(p.requests[name]),
-        )
-        for name, _ in CASES
-    }
+TARGETS: dict[tuple[str, str], Target] = {
+    ("Flask", PASS_THROUGH): Target(delta_us=1.5, ratio=1.05),
+    ("Starlette", PASS_THROUGH): Target(delta_us=1.5),
+    ("Flask", LOGGED_IN): Target(ratio=1.25),
+}
+
+Results = dict[tuple[str, str], list[float]]  # (case, variant) -> seconds per request, per round
 
 
-# -- correctness before timing ------------------------------------------------------
-
-
-def _expect(framework: str, name: str, status: int, p: Prepared) -> None:
-    redirect = name.startswith("redirect")
-    want = 302 if redirect else 200
-    if status != want:
-        raise RuntimeError(f"{framework} / {name}: status {status}, expected {want}")
-    if name.startswith("logged-in"):
-        sig = _seen.pop(framework, None)
-        if not sig or not p.fake_check(
-            sig["url"], sig["nonceStr"], sig["timestamp"], sig["signature"]
-        ):
-            raise RuntimeError(f"{framework} / {name}: the view read no valid signature: {sig}")
-
-
-def check_cases(p: Prepared) -> None:
-    """Every case answers as it should (while the fake still runs to verify signatures)."""
-    for name, fn in flask_cases(p).items():
-        fn()
-        _expect("flask", name, int(_last_status[0].split()[0]), p)
+def check_all(p: Prepared) -> None:
+    """Every case answers as it should, while the fake still runs to verify signatures."""
+    for case in CASES:
+        for variant in VARIANTS:
+            wsgi_call(p, case, variant)()
+            check_response(p, "Flask", case, variant)
 
     async def asgi() -> None:
-        for name, fn in starlette_cases(p).items():
-            await fn()
-            _expect("starlette", name, _sink.status, p)
+        for case in CASES:
+            for variant in VARIANTS:
+                await asgi_call(p, case, variant)()
+                check_response(p, "Starlette", case, variant)
 
     asyncio.run(asgi())
 
 
-# -- measuring ------------------------------------------------------------------------
+SPLIT = 5  # rounds per CLI round (see the module docstring)
 
 
-def _measure_sync(
-    cases: dict[str, Callable[[], object]], rounds: int, target: float
-) -> dict[str, list[float]]:
-    numbers = {name: calibrate(fn, target) for name, fn in cases.items()}
-    results: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, fn in cases.items():
-            results[name].append(time_calls(fn, numbers[name]))
+def _order(round_index: int) -> tuple[str, ...]:
+    """The variants in a rotated order, so that none always runs first or last."""
+    k = round_index % len(VARIANTS)
+    return VARIANTS[k:] + VARIANTS[:k]
+
+
+def measure_wsgi(p: Prepared, rounds: int, target: float) -> Results:
+    calls = {(c, v): wsgi_call(p, c, v) for c in CASES for v in VARIANTS}
+    numbers = {key: calibrate(fn, target) for key, fn in calls.items()}
+    results: Results = {key: [] for key in calls}
+    for r in range(-1, rounds):  # round -1 warms every variant up and is dropped
+        for case in CASES:
+            for variant in _order(r):
+                key = (case, variant)
+                seconds = time_calls(calls[key], numbers[key])
+                if r >= 0:
+                    results[key].append(seconds)
     return results
 
 
-async def _measure_async(
-    cases: dict[str, Callable[[], Awaitable[None]]], rounds: int, target: float
-) -> dict[str, list[float]]:
-    numbers: dict[str, int] = {}
-    for name, fn in cases.items():
+async def measure_asgi(p: Prepared, rounds: int, target: float) -> Results:
+    calls: dict[tuple[str, str], Callable[[], Awaitable[None]]] = {
+        (c, v): asgi_call(p, c, v) for c in CASES for v in VARIANTS
+    }
+    numbers: dict[tuple[str, str], int] = {}
+    for key, fn in calls.items():
         await time_calls_async(fn, 200)  # warm-up
         per_call = await time_calls_async(fn, 2000)
-        numbers[name] = max(1, int(target / max(per_call, 1e-9)))
-    results: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, fn in cases.items():
-            results[name].append(await time_calls_async(fn, numbers[name]))
+        numbers[key] = max(1, int(target / max(per_call, 1e-9)))
+    results: Results = {key: [] for key in calls}
+    for r in range(-1, rounds):  # round -1 warms every variant up and is dropped
+        for case in CASES:
+            for variant in _order(r):
+                key = (case, variant)
+                seconds = await time_calls_async(calls[key], numbers[key])
+                if r >= 0:
+                    results[key].append(seconds)
     return results
 
 
-def _rows(framework: str, results: dict[str, list[float]]) -> list[Row]:
-    section = f"2. overhead, {framework.title()}, µs/request"
-    bare_name = CASES[0][0]
-    bare = results[bare_name]
-    rows = [Row(section, bare_name, f"{us(median(bare))} {spread(bare)}", "1.00x", "", INFO)]
-    for name, target in CASES[1:]:
-        if name.startswith("pass-through"):
-            target = PASS_THROUGH_TARGET[framework]
-        values = results[name]
-        ratio = median([v / b for v, b in zip(values, bare, strict=True)])
-        extra = (median(values) - median(bare)) * 1e6
-        rows.append(
-            Row(
-                section,
-                name,
-                f"{us(median(values))} {spread(values)}",
-                f"{ratio:.2f}x bare ({extra:+.1f} µs)",
-                f"<= {target:.2f}x" if target else "",
-                check(ratio <= target) if target else INFO,
-            )
+def _iqr(values: list[float]) -> str:
+    """The middle half of the rounds' values: how far apart typical rounds are."""
+    if len(values) < 4:
+        return ""
+    low, _, high = statistics.quantiles(values, n=4)
+    return f"{low:+.2f} .. {high:+.2f}"
+
+
+def add_rows(table: Table, app: str, results: Results) -> None:
+    for case in CASES:
+        bare, noop, ours = (results[(case, v)] for v in VARIANTS)
+        deltas = [(o - n) * 1e6 for o, n in zip(ours, noop, strict=True)]
+        ratios = [o / b for o, b in zip(ours, bare, strict=True)]
+        delta, ratio = median(deltas), median(ratios)
+        target = TARGETS.get((app, case))
+        table.add(
+            app,
+            case,
+            f"{median(bare) * 1e6:.2f}",
+            f"{median(noop) * 1e6:.2f}",
+            f"{median(ours) * 1e6:.2f}",
+            f"{delta:+.2f}",
+            f"{ratio:.3f}x",
+            _iqr(deltas),
+            target.describe() if target else "",
+            check(target.met(delta, ratio)) if target else INFO,
         )
-    return rows
 
 
-def run(*, rounds: int, target_seconds: float) -> list[Row]:
+def run(*, rounds: int, target_seconds: float) -> list[Table]:
     prepared, fake = prepare()
     try:
-        check_cases(prepared)
-        calls_before = fake.calls("cgi-bin/stable_token") + fake.calls("cgi-bin/ticket/getticket")
+        check_all(prepared)
+        upstream = fake.calls("cgi-bin/stable_token") + fake.calls("cgi-bin/ticket/getticket")
     finally:
         fake.stop()  # from here on, any network call would fail loudly
+    if upstream != 2:
+        raise RuntimeError(f"expected one token and one ticket fetch, saw {upstream}")
+    rounds, target_seconds = rounds * SPLIT, target_seconds / SPLIT
     try:
-        flask_results = _measure_sync(flask_cases(prepared), rounds, target_seconds)
-        starlette_results = asyncio.run(
-            _measure_async(starlette_cases(prepared), rounds, target_seconds)
-        )
+        flask = measure_wsgi(prepared, rounds, target_seconds)
+        starlette = asyncio.run(measure_asgi(prepared, rounds, target_seconds))
     finally:
         prepared.wechat.close()
-    assert calls_before == 2, f"expected one token and one ticket fetch, saw {calls_before}"
-    return _rows("flask", flask_results) + _rows("starlette", starlette_results)
+    table = Table(TITLE, HEADERS, status=HEADERS.index("status"), key_columns=2)
+    add_rows(table, "Flask", flask)
+    add_rows(table, "Starlette", starlette)
+    table.notes.append(
+        f"{rounds} rounds of ~{target_seconds * 1000:.0f} ms per cell (after one dropped "
+        "warm-up round). Δ and ratio are medians of per-round differences and ratios: the "
+        "three variants of a case run back to back in each round."
+    )
+    return [table]

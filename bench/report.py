@@ -1,4 +1,9 @@
-"""Rows of results, the table printed to stdout, and the BENCHMARKS.md block."""
+"""Tables of results, printed to stdout and written into BENCHMARKS.md.
+
+Each section returns :class:`Table` objects whose columns hold one statistic each, so
+that a reader never has to guess whether a cell is a ratio, a difference or a rate.
+The simpler sections build a five-column table from :class:`Row` objects.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ import os
 import platform
 import re
 import statistics
+import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -20,11 +26,12 @@ OK = "ok"
 MISSED = "MISSED"
 INFO = "-"
 UNAVAILABLE = "unavailable"
+FAILED = "FAILED"
 
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the table. ``status`` is OK, MISSED, INFO or UNAVAILABLE."""
+    """One line of a five-column table. ``status`` is OK, MISSED, INFO or UNAVAILABLE."""
 
     section: str
     case: str
@@ -32,6 +39,50 @@ class Row:
     compare: str = ""
     target: str = ""
     status: str = INFO
+
+
+@dataclass
+class Table:
+    """A titled table: ``headers`` name one statistic per column.
+
+    ``status`` is the index of the column whose MISSED/FAILED cells are missed targets,
+    named in the summary by the row's first ``key_columns`` cells.
+    """
+
+    title: str
+    headers: tuple[str, ...]
+    rows: list[tuple[str, ...]] = field(default_factory=list)
+    status: int | None = None
+    key_columns: int = 1
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, *cells: str) -> None:
+        if len(cells) != len(self.headers):
+            raise ValueError(f"{self.title}: {len(cells)} cells for {len(self.headers)} columns")
+        self.rows.append(tuple(cells))
+
+    def missed(self) -> list[str]:
+        if self.status is None:
+            return []
+        bad = (MISSED, FAILED)
+        return [
+            f"{self.title}: {' / '.join(r[: self.key_columns])}"
+            for r in self.rows
+            if r[self.status] in bad
+        ]
+
+
+def tables_from_rows(rows: Sequence[Row]) -> list[Table]:
+    """One five-column table per section, in the order the sections first appear."""
+    tables: dict[str, Table] = {}
+    for r in rows:
+        table = tables.get(r.section)
+        if table is None:
+            table = tables[r.section] = Table(
+                r.section, ("case", "result", "compared", "target", "status"), status=4
+            )
+        table.add(r.case, r.result, r.compare, r.target, r.status)
+    return list(tables.values())
 
 
 def median(values: Sequence[float]) -> float:
@@ -52,6 +103,30 @@ def us(seconds: float) -> str:
 
 def check(ok: bool) -> str:
     return OK if ok else MISSED
+
+
+def commit() -> str:
+    """The measured commit, ``+ uncommitted changes`` when the work tree differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return f"{head} + uncommitted changes" if dirty else head
 
 
 def machine() -> dict[str, str]:
@@ -78,67 +153,74 @@ def machine() -> dict[str, str]:
     }
 
 
-def format_table(rows: Sequence[Row]) -> str:
-    """A plain-text table for the terminal, one block per section."""
-    headers = ("case", "result", "compared", "target", "status")
-    cells = [(r.case, r.result, r.compare, r.target, r.status) for r in rows]
-    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(headers)]
+def format_table(table: Table) -> str:
+    """A plain-text table for the terminal."""
+    widths = [
+        max([len(h)] + [len(row[i]) for row in table.rows]) for i, h in enumerate(table.headers)
+    ]
 
     def line(values: Sequence[str]) -> str:
         return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
 
-    out = [line(headers), line(["-" * w for w in widths])]
-    section = None
-    for row, cell in zip(rows, cells, strict=True):
-        if row.section != section:
-            section = row.section
-            out.append(f"[{section}]")
-        out.append(line(cell))
+    out = [f"[{table.title}]", line(table.headers), line(["-" * w for w in widths])]
+    out += [line(row) for row in table.rows]
+    out += table.notes
     return "\n".join(out)
 
 
-def markdown_table(rows: Sequence[Row]) -> str:
-    out = [
-        "| section | case | result | compared | target | status |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in rows:
-        values = (
-            r.section,
-            r.case,
-            r.result,
-            r.compare,
-            r.target,
-            f"**{r.status}**" if r.status == MISSED else r.status,
+def markdown_table(table: Table) -> str:
+    def cells(values: Sequence[str]) -> str:
+        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+
+    out = [f"**{table.title}**", "", cells(table.headers), cells(["---"] * len(table.headers))]
+    for row in table.rows:
+        out.append(
+            cells(
+                [
+                    f"**{v}**" if i == table.status and v in (MISSED, FAILED) else v
+                    for i, v in enumerate(row)
+                ]
+            )
         )
-        out.append("| " + " | ".join(v.replace("|", "\\|") for v in values) + " |")
+    if table.notes:
+        out += ["", *table.notes]
     return "\n".join(out)
 
 
-def summary(rows: Sequence[Row]) -> str:
-    missed = [r for r in rows if r.status == MISSED]
+def summary(tables: Sequence[Table]) -> str:
+    missed = [name for table in tables for name in table.missed()]
     if not missed:
         return "All targets met."
-    names = "; ".join(f"{r.section}: {r.case}" for r in missed)
-    return f"Targets missed ({len(missed)}): {names}."
+    return f"Targets missed ({len(missed)}): {'; '.join(missed)}."
 
 
-def write_benchmarks_md(rows: Sequence[Row], *, command: str, mode: str) -> Path:
-    """Replace the generated block of BENCHMARKS.md (creating the file if needed)."""
+def write_benchmarks_md(
+    tables: Sequence[Table], *, command: str, mode: str, at_start: dict[str, str]
+) -> Path:
+    """Replace the generated block of BENCHMARKS.md (creating the file if needed).
+
+    ``at_start`` is :func:`machine` as read before the run: the load average then and
+    now tell how busy the machine was while it ran.
+    """
     info = machine()
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    body: list[str] = []
+    for table in tables:
+        body += [markdown_table(table), ""]
     block = "\n".join(
         [
             BEGIN,
             "",
             f"Measured {now} with `{command}` ({mode}).",
             "",
-            f"- Machine: {info['nproc']} CPUs, {info['cpu']}, {info['os']}",
-            f"- Python: {info['python']}; load average at start: {info['loadavg']}",
+            f"- Commit: {commit()}",
+            f"- Machine: {info['cpu']}, {info['nproc']} CPUs, {info['os']}",
+            f"- Python: {info['python']}",
+            f"- Load average (1, 5, 15 min): {at_start['loadavg']} at the start, "
+            f"{info['loadavg']} at the end",
             "",
-            markdown_table(rows),
-            "",
-            summary(rows),
+            *body,
+            summary(tables),
             "",
             END,
         ]

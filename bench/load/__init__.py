@@ -1,8 +1,9 @@
-"""``python -m bench.load``: real servers on loopback under a bounded mixed load.
+"""``python -m bench.load``: real servers on loopback (127.0.0.1 only), bounded in time.
 
-Starts a FakeWeChat, then in turn a gunicorn (4 sync workers, the Flask example) and a
-uvicorn (2 workers, the Starlette example), all sharing one SQLite token store, and
-drives each for ``--seconds`` with logged-in WeChat visits, first visits that go
-through the whole OAuth dance, and non-WeChat traffic. Prints requests/s, p50, p99,
-errors, 5xx and the upstream fetch counts; exits 0 only with no error and no 5xx.
+- ``mix`` (default): the examples on gunicorn and uvicorn under mixed WeChat and plain
+  traffic, OAuth dances included; fails on any error, 5xx or extra upstream fetch.
+- ``compare``: requests/s of each example against its bare twin on uvicorn and gunicorn
+  (the same table as ``python -m bench --only servers``).
+- ``stall``: the ~44 ms keep-alive stall of ``uvicorn --workers 2``, before and after
+  the bench's fix, on a bare app with one client.
 """

@@ -10,6 +10,7 @@ import atexit
 import contextlib
 import importlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -20,6 +21,10 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wechat_middleware.testing import FakeWeChat
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
@@ -28,38 +33,82 @@ READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
 
-def _gunicorn(port: int) -> list[str]:
-    command = [sys.executable, "-m", "gunicorn", "-w", "4", "-b", f"{LOOPBACK}:{port}"]
+def server_env_without_wechat() -> dict[str, str]:
+    """This environment without any WECHAT_* setting, the repository importable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
+    env.update(PYTHONPATH=str(REPO_ROOT), PYTHONUNBUFFERED="1")
+    return env
+
+
+def server_env(fake: FakeWeChat, store: Path) -> dict[str, str]:
+    """The environment of every server: the examples configured against ``fake``, all
+    workers of all servers sharing one SQLite token store at ``store``."""
+    env = server_env_without_wechat()
+    env.update(
+        WECHAT_APP_ID=fake.app_id,
+        WECHAT_APP_SECRET=fake.app_secret,
+        WECHAT_SECRET_KEY=secrets.token_urlsafe(32),
+        WECHAT_TOKEN="bench-load-server-check",
+        WECHAT_API_BASE=fake.base_url,
+        WECHAT_OPEN_BASE=fake.base_url,
+        WECHAT_STORE=f"sqlite:///{store}",
+        WECHAT_JSSDK_URL="http://127.0.0.1:9/jweixin-1.6.0.js",  # never fetched
+    )
+    return env
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """How to start one server: gunicorn (sync workers) or uvicorn, an app, workers."""
+
+    kind: str  # "gunicorn" or "uvicorn"
+    app: str  # "module:attribute", importable from the repository root
+    workers: int
+
+    @property
+    def label(self) -> str:
+        plural = "s" if self.workers > 1 else ""
+        kind = "gunicorn sync" if self.kind == "gunicorn" else "uvicorn"
+        return f"{kind}, {self.workers} worker{plural}"
+
+    def command(self, port: int) -> list[str]:
+        if self.kind == "gunicorn":
+            return _gunicorn(self.app, self.workers, port)
+        if self.kind == "uvicorn":
+            return _uvicorn(self.app, self.workers, port)
+        raise ValueError(f"unknown server kind {self.kind!r}")
+
+
+def _gunicorn(app: str, workers: int, port: int) -> list[str]:
+    # gunicorn sets TCP_NODELAY on its listening socket; its sync workers close the
+    # connection after every response (no keep-alive).
+    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"{LOOPBACK}:{port}"]
     command += ["--log-level", "warning"]
     settings = importlib.import_module("gunicorn.config").KNOWN_SETTINGS
     if any(s.name == "control_socket_disable" for s in settings):
         # gunicorn 25+ opens ~/.gunicorn/gunicorn.ctl, shared by every gunicorn of the user.
         command.append("--no-control-socket")
-    return [*command, "examples.flask_app.app:app"]
+    return [*command, app]
 
 
-def _uvicorn(port: int) -> list[str]:
+def _uvicorn(app: str, workers: int, port: int) -> list[str]:
+    # With more than one worker uvicorn binds the socket itself and leaves Nagle on
+    # (see bench.load.uvicorn_nodelay): start it through the launcher that fixes that.
+    module = "bench.load.uvicorn_nodelay" if workers > 1 else "uvicorn"
     return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--workers",
-        "2",
-        "--host",
-        LOOPBACK,
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "examples.starlette_app.app:app",
+        *(sys.executable, "-m", module, "--workers", str(workers)),
+        *("--host", LOOPBACK, "--port", str(port)),
+        *("--no-access-log", "--log-level", "warning", app),
     ]
 
 
-SERVERS: dict[str, Callable[[int], list[str]]] = {
-    "gunicorn (Flask example, 4 workers)": _gunicorn,
-    "uvicorn (Starlette example, 2 workers)": _uvicorn,
-}
+def uvicorn_as_shipped(app: str, workers: int, port: int) -> list[str]:
+    """uvicorn started the usual way, whatever the worker count (for the stall check)."""
+    return [
+        *(sys.executable, "-m", "uvicorn", "--workers", str(workers)),
+        *("--host", LOOPBACK, "--port", str(port)),
+        *("--no-access-log", "--log-level", "warning", app),
+    ]
 
 
 @dataclass
@@ -73,6 +122,26 @@ class Server:
     @property
     def host(self) -> str:
         return f"{LOOPBACK}:{self.port}"
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server's master and workers.
+
+        On a shared machine a server's requests/s moves with whatever else runs; the
+        CPU it spends per request does not, so the comparison reports both. Workers
+        are found by process group (each server is started in its own session).
+        """
+        ticks = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # exited meanwhile
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[2]) == self.process.pid:  # fields[2] is the process group
+                ticks += int(fields[11]) + int(fields[12])  # utime + stime
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -114,15 +183,21 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(name: str, env: Mapping[str, str], log_dir: Path) -> Server:
-    """Start server ``name`` on a free loopback port and wait until it answers."""
+def start(
+    name: str,
+    command: Callable[[int], list[str]],
+    env: Mapping[str, str],
+    log_dir: Path,
+    ready_path: str = READY_PATH,
+) -> Server:
+    """Start ``command(port)`` on a free loopback port and wait until it answers."""
     last = ""
     for attempt in range(3):  # the probed port may be taken before the server binds it
         port = _free_port()
         log_path = log_dir / f"server-{port}-{attempt}.log"
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(
-                SERVERS[name](port),
+                command(port),
                 cwd=REPO_ROOT,
                 env=dict(env),
                 stdin=subprocess.DEVNULL,
@@ -132,7 +207,7 @@ def start(name: str, env: Mapping[str, str], log_dir: Path) -> Server:
             )
         server = Server(name, port, process, log_path)
         _running.append(server)
-        if _wait_ready(server):
+        if _wait_ready(server, ready_path):
             return server
         last = server.log_tail()
         server.stop()
@@ -142,9 +217,9 @@ def start(name: str, env: Mapping[str, str], log_dir: Path) -> Server:
     raise RuntimeError(f"{name} did not start; its log ends with:\n{last}")
 
 
-def _wait_ready(server: Server) -> bool:
+def _wait_ready(server: Server, path: str) -> bool:
     deadline = time.monotonic() + READY_TIMEOUT
-    url = f"http://{server.host}{READY_PATH}"
+    url = f"http://{server.host}{path}"
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             return False

@@ -150,11 +150,12 @@ class Browser:
         if callback.status != 302 or not session:
             raise Unexpected(f"OAuth callback: {callback.status}, {callback.body[:120]!r}")
         landing = self.page(callback.headers.get("Location", "/"), WECHAT_UA, session)
-        _expect_page(landing, logged_in=True)
+        expect_page(landing, logged_in=True)
         return session
 
 
-def _expect_page(reply: Reply, *, logged_in: bool) -> None:
+def expect_page(reply: Reply, *, logged_in: bool) -> None:
+    """An example's page with a JS-SDK signature (and the user's openid when logged in)."""
     if reply.status != 200:
         raise Unexpected(f"page: {reply.status}, expected 200")
     if b'"signature":"' not in reply.body:
@@ -166,11 +167,11 @@ def _expect_page(reply: Reply, *, logged_in: bool) -> None:
 def one_visit(browser: Browser, kind: str, cookies: list[str], rng: random.Random) -> None:
     if kind == "wechat-logged-in":
         target = rng.choice(("/", "/second?from=home"))
-        _expect_page(browser.page(target, WECHAT_UA, rng.choice(cookies)), logged_in=True)
+        expect_page(browser.page(target, WECHAT_UA, rng.choice(cookies)), logged_in=True)
     elif kind == "wechat-first-visit":
         browser.login()
     elif kind == "non-wechat-page":
-        _expect_page(browser.page("/", CHROME_UA), logged_in=False)
+        expect_page(browser.page("/", CHROME_UA), logged_in=False)
     else:
         reply = browser.get(
             browser.server_host, "/api/me", {"User-Agent": CHROME_UA, "Accept": "application/json"}

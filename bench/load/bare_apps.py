@@ -1,0 +1,119 @@
+"""The examples without the middleware: the same routes, template and static files.
+
+A real-server comparison is only fair against the same pages, so these twins serve
+``/``, ``/second``, ``/api/me`` and ``/static/...`` like ``examples/flask_app`` and
+``examples/starlette_app`` do, rendering the examples' own ``PAGE`` template with a
+stand-in context (no user, ``null`` signature) where the middleware would put its own.
+
+The template is read from the example's source with :mod:`ast` instead of importing
+the module: importing it would build a ``WeChat`` from the environment, which a bare
+app must not need.
+
+Run: ``gunicorn bench.load.bare_apps:flask_app`` or
+``uvicorn bench.load.bare_apps:starlette_app``.
+"""
+
+from __future__ import annotations
+
+import ast
+import html
+import os
+from pathlib import Path
+
+from flask import Flask, render_template_string
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+JSSDK_URL = os.environ.get("WECHAT_JSSDK_URL", "https://res.wx.qq.com/open/js/jweixin-1.6.0.js")
+
+
+def example_constant(path: Path, name: str) -> str:
+    """The string constant ``name`` assigned at the top level of the module at ``path``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
+            value = ast.literal_eval(node.value)
+            if isinstance(value, str):
+                return value
+    raise LookupError(f"{path} assigns no string {name}")
+
+
+class NoWeChat:
+    """What the examples' templates read from the WeChat context, with nothing in it."""
+
+    openid = None
+    is_wechat_browser = False
+    jssdk_url = JSSDK_URL
+
+    def signature_json(self) -> str:
+        return "null"
+
+
+NO_WECHAT = NoWeChat()
+
+# -- Flask --------------------------------------------------------------------------------
+
+FLASK_DIR = EXAMPLES / "flask_app"
+FLASK_PAGE = example_constant(FLASK_DIR / "app.py", "PAGE")
+
+flask_app = Flask(__name__, static_folder=str(FLASK_DIR / "static"))
+
+
+@flask_app.get("/")
+def home() -> str:
+    return render_template_string(FLASK_PAGE, title="WeChat middleware · Flask", wechat=NO_WECHAT)
+
+
+@flask_app.get("/second")
+def second() -> str:
+    return render_template_string(FLASK_PAGE, title="Second page · Flask", wechat=NO_WECHAT)
+
+
+@flask_app.get("/api/me")
+def me() -> dict[str, object]:
+    return {"openid": NO_WECHAT.openid, "is_wechat": NO_WECHAT.is_wechat_browser}
+
+
+# -- Starlette ----------------------------------------------------------------------------
+
+STARLETTE_DIR = EXAMPLES / "starlette_app"
+STARLETTE_PAGE = example_constant(STARLETTE_DIR / "app.py", "PAGE")
+
+
+def _render(title: str) -> HTMLResponse:
+    return HTMLResponse(
+        STARLETTE_PAGE.format(
+            title=html.escape(title),
+            openid=html.escape(NO_WECHAT.openid or ""),
+            signature=NO_WECHAT.signature_json(),
+            jssdk_url=html.escape(NO_WECHAT.jssdk_url, quote=True),
+        )
+    )
+
+
+async def s_home(request: Request) -> HTMLResponse:
+    return _render("WeChat middleware · Starlette")
+
+
+async def s_second(request: Request) -> HTMLResponse:
+    return _render("Second page · Starlette")
+
+
+async def s_me(request: Request) -> JSONResponse:
+    return JSONResponse({"openid": NO_WECHAT.openid, "is_wechat": NO_WECHAT.is_wechat_browser})
+
+
+starlette_app = Starlette(
+    routes=[
+        Route("/", s_home),
+        Route("/second", s_second),
+        Route("/api/me", s_me),
+        Mount("/static", StaticFiles(directory=STARLETTE_DIR / "static"), name="static"),
+    ]
+)
