@@ -27,7 +27,7 @@ from .flow import (
     session_of,
 )
 from .threads import run_in_thread
-from .urls import Page, host_of, raw_path_of
+from .urls import Page, PageSource, host_of, raw_path_of
 
 if TYPE_CHECKING:
     from .context import MiddlewareParts
@@ -69,18 +69,28 @@ class WeChatMiddleware:
             await self.app(scope, receive, send)
             return
         rules = self.rules
-        headers = _Headers(scope)
+        raw_headers = scope["headers"]
+        headers = dict(raw_headers)  # one C call; a repeated Cookie header is joined below
+        cookie = headers.get(b"cookie")
+        if cookie is None:
+            cookie_text = ""
+        else:
+            if len(headers) != len(raw_headers):
+                cookie = b"; ".join(value for name, value in raw_headers if name == b"cookie")
+            cookie_text = cookie.decode("latin-1")
+        user_agent = headers.get(b"user-agent", b"").decode("latin-1")
         path: str = scope.get("path") or "/"
-        if rules.passes_untouched(path, headers.user_agent, headers.cookie):
-            context = WeChatContext(
-                self.wechat, page=_page(scope, headers), user=None, is_wechat_browser=False
-            )
+        if rules.passes_untouched(path, user_agent, cookie_text):
+            page: PageSource = _ScopePage(scope, headers.get(b"host"), path)
+            context = WeChatContext(self.wechat, page, None, None, False)
             wants_signature = is_page_request(
-                scope.get("method", "GET"), headers.accept, headers.requested_with
+                scope.get("method", "GET"),
+                headers.get(b"accept", b"").decode("latin-1"),
+                headers.get(b"x-requested-with", b"").decode("latin-1"),
             )
         else:
-            view = _view(scope, path, headers)
-            action = decide(view, rules, session_of(headers.cookie, rules), self.clock())
+            view = _view(scope, path, headers, user_agent, cookie_text)
+            action = decide(view, rules, session_of(cookie_text, rules), self.clock())
             if isinstance(action, CompleteLogin | ClaimServerCheck):
                 action = await run_in_thread(self.steps.perform, action)
             if isinstance(action, Respond):
@@ -110,58 +120,59 @@ def _prefetch_ticket(context: WeChatContext) -> None:
     context.signature  # noqa: B018 - computes and caches the signature, or logs why not
 
 
-class _Headers:
-    """The request headers the middleware reads, from one pass over the scope's list."""
+def _target(scope: Scope, host: bytes | None, path: str) -> tuple[str, str, str, str]:
+    """Scheme, host, raw path and query of the request, as the browser addressed them.
 
-    __slots__ = ("accept", "cookie", "host", "requested_with", "user_agent")
-
-    def __init__(self, scope: Scope) -> None:
-        host = user_agent = accept = requested_with = b""
-        cookies: list[bytes] = []
-        for name, value in scope.get("headers", ()):
-            if name == b"user-agent":
-                user_agent = user_agent or value
-            elif name == b"cookie":
-                cookies.append(value)  # HTTP/2 sends one header per cookie
-            elif name == b"host":
-                host = host or value
-            elif name == b"accept":
-                accept = accept or value
-            elif name == b"x-requested-with":
-                requested_with = requested_with or value
-        self.user_agent = user_agent.decode("latin-1")
-        self.cookie = b"; ".join(cookies).decode("latin-1") if cookies else ""
-        self.host = host.decode("latin-1")
-        self.accept = accept.decode("latin-1")
-        self.requested_with = requested_with.decode("latin-1")
-
-
-def _page(scope: Scope, headers: _Headers) -> Page:
+    ASGI's ``path`` is decoded UTF-8; when the server does not pass ``raw_path``, its
+    bytes are encoded again.
+    """
     scheme: str = scope.get("scheme", "http")
     raw = scope.get("raw_path")
-    decoded = (scope.get("root_path", "") + (scope.get("path") or "/")).encode("utf-8")
-    return Page(
+    decoded = ((scope.get("root_path") or "") + path).encode("utf-8")
+    return (
         scheme,
-        host_of(headers.host, scope.get("server"), scheme),
+        host_of(host.decode("latin-1") if host else "", scope.get("server"), scheme),
         raw_path_of(raw.decode("latin-1") if raw else None, decoded),
         scope.get("query_string", b"").decode("latin-1"),
     )
 
 
-def _view(scope: Scope, path: str, headers: _Headers) -> RequestView:
-    page = _page(scope, headers)
+class _ScopePage:
+    """The page of a request that may never be signed: the scope's few values are kept
+    (holding the scope would make a cycle through ``scope["wechat"]``) and joined only
+    when the URL is read."""
+
+    __slots__ = ("_host", "_path", "_values")
+
+    def __init__(self, scope: Scope, host: bytes | None, path: str) -> None:
+        self._values = tuple(map(scope.get, _PAGE_KEYS))
+        self._host = host
+        self._path = path
+
+    def url(self, public_url: str | None) -> str:
+        scope = dict(zip(_PAGE_KEYS, self._values, strict=True))
+        return Page(*_target(scope, self._host, self._path)).url(public_url)
+
+
+_PAGE_KEYS = ("scheme", "raw_path", "root_path", "query_string", "server")
+
+
+def _view(
+    scope: Scope, path: str, headers: dict[bytes, bytes], user_agent: str, cookie: str
+) -> RequestView:
+    scheme, host, raw_path, query = _target(scope, headers.get(b"host"), path)
     client = scope.get("client")
     return RequestView(
         method=scope.get("method", "GET"),
-        scheme=page.scheme,
-        host=page.host,
+        scheme=scheme,
+        host=host,
         path=path,
-        raw_path=page.raw_path,
-        query=page.query,
-        user_agent=headers.user_agent,
-        accept=headers.accept,
-        cookie=headers.cookie,
-        requested_with=headers.requested_with,
+        raw_path=raw_path,
+        query=query,
+        user_agent=user_agent,
+        accept=headers.get(b"accept", b"").decode("latin-1"),
+        cookie=cookie,
+        requested_with=headers.get(b"x-requested-with", b"").decode("latin-1"),
         client=client[0] if client else "",
     )
 

@@ -7,18 +7,18 @@ signs costs no ticket look-up and not even the joining of its URL.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ForeignURLError, StoreError, WeChatError
-from .urls import Page, check_page_url, origin_of, same_origin
+from .render import script_safe_json, wx_config_json
+from .urls import PageSource, check_page_url, origin_of, same_origin
 from .user import WeChatUser
 
 if TYPE_CHECKING:
     from .config import WeChatConfig
-    from .jssdk import JSSDK, JSSignature
+    from .jssdk import JSSDK, JSSignature, Signed
     from .login import LoginSteps
     from .logs import ThrottledWarning
     from .rules import Rules
@@ -27,25 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("wechat_middleware")
 
 _UNSET: Any = object()
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-# Characters that could end a <script> element or a JS string early when JSON is
-# dropped into HTML; escaped as \\uXXXX they are still the same JSON.
-_SCRIPT_UNSAFE = (
-    ("&", "\\u0026"),
-    ("<", "\\u003c"),
-    (">", "\\u003e"),
-    ("\u2028", "\\u2028"),
-    ("\u2029", "\\u2029"),
-)
-
-
-def script_safe_json(value: Any) -> str:
-    """JSON that is safe inside ``<script>`` in an HTML page (and still valid JSON)."""
-    text = _ENCODE(value)
-    for char, escaped in _SCRIPT_UNSAFE:
-        if char in text:  # usually only "&" (a query string): skip the rest cheaply
-            text = text.replace(char, escaped)
-    return text
 
 
 class SigningParts(Protocol):
@@ -78,23 +59,22 @@ class WeChatContext:
     ``await asign(url)``, which fetch a due ticket off the event loop.
     """
 
-    __slots__ = ("_page", "_page_url", "_signature", "_wechat", "is_wechat_browser", "user")
+    __slots__ = ("_page", "_page_url", "_signed", "_wechat", "is_wechat_browser", "user")
 
     def __init__(
         self,
         wechat: SigningParts,
-        *,
-        page: Page | None = None,
+        page: PageSource | None = None,
         page_url: str | None = None,
-        user: WeChatUser | None,
-        is_wechat_browser: bool,
+        user: WeChatUser | None = None,
+        is_wechat_browser: bool = False,
     ) -> None:
         self._wechat = wechat
         self._page = page
         self._page_url = page_url  # given, or joined from ``page`` on first use
         self.user = user
         self.is_wechat_browser = is_wechat_browser
-        self._signature: JSSignature | None = _UNSET
+        self._signed: Signed | None = _UNSET
 
     def __repr__(self) -> str:
         return f"<WeChatContext url={self.page_url!r} openid={self.openid!r}>"
@@ -123,25 +103,15 @@ class WeChatContext:
         endpoint), use ``await asignature()`` instead: this property may fetch the
         ticket and would block the event loop meanwhile.
         """
-        if self._signature is _UNSET:
-            try:
-                self._signature = self.sign(self.page_url)
-            except ValueError as exc:  # an unsignable page URL (e.g. over 4 KB)
-                log.warning("cannot sign this page's URL: %s", exc)
-                self._signature = None
-        return self._signature
+        signed = self._page_signed()
+        return dict(signed.public) if signed else None  # type: ignore[return-value]
 
     @property
     def signing_needs_io(self) -> bool:
         """Whether reading :attr:`signature` now would reach the store or WeChat (the
         ticket is not held fresh in this process, and fetching it is not known to be
         failing): what an event loop should run in a worker thread."""
-        tokens = self._wechat.tokens
-        return (
-            self._signature is _UNSET
-            and not tokens.held_fresh("jsapi_ticket")
-            and not tokens.backing_off("jsapi_ticket")
-        )
+        return self._signed is _UNSET and self._wechat.tokens.worth_fetching("jsapi_ticket")
 
     def sign(self, url: str) -> JSSignature | None:
         """Sign another URL of this site, e.g. the landing URL an iOS SPA reports.
@@ -159,11 +129,8 @@ class WeChatContext:
                 f"{origin_of(self.page_url)!r} are signed (set WECHAT_PUBLIC_URL to the public "
                 "origin if this is your site behind a proxy)"
             )
-        try:
-            return self._wechat.jssdk.get_signature_by_url(url)
-        except (WeChatError, StoreError) as exc:
-            self._wechat.signing_failures.warning("no JS-SDK signature for this page: %s", exc)
-        return None
+        signed = self._signed_or_none(url)
+        return dict(signed.public) if signed else None  # type: ignore[return-value]
 
     async def asign(self, url: str) -> JSSignature | None:
         """:meth:`sign` for ``async`` code: a ticket fetch runs in a worker thread, so a
@@ -176,18 +143,16 @@ class WeChatContext:
 
     async def asignature(self) -> JSSignature | None:
         """:attr:`signature` for ``async`` code (the ticket fetch off the event loop)."""
-        if self._signature is _UNSET:
-            if self.signing_needs_io:
-                from .threads import run_in_thread
+        if self.signing_needs_io:
+            from .threads import run_in_thread
 
-                await run_in_thread(lambda: self.signature)
-            else:
-                return self.signature
-        return self._signature
+            await run_in_thread(self._page_signed)
+        return self.signature
 
     def signature_json(self) -> str:
         """The signature as script-safe JSON (``null`` when unavailable)."""
-        return script_safe_json(self.signature)
+        signed = self._page_signed()
+        return signed.json if signed else "null"
 
     def config_json(
         self,
@@ -195,20 +160,21 @@ class WeChatContext:
         debug: bool = False,
         open_tag_list: Iterable[str] = (),
     ) -> str:
-        """The argument of ``wx.config(...)``, safe to drop into a ``<script>``."""
-        signature = self.signature
-        config: dict[str, Any] = {
-            "debug": bool(debug),
-            "appId": self._wechat.config.app_id,
-            "timestamp": signature["timestamp"] if signature else 0,
-            "nonceStr": signature["nonceStr"] if signature else "",
-            "signature": signature["signature"] if signature else "",
-            "jsApiList": list(js_api_list),
-        }
-        tags = list(open_tag_list)
-        if tags:
-            config["openTagList"] = tags
-        return script_safe_json(config)
+        """The argument of ``wx.config(...)``, safe to drop into a ``<script>``; without a
+        signature (WeChat unreachable) its ``signature`` is empty, so ``wx.error`` fires."""
+        signed = self._page_signed()
+        if signed is not None:
+            fields = signed.wx_config_fields
+        else:
+            fields = script_safe_json(
+                {
+                    "appId": self._wechat.config.app_id,
+                    "timestamp": 0,
+                    "nonceStr": "",
+                    "signature": "",
+                }
+            )[1:-1]
+        return wx_config_json(fields, js_api_list, debug, open_tag_list)
 
     def login_url(self, next: str | None = None) -> str:
         """Where to send the browser to log in and come back to ``next`` (a local path)."""
@@ -216,6 +182,25 @@ class WeChatContext:
 
         target = next if next is not None else _path_of(self.page_url)
         return f"{self._wechat.config.login_path}?next={quote(target, safe='/')}"
+
+    def _page_signed(self) -> Signed | None:
+        """This page's signature, made on first use (its own URL needs no origin check)."""
+        if self._signed is _UNSET:
+            try:
+                url = check_page_url(self.page_url)
+            except ValueError as exc:  # an unsignable page URL (e.g. over 4 KB)
+                log.warning("cannot sign this page's URL: %s", exc)
+                self._signed = None
+            else:
+                self._signed = self._signed_or_none(url)
+        return self._signed
+
+    def _signed_or_none(self, url: str) -> Signed | None:
+        try:
+            return self._wechat.jssdk.signed(url)
+        except (WeChatError, StoreError) as exc:
+            self._wechat.signing_failures.warning("no JS-SDK signature for this page: %s", exc)
+        return None
 
 
 def _path_of(url: str) -> str:

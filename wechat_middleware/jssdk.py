@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
 
+from .render import script_safe_json
 from .signing import jsapi_signature, make_nonce, verify_server_check
 from .tokens import TokenManager
 from .urls import check_page_url, normalize_url
@@ -45,6 +46,23 @@ def public(info: SignatureInfo | JSSignature) -> JSSignature:
     }
 
 
+class Signed:
+    """A signature ready for a page, rendered once per URL and nonce: a page signs its
+    URL on every request, and the cached signature's JSON need not be built again."""
+
+    __slots__ = ("info", "json", "public", "wx_config_fields")
+
+    def __init__(self, info: SignatureInfo) -> None:
+        self.info = info
+        self.public = public(info)
+        self.json = script_safe_json(self.public)
+        # '"appId":...,"timestamp":...,"nonceStr":...,"signature":...': the middle of
+        # the argument of wx.config, between "debug" and "jsApiList".
+        self.wx_config_fields = script_safe_json(
+            {name: self.public[name] for name in ("appId", "timestamp", "nonceStr", "signature")}
+        )[1:-1]
+
+
 class JSSDK:
     """``wechat.jssdk``: sign page URLs, check WeChat's server requests, manage tokens."""
 
@@ -63,6 +81,7 @@ class JSSDK:
         self.cache_size = cache_size
         self._clock = clock
         self._cache: OrderedDict[str, SignatureInfo] = OrderedDict()
+        self._rendered: dict[str, Signed] = {}  # the same URLs, ready for a page
         self._cache_lock = threading.Lock()
 
     # -- signatures ----------------------------------------------------------
@@ -70,12 +89,27 @@ class JSSDK:
     def get_signature_by_url(self, url: str, force_new_signature: bool = False) -> JSSignature:
         """The signature for ``url``: from the cache while its ticket is current."""
         url = check_page_url(url)
+        if force_new_signature:
+            ticket = self.tokens.jsapi_ticket()
+            return public(self.save_new_signature(self.gen_signature(ticket, url)))
+        return public(self.signed(url).info)
+
+    def signed(self, url: str) -> Signed:
+        """The cached signature of ``url`` (a URL :func:`check_page_url` passed), signed
+        anew when the ticket changed; what ``request.wechat`` renders into pages."""
         ticket = self.tokens.jsapi_ticket()
-        if not force_new_signature:
-            cached = self._cache_get(url)
-            if cached is not None and cached["jsapi_ticket"] == ticket:
-                return public(cached)
-        return public(self.save_new_signature(self.gen_signature(ticket, url)))
+        rendered: Signed | None = None
+        with self._cache_lock:
+            info = self._cache.get(url)
+            if info is not None:
+                self._cache.move_to_end(url)
+                rendered = self._rendered.get(url)
+        if info is None or info["jsapi_ticket"] != ticket:
+            info = self.save_new_signature(self.gen_signature(ticket, url))
+            rendered = None
+        if rendered is None or rendered.info is not info:
+            rendered = self._rendered[url] = Signed(info)
+        return rendered
 
     def create_new_signature(self, url: str) -> JSSignature:
         """Sign ``url`` now, with a new nonce and timestamp, and cache it."""
@@ -119,7 +153,8 @@ class JSSDK:
             self._cache[url] = info
             self._cache.move_to_end(url)
             while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+                evicted, _ = self._cache.popitem(last=False)
+                self._rendered.pop(evicted, None)
         return info
 
     def update_signature_by_url(self, url: str, info: Mapping[str, Any]) -> SignatureInfo | None:

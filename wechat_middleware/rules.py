@@ -7,6 +7,7 @@ does no parsing, and a test builds one from a config with no server and no store
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .config import WeChatConfig
@@ -36,6 +37,7 @@ class Rules:
     cookie_name: str
     cookie_prefix: str  # "name=": what a Cookie header holds when ours is there
     cookie_attributes: str  # everything after the value, built once
+    cookie_pattern: re.Pattern[str]  # finds our value in a Cookie header
     anonymous_pause: float = 600.0  # declined consent, snapshot visitor: no OAuth again
 
     @classmethod
@@ -61,6 +63,11 @@ class Rules:
             cookie_name=config.session_cookie,
             cookie_prefix=config.session_cookie + "=",
             cookie_attributes=f"Path=/; Max-Age={config.session_max_age}; HttpOnly; SameSite=Lax",
+            # Several Cookie headers arrive joined: by "; " (HTTP/2, ASGI) or by ","
+            # (a WSGI server joining repeats); our value never holds either character.
+            cookie_pattern=re.compile(
+                rf"(?:^|[;,])\s*{re.escape(config.session_cookie)}=([^;,\s]*)"
+            ),
         )
 
     def is_wechat(self, user_agent: str) -> bool:

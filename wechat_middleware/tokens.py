@@ -130,10 +130,13 @@ class TokenManager:
     # -- reading -------------------------------------------------------------
 
     def access_token(self) -> str:
-        return self.get("access_token").value
+        held = self._held("access_token")
+        return held.value if held is not None else self.get("access_token").value
 
     def jsapi_ticket(self) -> str:
-        return self.get("jsapi_ticket").value
+        """The ticket; every signed page asks, so the in-process copy is read first."""
+        held = self._held("jsapi_ticket")
+        return held.value if held is not None else self.get("jsapi_ticket").value
 
     def get(self, kind: Kind) -> Credential:
         """The current credential, fetching it (once, for everyone) when needed."""
@@ -229,6 +232,11 @@ class TokenManager:
         """Whether this process can serve ``kind`` without store or network I/O."""
         return self._held(kind) is not None
 
+    def worth_fetching(self, kind: Kind) -> bool:
+        """Whether getting ``kind`` now needs I/O that is not known to fail: not held
+        fresh here, and no fetch failed within the back-off window."""
+        return self._held(kind) is None and not self.backing_off(kind)
+
     def backing_off(self, kind: Kind) -> bool:
         """Whether this process saw fetching ``kind`` fail within the back-off window:
         work done now to get it (a worker-thread prefetch) would fail the same way."""
@@ -249,7 +257,8 @@ class TokenManager:
         local = self._local.get(kind)
         if local is None or time.monotonic() - local.checked >= self.local_ttl:
             return None
-        return local.credential if local.credential.fresh(self.clock()) else None
+        credential = local.credential
+        return credential if self.clock() < credential.refresh_at else None  # fresh(), inlined
 
     def _read(self, kind: Kind) -> Credential | None:
         raw = self.store.get(self.keys.credential(kind))

@@ -11,6 +11,7 @@ site.
 from __future__ import annotations
 
 import re
+from typing import Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
 MAX_NEXT_LENGTH = 2048
@@ -80,6 +81,12 @@ def page_url(base: str | None, raw_path: str, query: str) -> str:
     return f"{base}{raw_path}?{query}" if query else f"{base}{raw_path}"
 
 
+class PageSource(Protocol):
+    """Something that knows the URL the browser shows for a request."""
+
+    def url(self, public_url: str | None) -> str: ...
+
+
 class Page:
     """The parts of the browser's URL, joined only when someone reads :meth:`url`:
     most requests never sign anything."""
@@ -123,20 +130,19 @@ def check_page_url(url: str) -> str:
     url = normalize_url(url)
     if len(url) > MAX_PAGE_URL_LENGTH:
         raise ValueError(f"URL longer than {MAX_PAGE_URL_LENGTH} characters")
-    if not url.startswith(("http://", "https://")) or len(url.split("/", 3)[2]) == 0:
+    host_at = 8 if url.startswith("https://") else 7 if url.startswith("http://") else 0
+    if not host_at or len(url) == host_at or url[host_at] in "/?":
         raise ValueError("the URL to sign must be absolute (http:// or https://)")
     return url
 
 
+_ORIGIN = re.compile(r"[^:/?#]*://[^/?#]*")
+
+
 def origin_of(url: str) -> str:
     """``scheme://host[:port]`` of an absolute URL, lower-cased."""
-    scheme, _, rest = url.partition("://")
-    end = len(rest)
-    for mark in "/?#":
-        found = rest.find(mark)
-        if found >= 0:
-            end = min(end, found)
-    return f"{scheme}://{rest[:end]}".lower()
+    found = _ORIGIN.match(url)
+    return found.group(0).lower() if found else url.lower()
 
 
 def same_origin(url: str, other: str) -> bool:

@@ -63,7 +63,7 @@ class WeChatMiddleware:
         cookie = environ.get("HTTP_COOKIE", "")
         if rules.passes_untouched(path, user_agent, cookie):
             environ["wechat"] = WeChatContext(
-                self.wechat, page=_page(environ, path), user=None, is_wechat_browser=False
+                self.wechat, _EnvironPage(environ, path), None, None, False
             )
             return self.app(environ, start_response)
         view = _view(environ, path, user_agent, cookie)
@@ -85,22 +85,44 @@ def _target(environ: WSGIEnvironment, path: str) -> tuple[str, str, str]:
     PEP 3333 strings are the request's bytes decoded as latin-1: when the server does
     not pass the target as sent (gunicorn's ``RAW_URI``), its bytes are re-encoded.
     """
-    scheme = environ.get("wsgi.url_scheme", "http")
+    scheme = environ.get("wsgi.url_scheme") or "http"
     host = host_of(
-        environ.get("HTTP_HOST", ""),
-        (environ.get("SERVER_NAME", "localhost"), _port(environ.get("SERVER_PORT"))),
+        environ.get("HTTP_HOST") or "",
+        (environ.get("SERVER_NAME") or "localhost", _port(environ.get("SERVER_PORT"))),
         scheme,
     )
     raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if raw_target and raw_target.startswith("/"):
-        return scheme, host, raw_target.split("?", 1)[0]
-    decoded = (environ.get("SCRIPT_NAME", "") + path).encode("latin-1")
-    return scheme, host, raw_path_of(None, decoded)
+    decoded = ((environ.get("SCRIPT_NAME") or "") + path).encode("latin-1")
+    return scheme, host, raw_path_of(raw_target, decoded)
 
 
-def _page(environ: WSGIEnvironment, path: str) -> Page:
-    scheme, host, raw_path = _target(environ, path)
-    return Page(scheme, host, raw_path, environ.get("QUERY_STRING", ""))
+class _EnvironPage:
+    """The page of a request that may never be signed: the environ's few values are
+    copied (holding the environ would make a cycle through ``environ["wechat"]``) and
+    joined only when the URL is read."""
+
+    __slots__ = ("_path", "_values")
+
+    def __init__(self, environ: WSGIEnvironment, path: str) -> None:
+        self._path = path
+        self._values = tuple(map(environ.get, _PAGE_KEYS))
+
+    def url(self, public_url: str | None) -> str:
+        values = dict(zip(_PAGE_KEYS, self._values, strict=True))
+        scheme, host, raw_path = _target(values, self._path)
+        return Page(scheme, host, raw_path, values["QUERY_STRING"] or "").url(public_url)
+
+
+_PAGE_KEYS = (
+    "wsgi.url_scheme",
+    "HTTP_HOST",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "RAW_URI",
+    "REQUEST_URI",
+    "SCRIPT_NAME",
+    "QUERY_STRING",
+)
 
 
 def _view(environ: WSGIEnvironment, path: str, user_agent: str, cookie: str) -> RequestView:

@@ -22,7 +22,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from wechat_middleware import WeChat, WeChatConfig
-from wechat_middleware.context import script_safe_json
 from wechat_middleware.flow import (
     ClaimServerCheck,
     CompleteLogin,
@@ -30,6 +29,7 @@ from wechat_middleware.flow import (
     RequestView,
     Respond,
 )
+from wechat_middleware.render import script_safe_json
 from wechat_middleware.session import PendingLogin, Session, valid_state
 from wechat_middleware.signing import (
     check_server_signature,
