@@ -14,30 +14,22 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import logging
 import os
 import re
 import shlex
-import signal
-import socket
 import sys
-import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
-from urllib.parse import urlsplit
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from .errors import ConfigError, StoreError, WeChatError
+from .doctor import doctor
+from .errors import ConfigError, StoreError, WeChatError, explain
 from .flow import MAX_CLOCK_SKEW, fresh_timestamp
 from .jssdk import public
+from .running import library_log_quiet, stop_on_sigterm, wait_until_interrupted
 from .signing import check_server_signature, server_signature, string_to_sign
 
 if TYPE_CHECKING:
-    from .config import WeChatConfig
-    from .tokens import Kind
     from .wechat import WeChat
 
 EXIT_OK = 0
@@ -50,93 +42,6 @@ _EXIT_CODES = (
     "exit codes: 0 success, 1 a check failed, 2 usage, 3 configuration error, "
     "4 WeChat or store error"
 )
-
-# --------------------------------------------------------------------------- plain words
-
-_REJECTED = (
-    "WeChat rejected the access token: another deployment of this app may be fetching "
-    "tokens too (share one store, or use WECHAT_TOKEN_ENDPOINT=stable)"
-)
-_CONFIRM = "ask the administrator to confirm it in WeChat, or add it to the IP whitelist"
-_ADVICE: dict[int, str] = {
-    40013: "the app id is wrong: WeChat knows no app WECHAT_APP_ID={app_id}; copy the AppID "
-    "from the WeChat dashboard (Settings > Basic configuration)",
-    40125: "the app secret is wrong: WECHAT_APP_SECRET is not the AppSecret of {app_id} "
-    "(WeChat dashboard: Settings > Basic configuration; after a reset only the new one works)",
-    40164: "{ip} is not on the IP whitelist: add it in the WeChat dashboard "
-    "(Settings > Basic configuration > IP whitelist)",
-    89501: "{ip} is waiting for the administrator's confirmation: " + _CONFIRM,
-    89503: "calls from {ip} need the administrator's confirmation: " + _CONFIRM,
-    45009: "WeChat's daily quota for this call is used up: wait until tomorrow, and share "
-    "tokens through one store so that workers do not each fetch their own",
-    45011: "calls to WeChat are too frequent: wait a minute and try again",
-    40001: _REJECTED,
-    40014: _REJECTED,
-    42001: _REJECTED,
-    48001: "this API is not authorised for the account: the JS-SDK needs an Official "
-    "Account with the JS interface permission",
-}
-
-
-def explain(exc: Exception, app_id: str = "") -> str:
-    """What went wrong and what to do, for the person running the app.
-
-    The errcode decides the advice; WeChat's errmsg ("invalid ip 1.2.3.4 ipv6 ...,
-    not in whitelist rid: ...") is only read for the IP address WeChat saw.
-    """
-    if not isinstance(exc, WeChatError):
-        return str(exc)
-    if exc.errcode == -1:
-        return f"WeChat could not be reached or answered garbage: {exc.errmsg}"
-    advice = _ADVICE.get(exc.errcode)
-    if advice is None:
-        return f"WeChat answered errcode {exc.errcode}: {exc.errmsg}"
-    seen = re.search(r"invalid ip ([0-9A-Fa-f.:]+)", exc.errmsg)
-    ip = f"this server's IP {seen.group(1).rstrip(',')}" if seen else "this server's IP"
-    return advice.format(app_id=app_id, ip=ip) + f" (errcode {exc.errcode})"
-
-
-def _hide_password(url: str) -> str:
-    """A store URL as it may be printed: ``redis://:***@host:6379/0``."""
-    return re.sub(r"^([a-z][a-z0-9+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", url, flags=re.I)
-
-
-@contextmanager
-def _library_log_quiet() -> Iterator[None]:
-    """Keep the library's warnings off the terminal while a command explains failures
-    itself; an application that configured logging (a handler on the root) still gets them.
-    """
-    if logging.getLogger().handlers:
-        yield
-        return
-    logger = logging.getLogger("wechat_middleware")
-    handler = logging.NullHandler()  # a handler, so logging's last resort stays silent
-    logger.addHandler(handler)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-
-
-@contextmanager
-def stop_on_sigterm() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt while a long-running command waits.
-
-    A background job (``cmd &``) ignores SIGINT, and supervisors stop with SIGTERM:
-    both must end the command as cleanly as Ctrl-C does.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def nonce_value(raw: str) -> str:
@@ -151,16 +56,6 @@ def timestamp_value(raw: str) -> int:
     if not re.fullmatch(r"[0-9]{1,12}", raw):
         raise argparse.ArgumentTypeError("a timestamp is whole seconds, e.g. 1700000000")
     return int(raw)
-
-
-def wait_until_interrupted(done: Callable[[], bool] = lambda: False) -> None:
-    """Sleep in short steps until Ctrl-C or SIGTERM (or ``done()``).
-
-    A signal may be delivered to any thread; Python runs its handler in the main
-    thread only when that thread runs again, so the main thread never blocks for long.
-    """
-    while not done():
-        time.sleep(0.2)
 
 
 def port_number(raw: str) -> int:
@@ -247,7 +142,7 @@ def _sign(args: argparse.Namespace) -> int:
     if isinstance(wechat, int):
         return wechat
     try:
-        with _library_log_quiet():
+        with library_log_quiet():
             ticket = wechat.tokens.jsapi_ticket()
             if args.nonce is None and args.timestamp is None:
                 signature = wechat.jssdk.get_signature_by_url(url)
@@ -307,130 +202,8 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@dataclass(frozen=True)
-class Check:
-    """One line of ``doctor``'s report."""
-
-    name: str
-    status: Literal["OK", "WARN", "FAIL", "SKIP"]  # SKIP: after an earlier step failed
-    detail: str
-
-
-class _CheckFailed(Exception):
-    """A doctor step failed; the message says why in plain words."""
-
-
-class _CheckWarned(Exception):
-    """A doctor step passed with something the user should know; the message says what."""
-
-
-class _Doctor:
-    """The steps, in the order a signed page depends on them; each returns what it saw."""
-
-    def __init__(self) -> None:
-        self.config: WeChatConfig | None = None
-        self.wechat: WeChat | None = None
-
-    def steps(self) -> list[tuple[str, Callable[[], str]]]:
-        return [
-            ("config", self.check_config),
-            ("store", self.check_store),
-            ("API host", self.check_api_host),
-            ("access token", lambda: self.check_credential("access_token")),
-            ("jsapi ticket", lambda: self.check_credential("jsapi_ticket")),
-        ]
-
-    def check_config(self) -> str:
-        """What ``WeChat.from_env()`` checks when the app starts, and what it only needs
-        for some paths (the server-check token)."""
-        from .config import WeChatConfig
-
-        config = self.config = WeChatConfig.from_env()
-        config.require_middleware_settings()
-        summary = f"app {config.app_id}, API {config.api_base}, {config.token_endpoint} token "
-        summary += "endpoint"
-        if not config.token:
-            raise _CheckWarned(
-                summary + "; WECHAT_TOKEN is not set, so the verify path answers 403 (set it "
-                "to the dashboard's server-configuration Token if you use message pushes)"
-            )
-        return summary
-
-    def check_store(self) -> str:
-        from .stores import default_store_url
-        from .wechat import WeChat
-
-        assert self.config is not None
-        where = _hide_password(self.config.store or default_store_url())
-        try:
-            wechat = self.wechat = WeChat(self.config)
-            key = wechat.tokens.keys.probe(uuid.uuid4().hex)
-            value = uuid.uuid4().hex
-            wechat.store.set(key, value, 60)
-            read = wechat.store.get(key)
-            wechat.store.delete(key)
-        except (ConfigError, StoreError) as exc:
-            raise _CheckFailed(f"{where}: {exc}") from None
-        if read != value:
-            raise _CheckFailed(f"{where}: a test value written to the store did not read back")
-        return f"{where}: wrote, read back and deleted a test value"
-
-    def check_api_host(self) -> str:
-        assert self.config is not None
-        parts = urlsplit(self.config.api_base)
-        host, timeout = parts.hostname or "", self.config.timeout
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            socket.create_connection((host, port), timeout=timeout).close()
-        except socket.gaierror:
-            why = "the name does not resolve (DNS)"
-        except ConnectionRefusedError:
-            why = "connection refused"
-        except TimeoutError:
-            why = f"no answer within {timeout:g}s"
-        except OSError as exc:
-            why = exc.strerror or str(exc)
-        else:
-            return f"{host}:{port} accepts connections"
-        raise _CheckFailed(f"cannot reach {host}:{port}: {why}")
-
-    def check_credential(self, kind: Kind) -> str:
-        """The app's own path (TokenManager): a valid stored value is reused, nothing forced."""
-        assert self.wechat is not None
-        stored = self.wechat.tokens.cached(kind)
-        credential = self.wechat.tokens.get(kind)
-        minutes = max(0, round((credential.expires_at - self.wechat.clock()) / 60))
-        source = "from the store" if stored else "fetched from WeChat"
-        return f"{source}, valid for {minutes} more minutes"
-
-    def close(self) -> None:
-        if self.wechat is not None:
-            self.wechat.close()
-
-
-def doctor() -> list[Check]:
-    """Run every step in order; after a failure the remaining steps are skipped."""
-    run = _Doctor()
-    checks: list[Check] = []
-    try:
-        for name, step in run.steps():
-            if checks and checks[-1].status not in ("OK", "WARN"):
-                checks.append(Check(name, "SKIP", "fix the failure above first"))
-                continue
-            try:
-                checks.append(Check(name, "OK", step()))
-            except _CheckWarned as warned:
-                checks.append(Check(name, "WARN", str(warned)))
-            except (_CheckFailed, ConfigError, StoreError, WeChatError) as exc:
-                app_id = run.config.app_id if run.config else ""
-                checks.append(Check(name, "FAIL", explain(exc, app_id)))
-    finally:
-        run.close()
-    return checks
-
-
 def _doctor(args: argparse.Namespace) -> int:
-    with _library_log_quiet():
+    with library_log_quiet():
         checks = doctor()
     for check in checks:
         print(f"{check.status:<4}  {check.name}: {check.detail}")

@@ -103,7 +103,7 @@ def self_check(base_url: str, fake: FakeWeChat | None) -> bool:
 def run(host: str, port: int, check: bool) -> int:
     from werkzeug.serving import make_server
 
-    from .cli import stop_on_sigterm, wait_until_interrupted
+    from .running import stop_on_sigterm, wait_until_interrupted
 
     # SIGTERM stops the demo cleanly from the start, like Ctrl-C.
     with stop_on_sigterm(), demo_environment(os.environ) as upstream:

@@ -8,6 +8,9 @@ its ``errcode`` and ``errmsg`` so nothing WeChat said is lost.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 
 class ConfigError(ValueError):
     """The configuration is missing or malformed; the message names the setting."""
@@ -84,43 +87,110 @@ class RefreshLimitError(WeChatError):
         super().__init__(45009, errmsg)
 
 
-_PLAIN_WORDS = {
-    40013: "the app id (WECHAT_APP_ID) is not valid",
-    40125: "the app secret (WECHAT_APP_SECRET) is not valid",
-    40164: "this server's IP address is not on the app's IP whitelist "
-    "(WeChat dashboard: Settings > Basic configuration > IP whitelist)",
-    89501: "this server's IP address is waiting for the administrator's confirmation",
-    89503: "this server's IP address needs the administrator's confirmation in WeChat",
-    48001: "this API is not authorised for the app's account type or the OAuth scope",
-}
+@dataclass(frozen=True)
+class _Meaning:
+    """What one errcode means: the class callers act on, the words an error message
+    adds, and what the person running the app should do (``{app_id}`` and ``{ip}``
+    are filled in)."""
 
-_BY_CODE: dict[int, type[WeChatAPIError]] = {
-    -1: SystemBusyError,
-    40001: InvalidCredentialError,
-    40014: InvalidCredentialError,
-    42001: InvalidCredentialError,
-    40029: InvalidCodeError,
-    40163: InvalidCodeError,
-    42003: InvalidCodeError,
-    42002: RefreshTokenExpiredError,
-    45009: QuotaExceededError,
-    45011: QuotaExceededError,
-    40013: AppConfigError,
-    40125: AppConfigError,
-    40164: AppConfigError,
-    89501: AppConfigError,
-    89503: AppConfigError,
-    48001: ScopeError,
-    50001: UserNotAuthorizedError,
-    50002: UserNotAuthorizedError,
+    error: type[WeChatAPIError]
+    plain: str | None = None
+    advice: str | None = None
+
+
+_REJECTED = (
+    "WeChat rejected the access token: another deployment of this app may be fetching "
+    "tokens too (share one store, or use WECHAT_TOKEN_ENDPOINT=stable)"
+)
+_CONFIRM = "ask the administrator to confirm it in WeChat, or add it to the IP whitelist"
+_WHITELIST = "this server's IP address is not on the app's IP whitelist " + (
+    "(WeChat dashboard: Settings > Basic configuration > IP whitelist)"
+)
+
+#: The one table of the errcodes the library acts on (docs/wechat-protocol.md section 6).
+MEANINGS: dict[int, _Meaning] = {
+    -1: _Meaning(SystemBusyError),
+    40001: _Meaning(InvalidCredentialError, advice=_REJECTED),
+    40014: _Meaning(InvalidCredentialError, advice=_REJECTED),
+    42001: _Meaning(InvalidCredentialError, advice=_REJECTED),
+    40029: _Meaning(InvalidCodeError),
+    40163: _Meaning(InvalidCodeError),
+    42003: _Meaning(InvalidCodeError),
+    42002: _Meaning(RefreshTokenExpiredError),
+    45009: _Meaning(
+        QuotaExceededError,
+        advice="WeChat's daily quota for this call is used up: wait until tomorrow, and "
+        "share tokens through one store so that workers do not each fetch their own",
+    ),
+    45011: _Meaning(
+        QuotaExceededError,
+        advice="calls to WeChat are too frequent: wait a minute and try again",
+    ),
+    40013: _Meaning(
+        AppConfigError,
+        "the app id (WECHAT_APP_ID) is not valid",
+        "the app id is wrong: WeChat knows no app WECHAT_APP_ID={app_id}; copy the AppID "
+        "from the WeChat dashboard (Settings > Basic configuration)",
+    ),
+    40125: _Meaning(
+        AppConfigError,
+        "the app secret (WECHAT_APP_SECRET) is not valid",
+        "the app secret is wrong: WECHAT_APP_SECRET is not the AppSecret of {app_id} "
+        "(WeChat dashboard: Settings > Basic configuration; after a reset only the new "
+        "one works)",
+    ),
+    40164: _Meaning(
+        AppConfigError,
+        _WHITELIST,
+        "{ip} is not on the IP whitelist: add it in the WeChat dashboard "
+        "(Settings > Basic configuration > IP whitelist)",
+    ),
+    89501: _Meaning(
+        AppConfigError,
+        "this server's IP address is waiting for the administrator's confirmation",
+        "{ip} is waiting for the administrator's confirmation: " + _CONFIRM,
+    ),
+    89503: _Meaning(
+        AppConfigError,
+        "this server's IP address needs the administrator's confirmation in WeChat",
+        "calls from {ip} need the administrator's confirmation: " + _CONFIRM,
+    ),
+    48001: _Meaning(
+        ScopeError,
+        "this API is not authorised for the app's account type or the OAuth scope",
+        "this API is not authorised for the account: the JS-SDK needs an Official "
+        "Account with the JS interface permission",
+    ),
+    50001: _Meaning(UserNotAuthorizedError),
+    50002: _Meaning(UserNotAuthorizedError),
 }
 
 
 def error_for(errcode: int, errmsg: str) -> WeChatAPIError:
     """Build the typed error for an ``errcode`` WeChat returned."""
-    cls = _BY_CODE.get(errcode, WeChatAPIError)
-    plain = _PLAIN_WORDS.get(errcode)
-    return cls(errcode, f"{errmsg} ({plain})" if plain else errmsg)
+    meaning = MEANINGS.get(errcode)
+    if meaning is None:
+        return WeChatAPIError(errcode, errmsg)
+    plain = meaning.plain
+    return meaning.error(errcode, f"{errmsg} ({plain})" if plain else errmsg)
+
+
+def explain(exc: Exception, app_id: str = "") -> str:
+    """What went wrong and what to do, for the person running the app.
+
+    The errcode decides the advice; WeChat's errmsg ("invalid ip 1.2.3.4 ipv6 ...,
+    not in whitelist rid: ...") is only read for the IP address WeChat saw.
+    """
+    if not isinstance(exc, WeChatError):
+        return str(exc)
+    if exc.errcode == -1:
+        return f"WeChat could not be reached or answered garbage: {exc.errmsg}"
+    meaning = MEANINGS.get(exc.errcode)
+    if meaning is None or meaning.advice is None:
+        return f"WeChat answered errcode {exc.errcode}: {exc.errmsg}"
+    seen = re.search(r"invalid ip ([0-9A-Fa-f.:]+)", exc.errmsg)
+    ip = f"this server's IP {seen.group(1).rstrip(',')}" if seen else "this server's IP"
+    return meaning.advice.format(app_id=app_id, ip=ip) + f" (errcode {exc.errcode})"
 
 
 class CryptoError(ValueError):

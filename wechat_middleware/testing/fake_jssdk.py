@@ -18,7 +18,6 @@ import dataclasses
 import functools
 import json
 from importlib import resources
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .fake_records import (
@@ -28,14 +27,12 @@ from .fake_records import (
     CONFIG_OK,
     JS_TYPE,
     PATH_JSSDK_CONFIG,
+    FakeSettings,
     Reply,
     Request,
     json_reply,
 )
 from .fake_tokens import TokenRules
-
-if TYPE_CHECKING:
-    from .fake_wechat import FakeWeChat
 
 SCRIPT_RESOURCE = "jssdk_stand_in.js"
 ENDPOINT_PLACEHOLDER = "__CONFIG_ENDPOINT__"  # a JS string literal: the config check's URL
@@ -72,7 +69,7 @@ def cors_preflight(request: Request) -> Reply:
 class JSSDKStandIn:
     """Serves the script and answers its ``wx.config`` check against the fake's tickets."""
 
-    def __init__(self, fake: FakeWeChat, tokens: TokenRules) -> None:
+    def __init__(self, fake: FakeSettings, tokens: TokenRules) -> None:
         self.fake = fake  # its app id, safe domains and address
         self.tokens = tokens  # the tickets a signature may be made with
 

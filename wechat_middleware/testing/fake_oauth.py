@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .fake_records import (
@@ -23,6 +23,7 @@ from .fake_records import (
     SCOPES,
     Code,
     Expiring,
+    FakeSettings,
     FakeUser,
     Grant,
     Reply,
@@ -35,9 +36,6 @@ from .fake_records import (
     random_alnum,
 )
 from .fake_tokens import credentials_error
-
-if TYPE_CHECKING:
-    from .fake_wechat import FakeWeChat
 
 
 def _authorize_error_page(errcode: int, message: str) -> Reply:
@@ -65,7 +63,7 @@ def _is_valid_state(state: str) -> bool:
 class OAuthRules:
     """Users, and the codes and tokens that stand for their logins."""
 
-    def __init__(self, fake: FakeWeChat, clock: Callable[[], float]) -> None:
+    def __init__(self, fake: FakeSettings, clock: Callable[[], float]) -> None:
         self.fake = fake  # its app id, secret and TTLs
         self.clock = clock
         self.users: dict[str, FakeUser] = {}

@@ -14,7 +14,7 @@ import math
 import secrets
 import string
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 # Path keys, as used by calls() and inject(): the URL path without its leading slash.
@@ -255,3 +255,21 @@ class QueuedFault:
 
     def __post_init__(self) -> None:
         self.remaining = self.fault.times
+
+
+class FakeSettings(Protocol):
+    """What the fake's rule modules read of their :class:`FakeWeChat` (its settings),
+    so they need not import it."""
+
+    app_id: str
+    app_secret: str
+    token_ttl: int
+    ticket_ttl: int
+    code_ttl: int
+    oauth_token_ttl: int
+    refresh_token_ttl: int
+    token_overlap: int
+    jsapi_domains: frozenset[str] | None
+    host: str
+    port: int
+    default_openid: str

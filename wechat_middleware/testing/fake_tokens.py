@@ -12,13 +12,13 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from .fake_records import (
     STABLE_FORCE_INTERVAL,
     STABLE_RENEW_WINDOW,
     TICKET_OVERLAP,
     TICKET_TYPES,
+    FakeSettings,
     GlobalToken,
     Reply,
     Request,
@@ -27,11 +27,8 @@ from .fake_records import (
     json_reply,
 )
 
-if TYPE_CHECKING:
-    from .fake_wechat import FakeWeChat
 
-
-def credentials_error(fake: FakeWeChat, appid: str, secret: str) -> Reply | None:
+def credentials_error(fake: FakeSettings, appid: str, secret: str) -> Reply | None:
     """WeChat's answer to a wrong or missing app id or secret, or None when both are right."""
     if not appid:
         return error_reply(41002)
@@ -52,7 +49,7 @@ def jsapi_signature(ticket: str, noncestr: str, timestamp: str, url: str) -> str
 class TokenRules:
     """Global tokens and tickets: what is issued, what is still accepted, and until when."""
 
-    def __init__(self, fake: FakeWeChat, clock: Callable[[], float]) -> None:
+    def __init__(self, fake: FakeSettings, clock: Callable[[], float]) -> None:
         self.fake = fake  # its app id, secret and TTLs
         self.clock = clock
         self.global_tokens: dict[str, GlobalToken] = {}

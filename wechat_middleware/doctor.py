@@ -1,0 +1,146 @@
+"""``wechat-middleware doctor``: check, in order, what a signed page depends on.
+
+Each step says OK, WARN, FAIL or SKIP (after an earlier failure), in plain words: the
+configuration the middleware needs, the store (a value written, read back and
+deleted), WeChat's API host, then an access token and a jsapi ticket through the same
+path the app uses (a valid stored one is reused; nothing is forced).
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
+
+from .errors import ConfigError, StoreError, WeChatError, explain
+from .redaction import hide_password
+
+if TYPE_CHECKING:
+    from .config import WeChatConfig
+    from .tokens import Kind
+    from .wechat import WeChat
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of ``doctor``'s report."""
+
+    name: str
+    status: Literal["OK", "WARN", "FAIL", "SKIP"]  # SKIP: after an earlier step failed
+    detail: str
+
+
+class _CheckFailed(Exception):
+    """A doctor step failed; the message says why in plain words."""
+
+
+class _CheckWarned(Exception):
+    """A doctor step passed with something the user should know; the message says what."""
+
+
+class _Doctor:
+    """The steps, in the order a signed page depends on them; each returns what it saw."""
+
+    def __init__(self) -> None:
+        self.config: WeChatConfig | None = None
+        self.wechat: WeChat | None = None
+
+    def steps(self) -> list[tuple[str, Callable[[], str]]]:
+        return [
+            ("config", self.check_config),
+            ("store", self.check_store),
+            ("API host", self.check_api_host),
+            ("access token", lambda: self.check_credential("access_token")),
+            ("jsapi ticket", lambda: self.check_credential("jsapi_ticket")),
+        ]
+
+    def check_config(self) -> str:
+        """What ``WeChat.from_env()`` checks when the app starts, and what it only needs
+        for some paths (the server-check token)."""
+        from .config import WeChatConfig
+
+        config = self.config = WeChatConfig.from_env()
+        config.require_middleware_settings()
+        summary = f"app {config.app_id}, API {config.api_base}, {config.token_endpoint} token "
+        summary += "endpoint"
+        if not config.token:
+            raise _CheckWarned(
+                summary + "; WECHAT_TOKEN is not set, so the verify path answers 403 (set it "
+                "to the dashboard's server-configuration Token if you use message pushes)"
+            )
+        return summary
+
+    def check_store(self) -> str:
+        from .stores import default_store_url
+        from .wechat import WeChat
+
+        assert self.config is not None
+        where = hide_password(self.config.store or default_store_url())
+        try:
+            wechat = self.wechat = WeChat(self.config)
+            key = wechat.tokens.keys.probe(uuid.uuid4().hex)
+            value = uuid.uuid4().hex
+            wechat.store.set(key, value, 60)
+            read = wechat.store.get(key)
+            wechat.store.delete(key)
+        except (ConfigError, StoreError) as exc:
+            raise _CheckFailed(f"{where}: {exc}") from None
+        if read != value:
+            raise _CheckFailed(f"{where}: a test value written to the store did not read back")
+        return f"{where}: wrote, read back and deleted a test value"
+
+    def check_api_host(self) -> str:
+        assert self.config is not None
+        parts = urlsplit(self.config.api_base)
+        host, timeout = parts.hostname or "", self.config.timeout
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+        except socket.gaierror:
+            why = "the name does not resolve (DNS)"
+        except ConnectionRefusedError:
+            why = "connection refused"
+        except TimeoutError:
+            why = f"no answer within {timeout:g}s"
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+        else:
+            return f"{host}:{port} accepts connections"
+        raise _CheckFailed(f"cannot reach {host}:{port}: {why}")
+
+    def check_credential(self, kind: Kind) -> str:
+        """The app's own path (TokenManager): a valid stored value is reused, nothing forced."""
+        assert self.wechat is not None
+        stored = self.wechat.tokens.cached(kind)
+        credential = self.wechat.tokens.get(kind)
+        minutes = max(0, round((credential.expires_at - self.wechat.clock()) / 60))
+        source = "from the store" if stored else "fetched from WeChat"
+        return f"{source}, valid for {minutes} more minutes"
+
+    def close(self) -> None:
+        if self.wechat is not None:
+            self.wechat.close()
+
+
+def doctor() -> list[Check]:
+    """Run every step in order; after a failure the remaining steps are skipped."""
+    run = _Doctor()
+    checks: list[Check] = []
+    try:
+        for name, step in run.steps():
+            if checks and checks[-1].status not in ("OK", "WARN"):
+                checks.append(Check(name, "SKIP", "fix the failure above first"))
+                continue
+            try:
+                checks.append(Check(name, "OK", step()))
+            except _CheckWarned as warned:
+                checks.append(Check(name, "WARN", str(warned)))
+            except (_CheckFailed, ConfigError, StoreError, WeChatError) as exc:
+                app_id = run.config.app_id if run.config else ""
+                checks.append(Check(name, "FAIL", explain(exc, app_id)))
+    finally:
+        run.close()
+    return checks
