@@ -98,3 +98,33 @@ def test_the_wheel_installs_with_an_extra_and_runs(dist: Path, tmp_path: Path) -
         [str(venv / "bin" / "wechat-middleware"), "--help"], capture_output=True, text=True
     )
     assert cli.returncode == 0 and "doctor" in cli.stdout
+
+
+def test_the_package_imports_without_flask_starlette_or_anyio(dist: Path, tmp_path: Path) -> None:
+    """The adapters import no framework: a plain WSGI or ASGI app needs neither."""
+    (wheel,) = dist.glob("wechat_middleware-*-py3-none-any.whl")
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+    check = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import importlib.util as u;"
+            "assert not any(u.find_spec(m) for m in ('flask', 'starlette', 'anyio', 'werkzeug'));"
+            "import wechat_middleware, wechat_middleware.wsgi, wechat_middleware.asgi;"
+            "import wechat_middleware.testing",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert check.returncode == 0, check.stderr

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .answers import Respond
-from .context import WeChatContext
+from .context import WeChatContext, bound
 from .flow import (
     ClaimServerCheck,
     CompleteLogin,
@@ -59,10 +59,7 @@ class WeChatMiddleware:
 
     def __init__(self, app: ASGIApp, wechat: MiddlewareParts) -> None:
         self.app = app
-        self.wechat = wechat
-        self.rules = wechat.rules
-        self.steps = wechat.login_steps
-        self.clock = wechat.clock
+        self.wechat, self.rules, self.steps, self.clock = bound(wechat)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

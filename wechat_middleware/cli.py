@@ -1,3 +1,4 @@
+# Over 300 lines as one job: the argument parser and the five commands' plumbing.
 """Command line: ``wechat-middleware`` / ``python -m wechat_middleware``.
 
 Every command reads the app's configuration from the ``WECHAT_*`` environment, like

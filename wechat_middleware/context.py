@@ -50,6 +50,14 @@ class MiddlewareParts(SigningParts, Protocol):
     clock: Callable[[], float]
 
 
+def bound(
+    wechat: MiddlewareParts,
+) -> tuple[MiddlewareParts, Rules, LoginSteps, Callable[[], float]]:
+    """What an adapter keeps of its WeChat, read once when it is built: the rules raise
+    :class:`~wechat_middleware.ConfigError` here when the middleware cannot run."""
+    return wechat, wechat.rules, wechat.login_steps, wechat.clock
+
+
 class WeChatContext:
     """Per-request view of WeChat: the page's JS-SDK signature, the user, the browser.
 

@@ -1,3 +1,4 @@
+# Over 300 lines as one job: the decision for each of the middleware's paths.
 """What to do with one request: the middleware's whole protocol, as a pure function.
 
 ``decide(view, rules, session, now)`` reads a small view of the request, the

@@ -1,3 +1,4 @@
+# Over 300 lines as one job: the seed's eleven OAuth functions and the per-user token record.
 """The seed's OAuth API: web-page authorisation, with OAuth tokens kept per user.
 
 Method names are the seed's (``getUserInfo`` -> ``get_user_info``) and so are their

@@ -16,7 +16,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from .answers import Respond
-from .context import WeChatContext
+from .context import WeChatContext, bound
 from .flow import ClaimServerCheck, CompleteLogin, RequestView, decide, session_of
 from .urls import Page, host_of, raw_path_of
 
@@ -51,10 +51,7 @@ class WeChatMiddleware:
 
     def __init__(self, app: WSGIApplication, wechat: MiddlewareParts) -> None:
         self.app = app
-        self.wechat = wechat
-        self.rules = wechat.rules
-        self.steps = wechat.login_steps
-        self.clock = wechat.clock
+        self.wechat, self.rules, self.steps, self.clock = bound(wechat)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         rules = self.rules

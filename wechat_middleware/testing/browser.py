@@ -31,14 +31,14 @@ import secrets
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from requests.structures import CaseInsensitiveDict
 
 from .fake_wechat import HEADER_CONSENT, HEADER_OPENID, HEADER_SNAPSHOT, PATH_AUTHORIZE, FakeWeChat
-from .transports import CLIENT_ADDRESS, Answer, ASGIApp, Network, Transport, WSGIApp
+from .lifetime import Closing
+from .transports import CLIENT_ADDRESS, Answer, ASGIApp, Network, Outgoing, Transport, WSGIApp
 from .user_agents import (
     ANDROID_WECHAT_UA,
     DESKTOP_UA,
@@ -184,7 +184,7 @@ def _header_bytes(value: str | bytes) -> bytes:
         return value.encode("utf-8")
 
 
-class WeChatBrowser:
+class WeChatBrowser(Closing):
     """WeChat's in-app browser, scripted.
 
     ``user_agent``: ``"ios"`` (default), ``"android"``, ``"wxwork"``, ``"desktop"`` (not
@@ -397,7 +397,8 @@ class WeChatBrowser:
         ]
         raw_target = target if target is not None else _target(url)
         transport = self._app if in_process and self._app is not None else self._network
-        answer = transport.send(method, url, raw_target, pairs, body, (self.address, 50000))
+        out = Outgoing(method, url, raw_target, pairs, body, (self.address, 50000))
+        answer = transport.send(out)
         self.cookies.extract_cookies(_HeadersOf(answer.headers), request)  # type: ignore[arg-type]
         return answer
 
@@ -427,11 +428,3 @@ class WeChatBrowser:
 
     def __enter__(self) -> WeChatBrowser:
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

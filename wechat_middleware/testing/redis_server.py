@@ -18,8 +18,9 @@ import subprocess
 import tempfile
 import time
 import weakref
-from types import TracebackType
 from urllib.parse import quote
+
+from .lifetime import Closing
 
 _INSTALL = (
     "redis-server is not on PATH; install it (Debian/Ubuntu: apt-get install redis-server, "
@@ -27,7 +28,7 @@ _INSTALL = (
 )
 
 
-class RedisServer:
+class RedisServer(Closing):
     """``redis-server`` as a subprocess; :meth:`restart` keeps the port, so clients
     configured with :attr:`url` see Redis go away and come back."""
 
@@ -109,14 +110,6 @@ class RedisServer:
 
     def __enter__(self) -> RedisServer:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _launch(self, port: int) -> None:
         assert self.executable is not None

@@ -1,3 +1,4 @@
+# Over 300 lines as one job: three transports behind one interface, byte-exact.
 """How :class:`~.browser.WeChatBrowser` reaches an app: one request in, one answer out.
 
 - :class:`Network`: real sockets, through a pooled ``requests.Session``.
@@ -36,6 +37,20 @@ CLIENT_ADDRESS = ("127.0.0.1", 50000)
 
 
 @dataclass(frozen=True)
+class Outgoing:
+    """One request to send: ``url`` is absolute; ``target`` is its path and query as on
+    the request line; ``client`` is the peer address an in-process app is told (the
+    network's is real)."""
+
+    method: str
+    url: str
+    target: bytes
+    headers: Headers
+    body: bytes | None
+    client: tuple[str, int] = CLIENT_ADDRESS
+
+
+@dataclass(frozen=True)
 class Answer:
     """What came back: the status, every header in order (repeats kept) and the body."""
 
@@ -47,18 +62,7 @@ class Answer:
 class Transport(Protocol):
     """Sends one request and returns the answer; keeps no cookies (the browser does)."""
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        target: bytes,
-        headers: Headers,
-        body: bytes | None,
-        client: tuple[str, int] = CLIENT_ADDRESS,
-    ) -> Answer:
-        """``url`` is absolute; ``target`` is its path and query as on the request line;
-        ``client`` is the peer address an in-process app is told (the network's is real)."""
-        ...
+    def send(self, out: Outgoing) -> Answer: ...
 
     def close(self) -> None: ...
 
@@ -70,20 +74,12 @@ class Network:
         self.session = requests.Session()
         self.timeout = timeout
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        target: bytes,
-        headers: Headers,
-        body: bytes | None,
-        client: tuple[str, int] = CLIENT_ADDRESS,
-    ) -> Answer:
+    def send(self, out: Outgoing) -> Answer:
         reply = self.session.request(
-            method,
-            url,
-            headers=dict(headers),
-            data=body,
+            out.method,
+            out.url,
+            headers=dict(out.headers),
+            data=out.body,
             allow_redirects=False,
             timeout=self.timeout,
         )
@@ -118,37 +114,29 @@ class WSGIApp:
     def __init__(self, app: WSGICallable) -> None:
         self.app = app
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        target: bytes,
-        headers: Headers,
-        body: bytes | None,
-        client: tuple[str, int] = CLIENT_ADDRESS,
-    ) -> Answer:
-        where = _where(url, target)
+    def send(self, out: Outgoing) -> Answer:
+        where = _where(out.url, out.target)
         environ: dict[str, Any] = {
-            "REQUEST_METHOD": method,
+            "REQUEST_METHOD": out.method,
             "SCRIPT_NAME": "",
             "PATH_INFO": unquote_to_bytes(where.path).decode("latin-1"),
             "QUERY_STRING": where.query.decode("latin-1"),
-            "RAW_URI": target.decode("latin-1"),
+            "RAW_URI": out.target.decode("latin-1"),
             "SERVER_NAME": where.host,
             "SERVER_PORT": str(where.port),
             "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": client[0],
-            "REMOTE_PORT": str(client[1]),
+            "REMOTE_ADDR": out.client[0],
+            "REMOTE_PORT": str(out.client[1]),
             "CONTENT_LENGTH": "0",
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": where.scheme,
-            "wsgi.input": io.BytesIO(body or b""),
+            "wsgi.input": io.BytesIO(out.body or b""),
             "wsgi.errors": sys.stderr,
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
         }
-        for name, value in headers:
+        for name, value in out.headers:
             key = name.upper().replace("-", "_")
             if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
                 key = "HTTP_" + key
@@ -234,32 +222,24 @@ class ASGIApp:
         await asyncio.gather(self._lifespan, return_exceptions=True)
         self._lifespan = None
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        target: bytes,
-        headers: Headers,
-        body: bytes | None,
-        client: tuple[str, int] = CLIENT_ADDRESS,
-    ) -> Answer:
-        where = _where(url, target)
+    def send(self, out: Outgoing) -> Answer:
+        where = _where(out.url, out.target)
         scope: dict[str, Any] = {
             "type": "http",
             "asgi": {"version": "3.0"},
             "http_version": "1.1",
-            "method": method,
+            "method": out.method,
             "scheme": where.scheme,
             "path": unquote(where.path.decode("latin-1")),
             "raw_path": where.path,
             "root_path": "",
             "query_string": where.query,
-            "headers": [(name.lower().encode("latin-1"), value) for name, value in headers],
-            "client": client,
+            "headers": [(name.lower().encode("latin-1"), value) for name, value in out.headers],
+            "client": out.client,
             "server": (where.host, where.port),
             "state": dict(self.state),
         }
-        answer: Answer = self._run(self._call(scope, body or b""))
+        answer: Answer = self._run(self._call(scope, out.body or b""))
         return answer
 
     async def _call(self, scope: dict[str, Any], body: bytes) -> Answer:
