@@ -22,7 +22,7 @@ import pytest
 
 from wechat_middleware.errors import ConfigError, StoreError
 from wechat_middleware.stores import default_store_url, open_store
-from wechat_middleware.stores.base import Store
+from wechat_middleware.stores.base import Broadcast, Store
 from wechat_middleware.stores.memory import MemoryStore
 from wechat_middleware.stores.redis import RedisStore
 from wechat_middleware.stores.sqlite import SQLiteStore
@@ -71,14 +71,12 @@ def wait(store: Store, clock: Clock) -> Callable[[float], None]:
 # The contract every store keeps.
 
 
-def test_store_satisfies_the_protocol(store: Store) -> None:
-    assert isinstance(store, Store)
-    # isinstance() only looks for the names: each method must also take the protocol's
-    # arguments, by the same names and kinds (``only_if`` keyword-only), with its defaults.
-    methods = [n for n, v in vars(Store).items() if inspect.isfunction(v) and n[0] != "_"]
-    assert {"get", "set", "delete", "acquire_lock", "release_lock", "close"} <= set(methods)
+def _assert_methods_match(protocol: type, store: object) -> list[str]:
+    """isinstance() only looks for the names: each method must also take the protocol's
+    arguments, by the same names and kinds (``only_if`` keyword-only), with its defaults."""
+    methods = [n for n, v in vars(protocol).items() if inspect.isfunction(v) and n[0] != "_"]
     for name in methods:
-        wanted = inspect.signature(getattr(Store, name)).parameters
+        wanted = inspect.signature(getattr(protocol, name)).parameters
         given = inspect.signature(getattr(type(store), name)).parameters
         for param in wanted.values():
             assert param.name in given, f"{type(store).__name__}.{name} lacks {param.name!r}"
@@ -86,6 +84,20 @@ def test_store_satisfies_the_protocol(store: Store) -> None:
             assert (got.kind, got.default) == (param.kind, param.default), (name, got)
         extra = [p for p in given.values() if p.name not in wanted]
         assert all(p.default is not inspect.Parameter.empty for p in extra), (name, extra)
+    return methods
+
+
+def test_store_satisfies_the_protocol(store: Store) -> None:
+    assert isinstance(store, Store)
+    methods = _assert_methods_match(Store, store)
+    assert {"get", "set", "delete", "acquire_lock", "release_lock", "close"} <= set(methods)
+
+
+def test_only_the_redis_store_offers_change_notices(store: Store) -> None:
+    # Broadcast is optional: the token manager checks for it and does without.
+    assert isinstance(store, Broadcast) == isinstance(store, RedisStore)
+    if isinstance(store, Broadcast):
+        assert _assert_methods_match(Broadcast, store) == ["publish", "subscribe"]
 
 
 def test_missing_key_reads_as_none(store: Store) -> None:

@@ -1,3 +1,4 @@
+# Over ~300 lines: reading, refreshing and waiting for the one shared token are one job.
 """The global access token and the jsapi ticket: fetched once, shared everywhere.
 
 WeChat limits both (about 2,000 classic token calls a day; the ticket is strictly
@@ -35,7 +36,7 @@ from .errors import (
     error_for,
 )
 from .keys import StoreKeys
-from .stores.base import Store
+from .stores.base import Broadcast, Store
 
 log = logging.getLogger("wechat_middleware")
 _T = TypeVar("_T")
@@ -108,6 +109,8 @@ class TokenManager:
     ) -> None:
         self.client = client
         self.store = store
+        # Change notices, when the store can send them (Redis); else copies age out.
+        self._broadcast = store if isinstance(store, Broadcast) else None
         self.endpoint = endpoint
         self.margin = margin
         self.local_ttl = local_ttl
@@ -190,7 +193,7 @@ class TokenManager:
         if self._store_failing_since is None:
             self._store_failing_since = now
 
-    # -- change notices between processes (stores that can publish, e.g. Redis) ----------
+    # -- change notices between processes (a store that is a Broadcast, e.g. Redis) -------
 
     def _listen(self) -> None:
         """Subscribe once per process, so a refresh elsewhere drops our copy at once."""
@@ -198,10 +201,9 @@ class TokenManager:
         if self._listening_pid == pid:
             return
         self._listening_pid = pid
-        subscribe = getattr(self.store, "subscribe", None)
-        if subscribe is not None:
+        if self._broadcast is not None:
             try:
-                subscribe(self.keys.changed, self._on_changed)
+                self._broadcast.subscribe(self.keys.changed, self._on_changed)
             except StoreError as exc:
                 log.warning("cannot listen for token changes: %s", exc)
                 self._listening_pid = None
@@ -219,12 +221,11 @@ class TokenManager:
                 del self._failing_until[name]
 
     def _announce(self, kind: Kind) -> None:
-        publish = getattr(self.store, "publish", None)
-        if publish is not None:
+        if self._broadcast is not None:
             try:
                 # Wait (briefly) until every listening process has marked its copy
                 # stale, so a refresh that returned is used by every host at once.
-                publish(self.keys.changed, kind, wait=self.notice_wait)
+                self._broadcast.publish(self.keys.changed, kind, wait=self.notice_wait)
             except StoreError as exc:
                 log.warning("cannot announce the new %s: %s", kind, exc)
 
@@ -280,35 +281,69 @@ class TokenManager:
         """Refresh under the store's lock, or wait for whoever holds it."""
         owner = uuid.uuid4().hex
         lock_name = self.keys.lock(kind)
-        deadline = time.monotonic() + self.wait_timeout
-        delay = 0.01
-        while True:
-            if self.store.acquire_lock(lock_name, owner, self.lock_ttl):
-                try:
-                    stored = self._read(kind)  # another process may have just finished
-                    if stored is not None and stored.fresh(self.clock()):
-                        return stored
-                    try:
-                        return self._fetch_and_save(kind)
-                    except WeChatError:
-                        if usable is not None:
-                            log.warning("refreshing %s failed; serving the current one", kind)
-                            return usable
-                        raise
-                finally:
-                    self.store.release_lock(lock_name, owner)
-            if usable is not None:
+        if usable is not None:
+            # Someone else is refreshing: serve the valid one rather than wait.
+            if not self.store.acquire_lock(lock_name, owner, self.lock_ttl):
                 return usable
-            self._sleep(delay)
-            delay = min(delay * 2, 0.1)
-            stored = self._read(kind)
-            if stored is not None and stored.fresh(self.clock()):
+        else:
+            # The holder's result, read while waiting, makes the lock unneeded.
+            stored = self._wait_for_lock(
+                lock_name,
+                owner,
+                pause=0.01,
+                max_pause=0.1,
+                timed_out=f"timed out after {self.wait_timeout:.0f}s waiting for another "
+                f"worker to refresh the {kind}",
+                meanwhile=lambda: self._read_fresh(kind),
+            )
+            if stored is not None:
                 return stored
+        try:
+            stored = self._read_fresh(kind)  # another process may have just finished
+            if stored is not None:
+                return stored
+            try:
+                return self._fetch_and_save(kind)
+            except WeChatError:
+                if usable is not None:
+                    log.warning("refreshing %s failed; serving the current one", kind)
+                    return usable
+                raise
+        finally:
+            self.store.release_lock(lock_name, owner)
+
+    def _read_fresh(self, kind: Kind) -> Credential | None:
+        stored = self._read(kind)
+        return stored if stored is not None and stored.fresh(self.clock()) else None
+
+    def _wait_for_lock(
+        self,
+        lock_name: str,
+        owner: str,
+        *,
+        pause: float,
+        max_pause: float,
+        timed_out: str,
+        meanwhile: Callable[[], _T | None] = lambda: None,
+    ) -> _T | None:
+        """Take the store lock ``lock_name`` for ``owner``, waiting while another holds it.
+
+        Returns ``None`` once the lock is held (the caller releases it). Between tries
+        it sleeps ``pause`` seconds, doubling up to ``max_pause``, then asks
+        ``meanwhile`` for a value that makes the lock unneeded (the holder's result):
+        a value ends the wait and is returned, the lock not taken. Still refused after
+        ``wait_timeout``, it raises :class:`WeChatUnavailableError` saying ``timed_out``.
+        """
+        deadline = time.monotonic() + self.wait_timeout
+        while not self.store.acquire_lock(lock_name, owner, self.lock_ttl):
             if time.monotonic() > deadline:
-                raise WeChatUnavailableError(
-                    f"timed out after {self.wait_timeout:.0f}s waiting for another worker "
-                    f"to refresh the {kind}"
-                )
+                raise WeChatUnavailableError(timed_out)
+            self._sleep(pause)
+            pause = min(pause * 2, max_pause)
+            served = meanwhile()
+            if served is not None:
+                return served
+        return None
 
     def _fetch_and_save(self, kind: Kind, *, force_refresh: bool = False) -> Credential:
         """Call WeChat (the caller holds the store lock) unless a recent failure says wait."""
@@ -417,11 +452,13 @@ class TokenManager:
         """Run ``work`` holding the store lock ``name``, waiting for it if need be."""
         owner = uuid.uuid4().hex
         lock_name = self.keys.lock(name)
-        deadline = time.monotonic() + self.wait_timeout
-        while not self.store.acquire_lock(lock_name, owner, self.lock_ttl):
-            if time.monotonic() > deadline:
-                raise WeChatUnavailableError(f"timed out waiting for the {name} lock")
-            self._sleep(0.02)
+        self._wait_for_lock(
+            lock_name,
+            owner,
+            pause=0.02,
+            max_pause=0.02,
+            timed_out=f"timed out waiting for the {name} lock",
+        )
         try:
             return work()
         finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Store
+from .base import Broadcast, Store
 from .factory import default_store_url, open_store
 
-__all__ = ["Store", "default_store_url", "open_store"]
+__all__ = ["Broadcast", "Store", "default_store_url", "open_store"]

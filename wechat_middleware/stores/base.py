@@ -4,10 +4,15 @@ Tokens and tickets are shared through a store so that one fetch serves every wor
 process and host. The interface is deliberately small (like cachelib's ``BaseCache``):
 string values with a time to live, and a lock with an owner and a time to live so a
 crashed holder never blocks the others for longer than the lock's TTL.
+
+One capability is optional, as some of cachelib's operations are: :class:`Broadcast`
+(change notices between processes). Only stores that can deliver it implement it (the
+Redis store); callers check ``isinstance(store, Broadcast)`` and do without it otherwise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 
@@ -58,4 +63,34 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections; the store must not be used afterwards."""
+        ...
+
+
+@runtime_checkable
+class Broadcast(Protocol):
+    """Change notices between processes: the optional half of a store.
+
+    This capability is optional and not implemented by every store: the Redis store
+    has it; the memory store (one process) and the SQLite store do not. With it, a
+    process that refreshed a token tells the others at once, and they drop their
+    in-memory copies; without it they notice when their short copy ages out. Failures
+    raise :class:`~wechat_middleware.errors.StoreError`.
+    """
+
+    def publish(self, channel: str, message: str, *, wait: float = 0.0) -> None:
+        """Send ``message`` to every process subscribed to ``channel``.
+
+        With ``wait``, return once every receiving process has run its callbacks, or
+        after ``wait`` seconds, so a change that returned has been heard, not just sent.
+        """
+        ...
+
+    def subscribe(self, channel: str, callback: Callable[[str | None], None]) -> None:
+        """Call ``callback(message)`` from a background thread for each message on
+        ``channel``, and ``callback(None)`` whenever messages may have been missed
+        (the connection was lost and regained, or a forked process began to listen).
+
+        Returns once the subscription is in place, or after a short wait when the
+        store is unreachable; it then starts, with a ``None`` call, when it is back.
+        """
         ...

@@ -1,3 +1,4 @@
+# Over ~300 lines: the store, its three Lua scripts and its error advice read as one job.
 """The store for many machines: Redis, through redis-py.
 
 Every host then sees one access token, and one refresh reaches WeChat per expiry
@@ -33,9 +34,10 @@ does, also pass ``socket_connect_timeout=1.0`` and
 Keys are ``{prefix}kv:{key}`` for values and ``{prefix}lock:{name}`` for locks, so the
 two never collide; ``prefix`` lets several deployments share one database.
 
-Besides the :class:`~wechat_middleware.stores.base.Store` methods the store offers
-``publish`` and ``subscribe``, which other code finds with ``getattr``: a process that
-refreshes a token announces it, and the others drop their in-memory copies at once.
+Besides the :class:`~wechat_middleware.stores.base.Store` methods the store implements
+the optional :class:`~wechat_middleware.stores.base.Broadcast` (``publish`` and
+``subscribe``, the listening thread in :mod:`.redis_pubsub`): a process that refreshes a
+token announces it, and the others drop their in-memory copies at once.
 """
 
 from __future__ import annotations
@@ -44,11 +46,9 @@ import contextlib
 import logging
 import os
 import threading
-import time
-import uuid
 import weakref
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import redis
@@ -67,12 +67,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from ..errors import ConfigError, StoreError
+from .redis_pubsub import Callback, Listener, announce, as_text
 
 log = logging.getLogger("wechat_middleware")
 
 _T = TypeVar("_T")
-_ACK = "\x1f"  # separates a notice from the list its receivers acknowledge on
-Callback = Callable[[str | None], None]
 
 # Options from_url sets unless the URL's query string gives them. Besides these, one
 # immediate retry (_retry) replaces a pooled connection that Redis closed (a restart,
@@ -83,6 +82,7 @@ _URL_DEFAULTS: dict[str, Any] = {
     "health_check_interval": 30,
     "decode_responses": True,
 }
+_REASON_MAX = 300  # characters of a redis-py message kept in an error
 
 # KEYS[1] = lock, ARGV[1] = owner, ARGV[2] = milliseconds. Free: take it. Held by the
 # same owner: extend it (a holder may renew). Held by another owner: refuse.
@@ -120,25 +120,6 @@ return 1
 """
 
 
-class _PubSub(Protocol):
-    """The part of redis-py's (untyped) PubSub the listener uses."""
-
-    connection: Any
-
-    def subscribe(self, *channels: str) -> None: ...
-    def get_message(
-        self, ignore_subscribe_messages: bool = False, timeout: float = 0.0
-    ) -> dict[str, Any] | None: ...
-    def close(self) -> None: ...
-
-
-_LISTEN_TIMEOUT = 1.0  # how long one get_message waits; bounds how late close() is noticed
-_BACKOFF_FIRST = 0.5
-_BACKOFF_MAX = 5.0
-_SUBSCRIBE_WAIT = 2.0  # how long subscribe() waits for Redis to confirm
-_REASON_MAX = 300
-
-
 class RedisStore:
     """A :class:`~wechat_middleware.stores.base.Store` in Redis.
 
@@ -166,7 +147,7 @@ class RedisStore:
         self._closed = False
         self._mutex = threading.Lock()
         self._callbacks: dict[str, list[Callback]] = {}
-        self._listener: _Listener | None = None
+        self._listener: Listener | None = None
         _STORES.add(self)
 
     @classmethod
@@ -194,7 +175,7 @@ class RedisStore:
     # -- the Store protocol ------------------------------------------------------
 
     def get(self, key: str) -> str | None:
-        return _text(self._call(lambda: self.client.get(self._value_key(key))))
+        return as_text(self._call(lambda: self.client.get(self._value_key(key))))
 
     def set(self, key: str, value: str, ttl: float) -> None:
         self._call(lambda: self.client.set(self._value_key(key), value, px=_ms(ttl)))
@@ -238,20 +219,7 @@ class RedisStore:
         (each acknowledges on a short-lived list), or after ``wait`` seconds: a refresh
         that returns has then been heard everywhere, not just sent.
         """
-        if wait <= 0:
-            self._call(lambda: self.client.publish(self.prefix + channel, message))
-            return
-        ack = f"{self.prefix}ack:{uuid.uuid4().hex}"
-        receivers = int(
-            self._call(lambda: self.client.publish(self.prefix + channel, f"{message}{_ACK}{ack}"))
-        )
-        deadline = time.monotonic() + wait
-        while receivers and time.monotonic() < deadline:
-            if int(self._call(lambda: self.client.llen(ack))) >= receivers:
-                break
-            time.sleep(0.002)
-        with contextlib.suppress(RedisError, OSError):
-            self.client.delete(ack)
+        announce(self.client, self._call, self.prefix, channel, message, wait=wait)
 
     def subscribe(self, channel: str, callback: Callback) -> None:
         """Call ``callback(message)`` from a background thread for each message on
@@ -290,7 +258,7 @@ class RedisStore:
         except RedisError as exc:
             raise self._error(exc) from exc
 
-    def _ensure_listener(self) -> _Listener | None:
+    def _ensure_listener(self) -> Listener | None:
         """The listening thread of this process: threads do not survive fork(), so a
         forked worker starts its own (and hears ``None`` first: it missed messages)."""
         listener = self._listener
@@ -301,7 +269,14 @@ class RedisStore:
                 return None
             listener = self._listener
             if listener is None or listener.pid != os.getpid():
-                listener = self._listener = _Listener(self, forked=listener is not None)
+                listener = self._listener = Listener(
+                    self.client,
+                    prefix=self.prefix,
+                    description=self.description,
+                    channels=self._channels,
+                    scrub=self._scrub,
+                    forked=listener is not None,
+                )
                 listener.start()
             return listener
 
@@ -336,159 +311,6 @@ class RedisStore:
         return StoreError(message)
 
 
-class _Listener(threading.Thread):
-    """One process's subscription connection, and the thread that reads it.
-
-    redis-py's PubSub is not thread-safe, so only this thread touches it; subscribe()
-    registers a channel and wakes the thread with a message on a private channel.
-    Redis confirms each channel it subscribed ("subscribe" messages, in RESP2 and
-    RESP3 alike): that is when a subscribe() call returns, and after a reconnection,
-    when the callbacks hear ``None``.
-    """
-
-    def __init__(self, store: RedisStore, *, forked: bool) -> None:
-        super().__init__(name="wechat_middleware-redis-listener", daemon=True)
-        self.store = store
-        self.pid = os.getpid()
-        self._stopping = threading.Event()
-        self._wake_channel = f"{store.prefix}wechat_middleware:wake:{uuid.uuid4().hex}"
-        self._waiters_lock = threading.Lock()
-        self._waiters: list[tuple[str, threading.Event]] = []
-        self._reconnects = 0
-        # A forked worker missed whatever was sent before its thread existed.
-        self._missed = forked
-
-    def wait_until_subscribed(self, channel: str) -> None:
-        done = threading.Event()
-        with self._waiters_lock:
-            self._waiters.append((self.store.prefix + channel, done))
-        self._wake()
-        done.wait(_SUBSCRIBE_WAIT)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake()
-        if threading.current_thread() is not self and self.is_alive():
-            self.join(_LISTEN_TIMEOUT + 1.0)
-
-    def _wake(self) -> None:
-        """Make a get_message that is waiting return now."""
-        with contextlib.suppress(RedisError, OSError):
-            self.store.client.publish(self._wake_channel, "")
-
-    def _on_connect(self, connection: object) -> None:
-        # redis-py reconnected the subscription by itself (its retry) and subscribes
-        # again: messages sent in between are lost.
-        self._reconnects += 1
-
-    def run(self) -> None:
-        delay = _BACKOFF_FIRST
-        failing = False
-        pubsub: _PubSub | None = None
-        subscribed: set[str] = set()  # sent to Redis on this connection
-        confirmed: set[str] = set()  # and confirmed by Redis
-        reconnects_seen = 0
-        while not self._stopping.is_set():
-            try:
-                if pubsub is None:
-                    open_pubsub = cast(Callable[..., _PubSub], self.store.client.pubsub)
-                    pubsub = open_pubsub(ignore_subscribe_messages=False)
-                    subscribed, confirmed = set(), set()
-                wanted = {self.store.prefix + c for c in self.store._channels()}
-                new = (wanted | {self._wake_channel}) - subscribed
-                if new:
-                    pubsub.subscribe(*sorted(new))
-                    if not subscribed:
-                        pubsub.connection.register_connect_callback(self._on_connect)
-                        reconnects_seen = self._reconnects
-                    subscribed |= new
-                self._progress(subscribed, confirmed)
-                message = pubsub.get_message(timeout=_LISTEN_TIMEOUT)
-            except RedisError as exc:
-                if not failing:
-                    log.warning(
-                        "token store %s: the subscription connection failed (%s); reconnecting",
-                        self.store.description,
-                        self.store._scrub(str(exc)),
-                    )
-                failing = True
-                self._missed = True
-                self._release(lambda channel: True)  # don't keep subscribe() waiting
-                self._discard(pubsub)
-                pubsub = None
-                self._stopping.wait(delay)
-                delay = min(delay * 2, _BACKOFF_MAX)
-                continue
-            if failing:
-                log.info("token store %s: subscription restored", self.store.description)
-                failing = False
-            delay = _BACKOFF_FIRST
-            if self._reconnects != reconnects_seen:
-                reconnects_seen = self._reconnects
-                confirmed.clear()
-                self._missed = True
-            if message is not None:
-                self._handle(message, confirmed)
-        self._release(lambda channel: True)
-        self._discard(pubsub)
-
-    def _progress(self, subscribed: set[str], confirmed: set[str]) -> None:
-        """Release subscribe() calls whose channel Redis confirmed; once every channel
-        is confirmed after a gap, tell every callback that it may have missed messages."""
-        self._release(confirmed.__contains__)
-        if self._missed and subscribed <= confirmed:
-            self._missed = False
-            for name, callbacks in self.store._channels().items():
-                for callback in callbacks:
-                    self._deliver(callback, name, None)
-
-    def _release(self, done: Callable[[str], bool]) -> None:
-        with self._waiters_lock:
-            waiting = self._waiters
-            self._waiters = [(channel, event) for channel, event in waiting if not done(channel)]
-        for channel, event in waiting:
-            if done(channel):
-                event.set()
-
-    def _handle(self, message: dict[str, Any], confirmed: set[str]) -> None:
-        kind = _text(message.get("type"))
-        channel = _text(message.get("channel")) or ""
-        if kind == "subscribe":
-            confirmed.add(channel)
-        elif kind == "message" and channel != self._wake_channel:
-            if not channel.startswith(self.store.prefix):
-                return
-            name = channel[len(self.store.prefix) :]
-            data = _text(message.get("data"))
-            ack = None
-            if data is not None and _ACK in data:
-                data, ack = data.split(_ACK, 1)
-            for callback in self.store._channels().get(name, []):
-                self._deliver(callback, name, data)
-            if ack is not None:  # the publisher waits until every receiver got here
-                with contextlib.suppress(RedisError, OSError):
-                    self.store.client.rpush(ack, "1")
-                    self.store.client.expire(ack, 30)
-
-    def _deliver(self, callback: Callback, channel: str, message: str | None) -> None:
-        try:
-            callback(message)
-        except Exception:
-            log.exception(
-                "token store %s: a subscriber of %r failed", self.store.description, channel
-            )
-
-    def _discard(self, pubsub: _PubSub | None) -> None:
-        if pubsub is None:
-            return
-        connection = pubsub.connection
-        if connection is not None:
-            # The connection goes back to the client's pool: stop hearing its reconnects.
-            connection.deregister_connect_callback(self._on_connect)
-        with contextlib.suppress(RedisError, OSError):
-            pubsub.close()
-
-
 def _retry() -> Retry:
     # Connection errors only: a timeout retried would double the wait on a dead host.
     return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
@@ -497,15 +319,6 @@ def _retry() -> Retry:
 def _ms(ttl: float) -> int:
     # Redis refuses PX 0; a non-positive TTL means "expires at once", i.e. after 1 ms.
     return max(1, round(ttl * 1000))
-
-
-def _text(value: object) -> str | None:
-    """Values are str with ``decode_responses=True``; a client without it gives bytes."""
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    return str(value)
 
 
 def _password_of(client: object) -> str | None:
