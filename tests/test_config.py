@@ -42,6 +42,7 @@ ENV_CASES: list[tuple[str, str, str, Any]] = [
     ("WECHAT_VERIFY_PATH", "/wx/verify", "verify_path", "/wx/verify"),
     ("WECHAT_CALLBACK_PATH", "/wx/callback", "callback_path", "/wx/callback"),
     ("WECHAT_LOGIN_PATH", "/wx/login", "login_path", "/wx/login"),
+    ("WECHAT_JSSDK_PATH", "/wx/jssdk", "jssdk_path", "/wx/jssdk"),
     (
         "WECHAT_PUBLIC_URL",
         "https://app.example.com/shop",

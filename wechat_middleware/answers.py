@@ -9,10 +9,12 @@ Pure: each returns a :class:`Respond` (status, headers, body). Every answer is
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass
 
 from .rules import Rules
 from .session import Session
+from .static import Script
 from .urls import location
 
 Headers = list[tuple[str, str]]
@@ -36,6 +38,33 @@ def text(status: int, message: str, extra: Headers | None = None) -> Respond:
     ]
     # "replace": an echoed value may hold a lone surrogate, which UTF-8 cannot encode.
     return Respond(status, headers + (extra or []), message.encode("utf-8", "replace"))
+
+
+def json_answer(status: int, body: str, extra: Headers | None = None) -> Respond:
+    """A JSON answer (``body`` already serialized) that no cache keeps."""
+    headers: Headers = [
+        ("Content-Type", "application/json; charset=utf-8"),
+        ("X-Content-Type-Options", "nosniff"),
+        NO_STORE,
+    ]
+    return Respond(status, headers + (extra or []), body.encode("utf-8"))
+
+
+def json_error(status: int, reason: str) -> Respond:
+    return json_answer(status, json.dumps({"error": reason}, ensure_ascii=False))
+
+
+def script(helper: Script, if_none_match: str) -> Respond:
+    """The browser helper, cached by browsers and revalidated by its ETag."""
+    headers: Headers = [
+        ("ETag", helper.etag),
+        ("Cache-Control", "public, max-age=300"),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
+    if helper.etag in if_none_match:
+        return Respond(304, headers, b"")
+    headers.append(("Content-Type", "application/javascript; charset=utf-8"))
+    return Respond(200, headers, helper.body)
 
 
 def set_cookie(rules: Rules, session: Session, secure: bool) -> tuple[str, str]:

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 from .answers import Respond
 from .context import WeChatContext, bound
 from .flow import (
-    ClaimServerCheck,
-    CompleteLogin,
+    IO_STEPS,
     RequestView,
     decide,
     is_page_request,
     session_of,
+    with_body,
 )
 from .threads import run_in_thread
 from .urls import Page, PageSource, host_of, raw_path_of
@@ -88,7 +88,9 @@ class WeChatMiddleware:
         else:
             view = _view(scope, path, headers, user_agent, cookie_text)
             action = decide(view, rules, session_of(cookie_text, rules), self.clock())
-            if isinstance(action, CompleteLogin | ClaimServerCheck):
+            if isinstance(action, IO_STEPS):
+                if action.max_body:
+                    action = with_body(action, await _read_body(receive, action.max_body))
                 action = await run_in_thread(self.steps.perform, action)
             if isinstance(action, Respond):
                 await _respond(action, send, head=view.method == "HEAD")
@@ -171,7 +173,21 @@ def _view(
         cookie=cookie,
         requested_with=headers.get(b"x-requested-with", b"").decode("latin-1"),
         client=client[0] if client else "",
+        if_none_match=headers.get(b"if-none-match", b"").decode("latin-1"),
     )
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of the body (one more tells "too large")."""
+    body = b""
+    while len(body) <= limit:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            break
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            break
+    return body[: limit + 1]
 
 
 async def _respond(action: Respond, send: Send, *, head: bool) -> None:

@@ -13,7 +13,6 @@ Ctrl-C, so they behave the same in a terminal, a background job or a supervisor.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -28,7 +27,7 @@ from .errors import ConfigError, StoreError, WeChatError, explain
 from .flow import MAX_CLOCK_SKEW, fresh_timestamp
 from .jssdk import public
 from .running import library_log_quiet, stop_on_sigterm, wait_until_interrupted
-from .signing import check_server_signature, server_signature, string_to_sign
+from .signing import check_server_signature, credential_id, server_signature, string_to_sign
 
 if TYPE_CHECKING:
     from .wechat import WeChat
@@ -181,7 +180,7 @@ def _sign(args: argparse.Namespace) -> int:
 
 def mask_ticket(ticket: str) -> str:
     """The ticket as it may be printed: a digest tells two tickets apart, nothing more."""
-    return f"<ticket sha256:{hashlib.sha256(ticket.encode()).hexdigest()[:12]}>"
+    return f"<ticket sha256:{credential_id(ticket)}>"
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -38,6 +38,7 @@ class WeChatConfig:
     verify_path: str = "/wechat/verify"
     callback_path: str = "/wechat/oauth-callback"
     login_path: str = "/wechat/login"
+    jssdk_path: str = "/wechat/jssdk"  # the helper script, its config and report endpoints
     public_url: str | None = None
     store: str | None = field(default=None, repr=False)  # a Redis URL may hold a password
     api_base: str = "https://api.weixin.qq.com"
@@ -81,12 +82,22 @@ class WeChatConfig:
             ("WECHAT_VERIFY_PATH", self.verify_path),
             ("WECHAT_CALLBACK_PATH", self.callback_path),
             ("WECHAT_LOGIN_PATH", self.login_path),
+            ("WECHAT_JSSDK_PATH", self.jssdk_path),
         ):
             if not path.startswith("/") or path.startswith("//") or "?" in path or "#" in path:
                 raise ConfigError(f"{name} must be a path starting with '/', got {path!r}")
         if len({self.verify_path, self.callback_path, self.login_path}) < 3:
             raise ConfigError(
                 "WECHAT_VERIFY_PATH, WECHAT_CALLBACK_PATH and WECHAT_LOGIN_PATH must differ"
+            )
+        if self.jssdk_path.endswith("/") or self.jssdk_path in {
+            self.verify_path,
+            self.callback_path,
+            self.login_path,
+        }:
+            raise ConfigError(
+                "WECHAT_JSSDK_PATH must be a path of its own without a trailing '/', "
+                f"got {self.jssdk_path!r}"
             )
         object.__setattr__(self, "api_base", _base_url("WECHAT_API_BASE", self.api_base))
         object.__setattr__(self, "open_base", _base_url("WECHAT_OPEN_BASE", self.open_base))
@@ -189,6 +200,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "WECHAT_VERIFY_PATH": ("verify_path", str, "a path such as /wechat/verify"),
     "WECHAT_CALLBACK_PATH": ("callback_path", str, "a path such as /wechat/oauth-callback"),
     "WECHAT_LOGIN_PATH": ("login_path", str, "a path such as /wechat/login"),
+    "WECHAT_JSSDK_PATH": ("jssdk_path", str, "a path such as /wechat/jssdk"),
     "WECHAT_PUBLIC_URL": ("public_url", str, "the public origin, e.g. https://shop.example.com"),
     "WECHAT_STORE": ("store", str, "a store URL"),
     "WECHAT_API_BASE": ("api_base", str, "an http(s) URL"),

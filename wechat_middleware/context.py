@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ForeignURLError, StoreError, WeChatError
-from .render import script_safe_json, wx_config_json
+from .render import HTML, jssdk_tags, script_safe_json, wx_config_json
 from .urls import PageSource, check_page_url, origin_of, same_origin
 from .user import WeChatUser
 
@@ -183,6 +183,19 @@ class WeChatContext:
                 }
             )[1:-1]
         return wx_config_json(fields, js_api_list, debug, open_tag_list)
+
+    def jssdk_tags(
+        self,
+        js_api_list: Iterable[str],
+        open_tag_list: Iterable[str] = (),
+        debug: bool = False,
+    ) -> HTML:
+        """The script tags that give a server-rendered page a working ``wx``: the browser
+        helper (which signs the URL WeChat checks on iOS and on Android, and keeps
+        ``wx`` configured across route changes) and its ``ready`` call. Safe to put
+        in a template as it is (``{{ request.wechat.jssdk_tags([...]) }}``)."""
+        script = self._wechat.config.jssdk_path + "/wechat.js"
+        return jssdk_tags(script, js_api_list, open_tag_list, debug)
 
     def login_url(self, next: str | None = None) -> str:
         """Where to send the browser to log in and come back to ``next`` (a local path)."""

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hmac
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import ClassVar
 from urllib.parse import parse_qs
 
 from . import answers
@@ -24,6 +25,7 @@ from .protocol import MAX_CODE_LENGTH, SERVER_CHECK_FIELDS
 from .rules import Rules
 from .session import EMPTY, Session, make_state, valid_state
 from .signing import verify_server_check
+from .spa import MAX_REPORT_BYTES, ConfigRequest, parse_config_request
 from .urls import Page, authorize_url, base_url, safe_next
 from .user import WeChatUser
 
@@ -36,18 +38,22 @@ MAX_ECHOSTR_LENGTH = 1024
 MAX_CLOCK_SKEW = 300
 
 __all__ = [
+    "IO_STEPS",
     "MAX_CLOCK_SKEW",
     "Action",
     "ClaimServerCheck",
     "CompleteLogin",
     "IOStep",
     "PassThrough",
+    "ReceiveReport",
     "RequestView",
     "Respond",
+    "SignConfig",
     "decide",
     "fresh_timestamp",
     "is_page_request",
     "session_of",
+    "with_body",
 ]
 
 
@@ -58,7 +64,16 @@ class RequestView(Page):
     only if something reads it. Treat it as read-only.
     """
 
-    __slots__ = ("accept", "client", "cookie", "method", "path", "requested_with", "user_agent")
+    __slots__ = (
+        "accept",
+        "client",
+        "cookie",
+        "if_none_match",
+        "method",
+        "path",
+        "requested_with",
+        "user_agent",
+    )
 
     def __init__(
         self,
@@ -74,6 +89,7 @@ class RequestView(Page):
         cookie: str = "",
         requested_with: str = "",
         client: str = "",  # the peer's address (behind a proxy: as the proxy passed it on)
+        if_none_match: str = "",
     ) -> None:
         # Page's fields set here, not through super().__init__: one call less on a
         # path every WeChat request takes.
@@ -89,6 +105,7 @@ class RequestView(Page):
         self.cookie = cookie
         self.requested_with = requested_with
         self.client = client
+        self.if_none_match = if_none_match
 
     def __repr__(self) -> str:
         return f"<RequestView {self.method} {self.scheme}://{self.host}{self.raw_path}>"
@@ -104,6 +121,7 @@ class CompleteLogin:
     session: Session
     secure: bool
     client: str = ""
+    max_body: ClassVar[int] = 0  # bytes of the request body the step needs read
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +146,36 @@ class ClaimServerCheck:
 
     key: str
     then: Respond | PassThrough
+    max_body: ClassVar[int] = 0
 
 
-IOStep = CompleteLogin | ClaimServerCheck
-Action = Respond | CompleteLogin | ClaimServerCheck | PassThrough
+@dataclass(frozen=True, slots=True)
+class SignConfig:
+    """``GET {jssdk_path}/config``: sign ``request.url`` (I/O: the ticket) and answer the
+    argument of ``wx.config`` as JSON."""
+
+    request: ConfigRequest
+    max_body: ClassVar[int] = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveReport:
+    """``POST {jssdk_path}/report``: the adapter reads at most ``max_body`` bytes of the
+    body into ``body``, then the report is diagnosed, logged and acted on (I/O)."""
+
+    site: str | None
+    max_body: int = MAX_REPORT_BYTES
+    body: bytes = b""
+
+
+IOStep = CompleteLogin | ClaimServerCheck | SignConfig | ReceiveReport
+IO_STEPS = (CompleteLogin, ClaimServerCheck, SignConfig, ReceiveReport)  # for isinstance
+Action = Respond | CompleteLogin | ClaimServerCheck | SignConfig | ReceiveReport | PassThrough
+
+
+def with_body(step: IOStep, body: bytes) -> IOStep:
+    """``step`` with the request body it asked for (``max_body``) read in."""
+    return replace(step, body=body) if isinstance(step, ReceiveReport) else step
 
 
 def session_of(cookie_header: str, rules: Rules) -> Session:
@@ -150,7 +194,9 @@ def decide(view: RequestView, rules: Rules, session: Session, now: float) -> Act
             return _verify(view, rules, now)
         if path == rules.callback_path:
             return _callback(view, rules, session, now)
-        return _login(view, rules, session, now)
+        if path == rules.login_path:
+            return _login(view, rules, session, now)
+        return _jssdk(view, rules, path)
     is_wechat = rules.is_wechat(view.user_agent)
     wants_html = is_page_request(view.method, view.accept, view.requested_with)
     if (
@@ -279,6 +325,28 @@ def _start_login(
         rules.open_base, rules.app_id, base + rules.callback_path, rules.scope, state
     )
     return answers.redirect(rules, target, started, secure=rules.secure(view.scheme))
+
+
+# -- the JS-SDK endpoints of single-page apps ----------------------------------------------------
+
+
+def _jssdk(view: RequestView, rules: Rules, path: str) -> Action:
+    """The helper script, the config endpoint and the report endpoint."""
+    if path == rules.jssdk_script_path:
+        if view.method not in ("GET", "HEAD"):
+            return answers.text(405, "method not allowed", [("Allow", "GET")])
+        return answers.script(rules.helper_script, view.if_none_match)
+    site = base_url(rules.public_url, view.scheme, view.host)
+    if path == rules.jssdk_report_path:
+        if view.method != "POST":
+            return answers.text(405, "method not allowed", [("Allow", "POST")])
+        return ReceiveReport(site)
+    if view.method not in ("GET", "HEAD"):
+        return answers.text(405, "method not allowed", [("Allow", "GET")])
+    request = parse_config_request(_parse_query(view.query) or {}, site)
+    if isinstance(request, str):
+        return answers.json_error(400, request)
+    return SignConfig(request)
 
 
 # -- reading the request ------------------------------------------------------------------------

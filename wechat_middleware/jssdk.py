@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
 
 from .render import script_safe_json
-from .signing import jsapi_signature, make_nonce, verify_server_check
+from .signing import credential_id, jsapi_signature, make_nonce, verify_server_check
 from .tokens import TokenManager
 from .urls import check_page_url, normalize_url
 
@@ -50,10 +50,11 @@ class Signed:
     """A signature ready for a page, rendered once per URL and nonce: a page signs its
     URL on every request, and the cached signature's JSON need not be built again."""
 
-    __slots__ = ("info", "json", "public", "wx_config_fields")
+    __slots__ = ("info", "json", "public", "ticket_id", "wx_config_fields")
 
     def __init__(self, info: SignatureInfo) -> None:
         self.info = info
+        self.ticket_id = credential_id(info["jsapi_ticket"])
         self.public = public(info)
         self.json = script_safe_json(self.public)
         # '"appId":...,"timestamp":...,"nonceStr":...,"signature":...': the middle of

@@ -1,4 +1,5 @@
-"""The I/O steps a decision may ask for: completing a login, claiming a server check.
+"""The I/O steps a decision may ask for: completing a login, claiming a server check,
+signing a single-page app's config, receiving its reports.
 
 ``flow.decide`` is pure; when a request needs the store or WeChat it returns a step,
 and :meth:`LoginSteps.perform` carries it out (the WSGI adapter inline, the ASGI
@@ -21,17 +22,31 @@ from .errors import (
     WeChatError,
     WeChatUnavailableError,
 )
-from .flow import MAX_CLOCK_SKEW, ClaimServerCheck, CompleteLogin, IOStep, PassThrough
+from .flow import (
+    MAX_CLOCK_SKEW,
+    ClaimServerCheck,
+    CompleteLogin,
+    IOStep,
+    PassThrough,
+    ReceiveReport,
+    SignConfig,
+)
+from .jssdk import JSSDK
 from .limits import ExchangeLimits
+from .logs import DedupedWarning, ThrottledWarning
 from .oauth import OAuth
+from .render import script_safe_json
 from .rules import Rules
 from .session import Session
+from .signing import credential_id
+from .spa import diagnose, parse_report
 from .stores.base import Store
 
 log = logging.getLogger("wechat_middleware")
 
 STATE_CLAIM_TTL = 600.0  # as long as a state lives (session.STATE_TTL)
 SERVER_CHECK_CLAIM_TTL = 2 * MAX_CLOCK_SKEW + 60.0  # past either edge of the window
+REJECTED_TICKET_INTERVAL = 600.0  # at most one refetch a rejected ticket per 10 minutes
 
 
 class LoginSteps:
@@ -42,20 +57,74 @@ class LoginSteps:
         rules: Rules,
         store: Store,
         oauth: OAuth,
+        jssdk: JSSDK,
         limits: ExchangeLimits,
         clock: Callable[[], float],
+        signing_failures: ThrottledWarning,
     ) -> None:
         self.rules = rules
         self.store = store
         self.oauth = oauth
+        self.jssdk = jssdk
+        self.tokens = jssdk.tokens
         self.limits = limits
         self.clock = clock
+        self.signing_failures = signing_failures
+        self.report_log = DedupedWarning()
 
     def perform(self, step: IOStep) -> Respond | PassThrough:
         """Carry out ``step``; what to answer, or to pass through."""
         if isinstance(step, CompleteLogin):
             return self.complete_login(step)
-        return self.claim_server_check(step)
+        if isinstance(step, ClaimServerCheck):
+            return self.claim_server_check(step)
+        if isinstance(step, SignConfig):
+            return self.sign_config(step)
+        return self.receive_report(step)
+
+    def sign_config(self, step: SignConfig) -> Respond:
+        """The argument of ``wx.config`` for the page URL the helper asks for, plus the
+        URL signed and the ticket's id (for reports)."""
+        request = step.request
+        try:
+            signed = self.jssdk.signed(request.url)
+        except (WeChatError, StoreError) as exc:
+            self.signing_failures.warning("no JS-SDK signature for a config request: %s", exc)
+            return answers.json_error(503, "WeChat is unavailable right now; try again later")
+        config = {
+            "debug": request.debug,
+            **{name: signed.public[name] for name in ("appId", "timestamp", "nonceStr")},
+            "signature": signed.public["signature"],
+            "jsApiList": list(request.apis),
+            "openTagList": list(request.open_tags),
+            "url": signed.public["url"],
+            "ticketId": signed.ticket_id,
+        }
+        return answers.json_answer(200, script_safe_json(config))
+
+    def receive_report(self, step: ReceiveReport) -> Respond:
+        """Diagnose a ``wx.error`` report in one log line; refetch a rejected ticket."""
+        if len(step.body) > step.max_body:
+            return answers.json_error(413, f"a report is at most {step.max_body} bytes")
+        report = parse_report(step.body)
+        if isinstance(report, str):
+            return answers.json_error(400, report)
+        held = self.tokens.cached_locally("jsapi_ticket")
+        diagnosis = diagnose(report, step.site, credential_id(held) if held else None)
+        self.report_log.warning(
+            f"{diagnosis.kind} {report.url[:300]}",
+            "JS-SDK config failed in a browser: %s",
+            diagnosis.text,
+        )
+        if diagnosis.ticket_rejected and held is not None:
+            try:
+                if self.tokens.invalidate_rejected(
+                    "jsapi_ticket", held, at_most_every=REJECTED_TICKET_INTERVAL
+                ):
+                    log.warning("dropped the jsapi ticket WeChat rejected; fetching a new one")
+            except (StoreError, WeChatError) as exc:
+                log.warning("could not drop the rejected jsapi ticket: %s", exc)
+        return Respond(204, [answers.NO_STORE], b"")
 
     def claim_server_check(self, step: ClaimServerCheck) -> Respond | PassThrough:
         """Accept each signed ``timestamp``+``nonce`` once: a captured URL cannot be

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 log = logging.getLogger("wechat_middleware")
@@ -44,3 +45,47 @@ class ThrottledWarning:
             message += " (%d more like this in the last %.0fs)"
             args = (*args, held_back, self.window)
         self._logger.warning(message, *args)
+
+
+class DedupedWarning:
+    """One WARNING per distinct key per ``window`` seconds, and at most ``per_minute``
+    lines a minute in all: what clients report (hostile ones too) cannot flood the log.
+    Keys are remembered in a bounded table."""
+
+    def __init__(
+        self,
+        window: float = 600.0,
+        per_minute: int = 30,
+        *,
+        remember: int = 256,
+        logger: logging.Logger = log,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.window = window
+        self.per_minute = per_minute
+        self.remember = remember
+        self._logger = logger
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._minute = (float("-inf"), 0)  # (start, lines written in it)
+
+    def warning(self, key: str, message: str, *args: object) -> bool:
+        """Write it unless the same key was written lately or the minute is full."""
+        now = self._clock()
+        with self._lock:
+            last = self._seen.get(key)
+            if last is not None and now - last < self.window:
+                return False
+            start, lines = self._minute
+            if now - start >= 60:
+                start, lines = now, 0
+            if lines >= self.per_minute:
+                return False
+            self._minute = (start, lines + 1)
+            self._seen[key] = now
+            self._seen.move_to_end(key)
+            while len(self._seen) > self.remember:
+                self._seen.popitem(last=False)
+        self._logger.warning(message, *args)
+        return True

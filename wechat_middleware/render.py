@@ -7,6 +7,7 @@ page asks for (a handful per app).
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -54,3 +55,27 @@ def wx_config_json(
             _TAILS[(apis, tags)] = tail
     head = '{"debug":true,' if debug else '{"debug":false,'
     return head + signature_fields + tail
+
+
+class HTML(str):
+    """Markup the library built and escaped itself: templates (Jinja, Django) insert
+    it as it is, through the ``__html__`` protocol, with no ``|safe``."""
+
+    __slots__ = ()
+
+    def __html__(self) -> str:
+        return str(self)
+
+
+def jssdk_tags(
+    script_url: str, js_api_list: Iterable[str], open_tag_list: Iterable[str], debug: bool
+) -> HTML:
+    """The two script tags a server-rendered page needs for a working ``wx``."""
+    options = script_safe_json({"openTagList": list(open_tag_list), "debug": bool(debug)})
+    apis = script_safe_json(list(js_api_list))
+    src = html.escape(script_url, quote=True)
+    return HTML(
+        f'<script src="{src}"></script>'
+        f"<script>wechatMiddleware.ready({apis}, {options})"
+        '["catch"](function () {});</script>'
+    )

@@ -14,6 +14,7 @@ from .config import WeChatConfig
 from .keys import StoreKeys
 from .protocol import WECHAT_UA_MARKER, WECOM_UA_MARKER
 from .session import SessionCodec
+from .static import Script, helper_script
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,9 @@ class Rules:
     verify_path: str
     callback_path: str
     login_path: str
+    jssdk_config_path: str
+    jssdk_script_path: str
+    jssdk_report_path: str
     special_paths: frozenset[str]
     exclude: tuple[str, ...]
     include_wxwork: bool
@@ -38,6 +42,7 @@ class Rules:
     cookie_prefix: str  # "name=": what a Cookie header holds when ours is there
     cookie_attributes: str  # everything after the value, built once
     cookie_pattern: re.Pattern[str]  # finds our value in a Cookie header
+    helper_script: Script
     anonymous_pause: float = 600.0  # declined consent, snapshot visitor: no OAuth again
 
     @classmethod
@@ -50,7 +55,19 @@ class Rules:
             verify_path=config.verify_path,
             callback_path=config.callback_path,
             login_path=config.login_path,
-            special_paths=frozenset({config.verify_path, config.callback_path, config.login_path}),
+            jssdk_config_path=config.jssdk_path + "/config",
+            jssdk_script_path=config.jssdk_path + "/wechat.js",
+            jssdk_report_path=config.jssdk_path + "/report",
+            special_paths=frozenset(
+                {
+                    config.verify_path,
+                    config.callback_path,
+                    config.login_path,
+                    config.jssdk_path + "/config",
+                    config.jssdk_path + "/wechat.js",
+                    config.jssdk_path + "/report",
+                }
+            ),
             exclude=config.exclude,
             include_wxwork=config.include_wxwork,
             login_outside_wechat=config.login_required_outside_wechat,
@@ -65,6 +82,7 @@ class Rules:
             cookie_attributes=f"Path=/; Max-Age={config.session_max_age}; HttpOnly; SameSite=Lax",
             # Several Cookie headers arrive joined: by "; " (HTTP/2, ASGI) or by ","
             # (a WSGI server joining repeats); our value never holds either character.
+            helper_script=helper_script(config.jssdk_url, config.jssdk_path),
             cookie_pattern=re.compile(
                 rf"(?:^|[;,])\s*{re.escape(config.session_cookie)}=([^;,\s]*)"
             ),

@@ -22,6 +22,12 @@ def make_nonce(length: int = 16) -> str:
     return secrets.token_hex((length + 1) // 2)[:length]
 
 
+def credential_id(value: str) -> str:
+    """A short digest naming a ticket or token without revealing it (12 hex): what a
+    page, a report or the CLI may show to tell two tickets apart."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:12]
+
+
 def string_to_sign(ticket: str, noncestr: str, timestamp: int | str, url: str) -> str:
     """``jsapi_ticket=…&noncestr=…&timestamp=…&url=…``: keys in ASCII order, raw values."""
     return f"jsapi_ticket={ticket}&noncestr={noncestr}&timestamp={timestamp}&url={url}"

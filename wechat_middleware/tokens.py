@@ -238,6 +238,11 @@ class TokenManager:
         fresh here, and no fetch failed within the back-off window."""
         return self._held(kind) is None and not self.backing_off(kind)
 
+    def cached_locally(self, kind: Kind) -> str | None:
+        """The value this process holds (fresh or not), without any I/O."""
+        local = self._local.get(kind)
+        return local.credential.value if local is not None else None
+
     def backing_off(self, kind: Kind) -> bool:
         """Whether this process saw fetching ``kind`` fail within the back-off window:
         work done now to get it (a worker-thread prefetch) would fail the same way."""
@@ -387,6 +392,23 @@ class TokenManager:
             log.warning("WeChat rejected the access token; refreshing it and retrying once")
             self.invalidate("access_token", token)
             return call(self.access_token())
+
+    def invalidate_rejected(self, kind: Kind, value: str, *, at_most_every: float) -> bool:
+        """Forget ``value`` because a browser reported WeChat rejected it, at most once
+        per ``at_most_every`` seconds for every worker and host, and within the seed's
+        manual-refresh limit (reports may be forged: they must not drain the quota).
+        ``True`` when it was invalidated."""
+        if not self.store.acquire_lock(
+            self.keys.lock(f"rejected:{kind}"), uuid.uuid4().hex, at_most_every
+        ):
+            return False
+        try:
+            self._count_manual_refresh()
+        except RefreshLimitError as exc:
+            log.warning("not fetching the %s again after a report: %s", kind, exc)
+            return False
+        self.invalidate(kind, value)
+        return True
 
     def invalidate(self, kind: Kind, value: str) -> None:
         """Forget ``value`` here and in the store, unless a newer one replaced it."""

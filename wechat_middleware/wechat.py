@@ -115,7 +115,15 @@ class WeChat:
             per_client=self.config.login_rate_per_client,
             total=self.config.login_rate_total,
         )
-        return LoginSteps(self.rules, self.store, self.oauth, limits, self.clock)
+        return LoginSteps(
+            self.rules,
+            self.store,
+            self.oauth,
+            self.jssdk,
+            limits,
+            self.clock,
+            self.signing_failures,
+        )
 
     def init_app(self, flask_app: Any) -> None:
         """Flask: wrap ``app.wsgi_app``; ``request.wechat`` and ``{{ wechat }}`` work.

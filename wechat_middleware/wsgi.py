@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from .answers import Respond
 from .context import WeChatContext, bound
-from .flow import ClaimServerCheck, CompleteLogin, RequestView, decide, session_of
+from .flow import IO_STEPS, RequestView, decide, session_of, with_body
 from .urls import Page, host_of, raw_path_of
 
 if TYPE_CHECKING:
@@ -65,7 +65,9 @@ class WeChatMiddleware:
             return self.app(environ, start_response)
         view = _view(environ, path, user_agent, cookie)
         action = decide(view, rules, session_of(cookie, rules), self.clock())
-        if isinstance(action, CompleteLogin | ClaimServerCheck):
+        if isinstance(action, IO_STEPS):
+            if action.max_body:
+                action = with_body(action, _read_body(environ, action.max_body))
             action = self.steps.perform(action)
         if isinstance(action, Respond):
             start_response(_STATUS_LINES[action.status], action.headers)
@@ -136,7 +138,18 @@ def _view(environ: WSGIEnvironment, path: str, user_agent: str, cookie: str) -> 
         cookie=cookie,
         requested_with=environ.get("HTTP_X_REQUESTED_WITH", ""),
         client=environ.get("REMOTE_ADDR", ""),
+        if_none_match=environ.get("HTTP_IF_NONE_MATCH", ""),
     )
+
+
+def _read_body(environ: WSGIEnvironment, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of the body (one more tells "too large"); a body
+    without a Content-Length is read as empty, as PEP 3333 asks."""
+    length = environ.get("CONTENT_LENGTH") or ""
+    if not length.isdigit() or int(length) == 0:
+        return b""
+    data: bytes = environ["wsgi.input"].read(min(int(length), limit + 1))
+    return data
 
 
 def _port(raw: str | None) -> int | None:
