@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -127,6 +128,25 @@ def test_loop_serves_other_requests_while_a_json_endpoint_awaits_a_signature(
 
     def slow() -> None:
         reply = requests.get(server + target, headers={"Accept": "application/json"}, timeout=30)
+        assert reply.status_code == 200 and reply.json()["signature"]
+
+    def fast() -> None:
+        reply = requests.get(f"{server}/api/me", headers={"Accept": "application/json"}, timeout=30)
+        assert reply.status_code == 200
+
+    finished = run_while_slow(slow, fast)
+    assert finished[-1] == "slow" and len(finished) == 6
+
+
+def test_loop_serves_other_requests_while_the_config_endpoint_waits_for_wechat(
+    server: str, fake_wechat: FakeWeChat
+) -> None:
+    """The SPA config endpoint with WeChat slowed to 3 s: the signing runs off the loop."""
+    fake_wechat.inject("cgi-bin/ticket/getticket", Fault("latency", SLOW))
+    page = quote(server + "/spa/", safe="")
+
+    def slow() -> None:
+        reply = requests.get(f"{server}/wechat/jssdk/config?url={page}", timeout=30)
         assert reply.status_code == 200 and reply.json()["signature"]
 
     def fast() -> None:

@@ -128,6 +128,7 @@ class AppClient:
         cookie: str | bytes | None = None,
         headers: HeaderValues | None = None,
         client: str = CLIENT_ADDRESS[0],
+        body: bytes | None = None,
     ) -> Answer:
         """``client`` is the peer address the app sees (``REMOTE_ADDR``, scope client)."""
         sent: dict[str, str | bytes | list[str | bytes] | None] = {
@@ -143,7 +144,9 @@ class AppClient:
         else:
             sent.setdefault("Cookie", None)  # the browser's own jar stays out of it
         self._app.address = client
-        answer = self._app.request(method, _bytes(target), headers=sent, follow_redirects=False)
+        answer = self._app.request(
+            method, _bytes(target), headers=sent, body=body, follow_redirects=False
+        )
         for header in answer.set_cookies:
             name, _, rest = header.partition("=")
             if name == self.cookie_name:
