@@ -1,20 +1,33 @@
 """Flask example: WeChat JS-SDK and OAuth with one line of setup.
 
+Pages: ``/`` and ``/second`` are rendered on the server; ``/spa/`` is a small
+single-page app whose routes (``/spa/``, ``/spa/profile``) change with
+``history.pushState``. Both kinds get a working ``wx`` from one template line,
+``{{ wechat.jssdk_tags([...]) }}``: the helper signs the URL WeChat checks (the landing
+URL on iOS, the current one on Android) and configures again after a route change.
+
 Run:  WECHAT_APP_ID=... WECHAT_APP_SECRET=... WECHAT_SECRET_KEY=... \
       gunicorn -w 4 -b 127.0.0.1:8000 examples.flask_app.app:app
 """
 
 from __future__ import annotations
 
-from flask import Flask, render_template_string
+from pathlib import Path
+
+from flask import Flask, request
 
 from wechat_middleware import WeChat
 
-app = Flask(__name__)
+STATIC = Path(__file__).resolve().parent.parent / "static"
+APIS = ["updateAppMessageShareData", "updateTimelineShareData"]
+
+app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
 wechat = WeChat.from_env()
 wechat.init_app(app)
 
-PAGE = """<!doctype html>
+# Compiled once: rendering is then cheap next to what the middleware does.
+PAGE = app.jinja_env.from_string(
+    """<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
@@ -25,45 +38,45 @@ PAGE = """<!doctype html>
 <body>
   <h1>{{ title }}</h1>
   <p>Logged in as <span id="openid">{{ wechat.openid or "" }}</span></p>
-  <p>JS-SDK: <span id="wx-status">loading</span></p>
-  <p><a href="/">Home</a> · <a href="/second?from=home">Second page</a></p>
+  <p>JS-SDK: <span id="wx-status">loading</span> (ready <span id="wx-ready-count">0</span>x)</p>
+  <p>Route: <span id="route"></span></p>
+  <nav>
+    <a href="/">Home</a> · <a href="/second?from=home">Second page</a> ·
+    <a href="/spa/">Single-page app</a>
+    {% if spa %}· <a href="/spa/" data-route>SPA home</a> ·
+    <a href="/spa/profile?tab=1" data-route>SPA profile</a>{% endif %}
+  </nav>
   <script id="wx-config" type="application/json">{{ wechat.signature_json() | safe }}</script>
-  <script src="{{ wechat.jssdk_url }}"></script>
-  <script>
-    (function () {
-      var status = document.getElementById("wx-status");
-      var sig = JSON.parse(document.getElementById("wx-config").textContent);
-      if (!sig || typeof wx === "undefined") { status.textContent = "unavailable"; return; }
-      wx.config({
-        debug: false,
-        appId: sig.appId,
-        timestamp: sig.timestamp,
-        nonceStr: sig.nonceStr,
-        signature: sig.signature,
-        jsApiList: ["updateAppMessageShareData", "updateTimelineShareData"]
-      });
-      wx.ready(function () { status.textContent = "ready"; });
-      wx.error(function (res) { status.textContent = "error: " + (res && res.errMsg); });
-    })();
-  </script>
+  {{ wechat.jssdk_tags(apis) }}
+  <script src="/static/app.js"></script>
 </body>
 </html>
 """
+)
+
+
+def render(title: str, *, spa: bool = False) -> str:
+    return PAGE.render(title=title, spa=spa, apis=APIS, wechat=request.wechat)  # type: ignore[attr-defined]
 
 
 @app.get("/")
 def home() -> str:
-    return render_template_string(PAGE, title="WeChat middleware · Flask")
+    return render("WeChat middleware · Flask")
 
 
 @app.get("/second")
 def second() -> str:
-    return render_template_string(PAGE, title="Second page · Flask")
+    return render("Second page · Flask")
+
+
+@app.get("/spa/")
+@app.get("/spa/<path:route>")
+def spa(route: str = "") -> str:
+    """One HTML shell for every route of the single-page app."""
+    return render("Single-page app · Flask", spa=True)
 
 
 @app.get("/api/me")
 def me() -> dict[str, object]:
     """JSON endpoint: never redirected to OAuth, reports the user if any."""
-    from flask import request
-
-    return {"openid": request.wechat.openid, "is_wechat": request.wechat.is_wechat_browser}
+    return {"openid": request.wechat.openid, "is_wechat": request.wechat.is_wechat_browser}  # type: ignore[attr-defined]
