@@ -109,7 +109,11 @@ class LoginSteps:
         report = parse_report(step.body)
         if isinstance(report, str):
             return answers.json_error(400, report)
-        held = self.tokens.cached_locally("jsapi_ticket")
+        try:  # the ticket every worker signs with now (the store's, if not held here)
+            current = self.tokens.cached("jsapi_ticket")
+        except StoreError:
+            current = None
+        held = current.value if current is not None else None
         diagnosis = diagnose(report, step.site, credential_id(held) if held else None)
         self.report_log.warning(
             f"{diagnosis.kind} {report.url[:300]}",

@@ -238,11 +238,6 @@ class TokenManager:
         fresh here, and no fetch failed within the back-off window."""
         return self._held(kind) is None and not self.backing_off(kind)
 
-    def cached_locally(self, kind: Kind) -> str | None:
-        """The value this process holds (fresh or not), without any I/O."""
-        local = self._local.get(kind)
-        return local.credential.value if local is not None else None
-
     def backing_off(self, kind: Kind) -> bool:
         """Whether this process saw fetching ``kind`` fail within the back-off window:
         work done now to get it (a worker-thread prefetch) would fail the same way."""
