@@ -43,6 +43,10 @@ ENV_CASES: list[tuple[str, str, str, Any]] = [
     ("WECHAT_CALLBACK_PATH", "/wx/callback", "callback_path", "/wx/callback"),
     ("WECHAT_LOGIN_PATH", "/wx/login", "login_path", "/wx/login"),
     ("WECHAT_JSSDK_PATH", "/wx/jssdk", "jssdk_path", "/wx/jssdk"),
+    ("WECHAT_LOGOUT_PATH", "/wx/logout", "logout_path", "/wx/logout"),
+    ("WECHAT_PROTECT", "marked", "protect", "marked"),
+    ("WECHAT_WEB_APP_ID", "wxweb0123456789ab", "web_app_id", "wxweb0123456789ab"),
+    ("WECHAT_WEB_APP_SECRET", "web-secret", "web_app_secret", "web-secret"),
     (
         "WECHAT_PUBLIC_URL",
         "https://app.example.com/shop",
@@ -70,13 +74,20 @@ ENV_CASES: list[tuple[str, str, str, Any]] = [
 ]
 
 
+# Settings that only come in pairs: the other half, for the table's one-name cases.
+COMPANIONS = {
+    "WECHAT_WEB_APP_ID": {"WECHAT_WEB_APP_SECRET": "web-secret"},
+    "WECHAT_WEB_APP_SECRET": {"WECHAT_WEB_APP_ID": "wxweb0123456789ab"},
+}
+
+
 @pytest.mark.parametrize(
     ("name", "raw", "attr", "expected"), ENV_CASES, ids=[c[0] for c in ENV_CASES]
 )
 def test_environment_name_maps_to_its_attribute(
     name: str, raw: str, attr: str, expected: Any
 ) -> None:
-    config = WeChatConfig.from_env(environ={**REQUIRED, name: raw})
+    config = WeChatConfig.from_env(environ={**REQUIRED, **COMPANIONS.get(name, {}), name: raw})
     assert getattr(config, attr) == expected
 
 

@@ -13,19 +13,23 @@ the browser sees.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .answers import Respond
 from .context import WeChatContext, bound
 from .flow import (
     IO_STEPS,
+    LoginRequired,
     RequestView,
     decide,
     is_page_request,
     session_of,
     with_body,
 )
+from .protocol import SCOPE_BASE
 from .threads import run_in_thread
 from .urls import Page, PageSource, host_of, raw_path_of
 
@@ -37,6 +41,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
 class WeChatMiddleware:
@@ -112,7 +117,10 @@ class WeChatMiddleware:
             scope["state"] = {"wechat": context}
         else:
             state["wechat"] = context
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        except LoginRequired as needed:  # a route's marker (FastAPI's require_wechat_user)
+            await _respond(needed.answer, send, head=scope.get("method") == "HEAD")
 
 
 def _prefetch_ticket(context: WeChatContext) -> None:
@@ -174,6 +182,9 @@ def _view(
         requested_with=headers.get(b"x-requested-with", b"").decode("latin-1"),
         client=client[0] if client else "",
         if_none_match=headers.get(b"if-none-match", b"").decode("latin-1"),
+        origin=headers.get(b"origin", b"").decode("latin-1"),
+        fetch_site=headers.get(b"sec-fetch-site", b"").decode("latin-1"),
+        referer=headers.get(b"referer", b"").decode("latin-1"),
     )
 
 
@@ -195,3 +206,45 @@ async def _respond(action: Respond, send: Send, *, head: bool) -> None:
     headers.append((b"content-length", str(0 if head else len(action.body)).encode()))
     await send({"type": "http.response.start", "status": action.status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else action.body})
+
+
+class _Answer:
+    """One of our answers as an ASGI response, what a Starlette endpoint may return."""
+
+    def __init__(self, answer: Respond) -> None:
+        self.answer = answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _respond(self.answer, send, head=scope.get("method") == "HEAD")
+
+
+def login_required(scope: str = SCOPE_BASE) -> Callable[[Endpoint], Endpoint]:
+    """``@login_required(scope=...)`` on a Starlette endpoint (``async def f(request)``):
+    it runs only for a user logged in with ``scope``; a page is sent to log in, a
+    ``fetch``/XHR gets ``401 {"error": "login_required", "login_url": ...}``.
+
+    Framework-free: it reads the request's ``scope``, ``method`` and ``headers``.
+    """
+
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def guarded(request: Any) -> Any:
+            context = request.scope.get("wechat")
+            if not isinstance(context, WeChatContext):
+                raise RuntimeError("login_required needs WeChatMiddleware on the app")
+            headers = request.headers
+            answer = context.login_needed(
+                scope,
+                method=request.method,
+                accept=headers.get("accept", ""),
+                requested_with=headers.get("x-requested-with", ""),
+                referer=headers.get("referer", ""),
+            )
+            if answer is not None:
+                return _Answer(answer)
+            result = endpoint(request)
+            return await result if inspect.isawaitable(result) else result
+
+        return guarded  # type: ignore[return-value]
+
+    return decorate

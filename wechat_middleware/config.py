@@ -19,6 +19,7 @@ from .errors import ConfigError
 from .protocol import SCOPES
 
 TOKEN_ENDPOINTS = ("stable", "classic")
+PROTECT = ("all", "marked")
 DEFAULT_JSSDK_URL = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
 MIN_SECRET_KEY_LENGTH = 32
 MAKE_SECRET_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105
@@ -39,6 +40,10 @@ class WeChatConfig:
     callback_path: str = "/wechat/oauth-callback"
     login_path: str = "/wechat/login"
     jssdk_path: str = "/wechat/jssdk"  # the helper script, its config and report endpoints
+    logout_path: str = "/wechat/logout"
+    protect: str = "all"  # "all" pages (minus exclude) or only "marked" routes need a login
+    web_app_id: str | None = None  # an Open Platform website app: desktop QR login
+    web_app_secret: str | None = field(default=None, repr=False)
     public_url: str | None = None
     store: str | None = field(default=None, repr=False)  # a Redis URL may hold a password
     api_base: str = "https://api.weixin.qq.com"
@@ -83,13 +88,27 @@ class WeChatConfig:
             ("WECHAT_CALLBACK_PATH", self.callback_path),
             ("WECHAT_LOGIN_PATH", self.login_path),
             ("WECHAT_JSSDK_PATH", self.jssdk_path),
+            ("WECHAT_LOGOUT_PATH", self.logout_path),
         ):
             if not path.startswith("/") or path.startswith("//") or "?" in path or "#" in path:
                 raise ConfigError(f"{name} must be a path starting with '/', got {path!r}")
-        if len({self.verify_path, self.callback_path, self.login_path}) < 3:
+        if len({self.verify_path, self.callback_path, self.login_path, self.logout_path}) < 4:
             raise ConfigError(
-                "WECHAT_VERIFY_PATH, WECHAT_CALLBACK_PATH and WECHAT_LOGIN_PATH must differ"
+                "WECHAT_VERIFY_PATH, WECHAT_CALLBACK_PATH, WECHAT_LOGIN_PATH and "
+                "WECHAT_LOGOUT_PATH must differ"
             )
+        if self.protect not in PROTECT:
+            raise ConfigError(
+                f"WECHAT_PROTECT must be one of {', '.join(PROTECT)}, got {self.protect!r}"
+            )
+        if (self.web_app_id is None) != (self.web_app_secret is None):
+            raise ConfigError(
+                "WECHAT_WEB_APP_ID and WECHAT_WEB_APP_SECRET go together: the website app's "
+                "AppID and AppSecret (WeChat Open Platform), for desktop QR login"
+            )
+        if self.web_app_id is not None:
+            _require_text("WECHAT_WEB_APP_ID", self.web_app_id, max_len=64)
+            _require_text("WECHAT_WEB_APP_SECRET", self.web_app_secret, secret=True, max_len=128)
         if self.jssdk_path.endswith("/") or self.jssdk_path in {
             self.verify_path,
             self.callback_path,
@@ -201,6 +220,10 @@ _ENV: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "WECHAT_CALLBACK_PATH": ("callback_path", str, "a path such as /wechat/oauth-callback"),
     "WECHAT_LOGIN_PATH": ("login_path", str, "a path such as /wechat/login"),
     "WECHAT_JSSDK_PATH": ("jssdk_path", str, "a path such as /wechat/jssdk"),
+    "WECHAT_LOGOUT_PATH": ("logout_path", str, "a path such as /wechat/logout"),
+    "WECHAT_PROTECT": ("protect", str, "all or marked"),
+    "WECHAT_WEB_APP_ID": ("web_app_id", str, "the website app's AppID (Open Platform)"),
+    "WECHAT_WEB_APP_SECRET": ("web_app_secret", str, "the website app's AppSecret"),
     "WECHAT_PUBLIC_URL": ("public_url", str, "the public origin, e.g. https://shop.example.com"),
     "WECHAT_STORE": ("store", str, "a store URL"),
     "WECHAT_API_BASE": ("api_base", str, "an http(s) URL"),
@@ -228,7 +251,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any], str]] = {
         "logins a minute in all, e.g. 3000 (0: no limit)",
     ),
 }
-_SECRET_ENV = {"WECHAT_APP_SECRET", "WECHAT_TOKEN", "WECHAT_SECRET_KEY"}
+_SECRET_ENV = {"WECHAT_APP_SECRET", "WECHAT_TOKEN", "WECHAT_SECRET_KEY", "WECHAT_WEB_APP_SECRET"}
 
 
 def _describe(name: str, raw: str) -> str:

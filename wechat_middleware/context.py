@@ -11,9 +11,11 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .answers import Respond
 from .errors import ForeignURLError, StoreError, WeChatError
+from .flow import is_page_request, login_needed
 from .render import HTML, jssdk_tags, script_safe_json, wx_config_json
-from .urls import PageSource, check_page_url, origin_of, same_origin
+from .urls import PageSource, check_page_url, origin_of, safe_next, same_origin
 from .user import WeChatUser
 
 if TYPE_CHECKING:
@@ -37,12 +39,12 @@ class SigningParts(Protocol):
     tokens: TokenManager
     signing_failures: ThrottledWarning
 
+    @property
+    def rules(self) -> Rules: ...
+
 
 class MiddlewareParts(SigningParts, Protocol):
     """What an adapter uses of its :class:`~wechat_middleware.WeChat`."""
-
-    @property
-    def rules(self) -> Rules: ...
 
     @property
     def login_steps(self) -> LoginSteps: ...
@@ -197,12 +199,40 @@ class WeChatContext:
         script = self._wechat.config.jssdk_path + "/wechat.js"
         return jssdk_tags(script, js_api_list, open_tag_list, debug)
 
-    def login_url(self, next: str | None = None) -> str:
+    def login_needed(
+        self, scope: str, *, method: str, accept: str, requested_with: str, referer: str
+    ) -> Respond | None:
+        """What a route that needs a login with ``scope`` answers (a redirect to log
+        in, or a 401 JSON for a ``fetch``), or ``None`` when this user may go on. The
+        markers of :mod:`wechat_middleware.integrations` call it with their request."""
+        page_url = self.page_url
+        return login_needed(
+            self._wechat.rules,
+            self.user,
+            scope,
+            is_wechat=self.is_wechat_browser,
+            navigation=is_page_request(method, accept, requested_with),
+            page=safe_next(_path_of(page_url)),
+            referer=referer,
+            site=origin_of(page_url) if page_url else None,
+        )
+
+    @property
+    def logout_url(self) -> str:
+        """Where a logout form posts (``<form method="post" action="...">``); it comes back
+        to this page."""
+        from urllib.parse import quote
+
+        here = safe_next(_path_of(self.page_url))
+        return f"{self._wechat.config.logout_path}?next={quote(here, safe='/')}"
+
+    def login_url(self, next: str | None = None, scope: str | None = None) -> str:
         """Where to send the browser to log in and come back to ``next`` (a local path)."""
         from urllib.parse import quote
 
         target = next if next is not None else _path_of(self.page_url)
-        return f"{self._wechat.config.login_path}?next={quote(target, safe='/')}"
+        url = f"{self._wechat.config.login_path}?next={quote(target, safe='/')}"
+        return f"{url}&scope={scope}" if scope else url
 
     def _page_signed(self) -> Signed | None:
         """This page's signature, made on first use (its own URL needs no origin check)."""

@@ -17,16 +17,25 @@ import hmac
 import logging
 from dataclasses import dataclass, replace
 from typing import ClassVar
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from . import answers
 from .answers import Respond
-from .protocol import MAX_CODE_LENGTH, SERVER_CHECK_FIELDS
+from .protocol import MAX_CODE_LENGTH, SCOPES, SERVER_CHECK_FIELDS
+from .render import script_safe_json
 from .rules import Rules
-from .session import EMPTY, Session, make_state, valid_state
+from .session import EMPTY, PendingLogin, Session, make_state, valid_state
 from .signing import verify_server_check
 from .spa import MAX_REPORT_BYTES, ConfigRequest, parse_config_request
-from .urls import Page, authorize_url, base_url, safe_next
+from .urls import (
+    Page,
+    authorize_url,
+    base_url,
+    local_referer,
+    origin_of,
+    qrconnect_url,
+    safe_next,
+)
 from .user import WeChatUser
 
 log = logging.getLogger("wechat_middleware")
@@ -44,6 +53,7 @@ __all__ = [
     "ClaimServerCheck",
     "CompleteLogin",
     "IOStep",
+    "LoginRequired",
     "PassThrough",
     "ReceiveReport",
     "RequestView",
@@ -52,6 +62,7 @@ __all__ = [
     "decide",
     "fresh_timestamp",
     "is_page_request",
+    "login_needed",
     "session_of",
     "with_body",
 ]
@@ -68,9 +79,12 @@ class RequestView(Page):
         "accept",
         "client",
         "cookie",
+        "fetch_site",
         "if_none_match",
         "method",
+        "origin",
         "path",
+        "referer",
         "requested_with",
         "user_agent",
     )
@@ -90,6 +104,9 @@ class RequestView(Page):
         requested_with: str = "",
         client: str = "",  # the peer's address (behind a proxy: as the proxy passed it on)
         if_none_match: str = "",
+        origin: str = "",
+        fetch_site: str = "",  # Sec-Fetch-Site
+        referer: str = "",
     ) -> None:
         # Page's fields set here, not through super().__init__: one call less on a
         # path every WeChat request takes.
@@ -106,6 +123,9 @@ class RequestView(Page):
         self.requested_with = requested_with
         self.client = client
         self.if_none_match = if_none_match
+        self.origin = origin
+        self.fetch_site = fetch_site
+        self.referer = referer
 
     def __repr__(self) -> str:
         return f"<RequestView {self.method} {self.scheme}://{self.host}{self.raw_path}>"
@@ -121,6 +141,7 @@ class CompleteLogin:
     session: Session
     secure: bool
     client: str = ""
+    pending: PendingLogin | None = None  # the login this callback completes
     max_body: ClassVar[int] = 0  # bytes of the request body the step needs read
 
 
@@ -196,18 +217,22 @@ def decide(view: RequestView, rules: Rules, session: Session, now: float) -> Act
             return _callback(view, rules, session, now)
         if path == rules.login_path:
             return _login(view, rules, session, now)
+        if path == rules.logout_path:
+            return _logout(view, rules, session, now)
         return _jssdk(view, rules, path)
     is_wechat = rules.is_wechat(view.user_agent)
     wants_html = is_page_request(view.method, view.accept, view.requested_with)
     if (
-        session.user is None
+        rules.protect_all
+        and session.user is None
         and wants_html
-        and (is_wechat or rules.login_outside_wechat)
+        and (is_wechat or rules.logs_in_outside_wechat)
         and not path.startswith(rules.exclude)
         and session.anonymous_until <= now
     ):
         if not session.too_many_attempts(now):
-            return _start_login(view, rules, session, view.local(), now)
+            via = _via(rules, is_wechat)
+            return _start_login(view, rules, session, view.local(), now, rules.scope, via)
         log.warning("not sending this browser to WeChat OAuth again: too many attempts")
     return PassThrough(session.user, is_wechat, view, wants_html)
 
@@ -268,6 +293,11 @@ def _callback(view: RequestView, rules: Rules, session: Session, now: float) -> 
     query = _parse_query(view.query) or {}
     state = _single(query, "state")
     code = _single(query, "code")
+    done = session.completed_by(state, now) if state else None
+    if done is not None:
+        # This browser already completed this login: the back button, or WeChat
+        # loading the callback again. Back to the page, still logged in.
+        return answers.back_to(rules, done.next, session, secure=secure)
     pending = session.pending
     if (
         pending is None
@@ -302,29 +332,130 @@ def _callback(view: RequestView, rules: Rules, session: Session, now: float) -> 
             session.without_pending(),
             secure=secure,
         )
-    return CompleteLogin(code, state, pending.next, session.without_pending(), secure, view.client)
+    return CompleteLogin(
+        code, state, pending.next, session.without_pending(), secure, view.client, pending
+    )
 
 
 def _login(view: RequestView, rules: Rules, session: Session, now: float) -> Action:
-    """``GET {login_path}?next=/page``: start a login explicitly (``login_url()``)."""
+    """``GET {login_path}?next=/page&scope=...``: start a login explicitly
+    (``login_url()``, a marked route, a ``fetch`` answered 401). WeChat's browser goes
+    to WeChat's OAuth; another browser to the website app's QR login when there is one,
+    else to WeChat's OAuth too."""
     if view.method not in ("GET", "HEAD"):
         return answers.text(405, "method not allowed", [("Allow", "GET")])
     query = _parse_query(view.query) or {}
-    return _start_login(view, rules, session, safe_next(_single(query, "next") or "/"), now)
+    scope = _single(query, "scope")
+    if scope not in SCOPES:
+        scope = rules.scope
+    via = _via(rules, rules.is_wechat(view.user_agent))
+    next_url = safe_next(_single(query, "next") or "/")
+    if session.too_many_attempts(now):
+        log.warning("not starting another login for this browser: too many attempts")
+        return answers.page(
+            rules,
+            429,
+            "Too many login attempts. Please wait a few minutes.",
+            next_url,
+            None,
+            secure=rules.secure(view.scheme),
+        )
+    return _start_login(view, rules, session, next_url, now, scope, via)
 
 
 def _start_login(
-    view: RequestView, rules: Rules, session: Session, next_url: str, now: float
+    view: RequestView,
+    rules: Rules,
+    session: Session,
+    next_url: str,
+    now: float,
+    scope: str,
+    via: str,
 ) -> Respond:
     base = base_url(rules.public_url, view.scheme, view.host)
     if base is None:
         return answers.text(400, "bad Host header")
     state = make_state()
-    started = session.with_login_started(state, next_url, now)
-    target = authorize_url(
-        rules.open_base, rules.app_id, base + rules.callback_path, rules.scope, state
-    )
+    started = session.with_login_started(state, next_url, now, via)
+    redirect_uri = base + rules.callback_path
+    if via == "qrconnect" and rules.web_app_id is not None:
+        target = qrconnect_url(rules.open_base, rules.web_app_id, redirect_uri, state)
+    else:
+        target = authorize_url(rules.open_base, rules.app_id, redirect_uri, scope, state)
     return answers.redirect(rules, target, started, secure=rules.secure(view.scheme))
+
+
+def _via(rules: Rules, is_wechat: bool) -> str:
+    """Inside WeChat, WeChat's OAuth; outside, the website app's QR login if any."""
+    return "qrconnect" if not is_wechat and rules.web_app_id is not None else "oauth"
+
+
+def _logout(view: RequestView, rules: Rules, session: Session, now: float) -> Action:
+    """``POST {logout_path}`` (a form): forget the user, back to a local ``next``.
+
+    Refused when the browser says the form came from another site (``Origin``,
+    ``Sec-Fetch-Site``): a page elsewhere must not log our users out. The user is not
+    logged in again silently on the page they land on.
+    """
+    if view.method != "POST":
+        return answers.text(405, "method not allowed", [("Allow", "POST")])
+    site = base_url(rules.public_url, view.scheme, view.host)
+    if view.fetch_site in ("cross-site", "same-site") or (
+        view.origin and (site is None or origin_of(view.origin) != origin_of(site))
+    ):
+        log.warning("refused a logout posted from another site (%r)", view.origin[:100])
+        return answers.text(403, "cross-site logout refused")
+    query = _parse_query(view.query) or {}
+    next_url = safe_next(_single(query, "next") or "/")
+    signed_out = Session(attempts=session.attempts).pause_logins_until(now + rules.anonymous_pause)
+    answer = answers.back_to(rules, next_url, signed_out, secure=rules.secure(view.scheme))
+    return Respond(303, answer.headers, answer.body)
+
+
+# -- routes that need a login (the markers of integrations/) ---------------------------------
+
+
+class LoginRequired(Exception):
+    """Raised by a route's marker (FastAPI's ``require_wechat_user``) when the request
+    needs a login: the ASGI adapter answers ``answer`` instead of the app."""
+
+    def __init__(self, answer: Respond) -> None:
+        super().__init__(f"login required ({answer.status})")
+        self.answer = answer
+
+
+def login_needed(
+    rules: Rules,
+    user: WeChatUser | None,
+    scope: str,
+    *,
+    is_wechat: bool,
+    navigation: bool,
+    page: str,
+    referer: str,
+    site: str | None,
+) -> Respond | None:
+    """What a route that needs a login with ``scope`` answers for this request, or
+    ``None`` when ``user`` may go on.
+
+    A page navigation is sent to the login path (302: WeChat's OAuth, or the QR login
+    outside WeChat); a ``fetch``/XHR gets ``401 {"error": "login_required",
+    "login_url": ...}`` whose ``login_url`` comes back to the page that called
+    (``Referer``, when it is ours). A browser outside WeChat with no QR login gets a
+    page saying to open it in WeChat.
+    """
+    if user is not None and user.has_scope(scope):
+        return None
+    if not is_wechat and rules.web_app_id is None:
+        return answers.page(
+            rules, 403, "Please open this page in WeChat to log in.", "/", None, secure=False
+        )
+    back = page if navigation else local_referer(referer, site)
+    target = f"{rules.login_path}?next={quote(back, safe='/')}&scope={scope}"
+    if navigation:
+        return answers.redirect(rules, target)
+    body = script_safe_json({"error": "login_required", "login_url": target})
+    return answers.json_answer(401, body)
 
 
 # -- the JS-SDK endpoints of single-page apps ----------------------------------------------------

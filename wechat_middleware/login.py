@@ -31,6 +31,7 @@ from .flow import (
     ReceiveReport,
     SignConfig,
 )
+from .hooks import LoginHooks
 from .jssdk import JSSDK
 from .limits import ExchangeLimits
 from .logs import DedupedWarning, ThrottledWarning
@@ -61,6 +62,8 @@ class LoginSteps:
         limits: ExchangeLimits,
         clock: Callable[[], float],
         signing_failures: ThrottledWarning,
+        hooks: LoginHooks,
+        web_oauth: OAuth | None = None,
     ) -> None:
         self.rules = rules
         self.store = store
@@ -70,6 +73,8 @@ class LoginSteps:
         self.limits = limits
         self.clock = clock
         self.signing_failures = signing_failures
+        self.hooks = hooks
+        self.web_oauth = web_oauth  # the website app's, for desktop QR logins
         self.report_log = DedupedWarning()
 
     def perform(self, step: IOStep) -> Respond | PassThrough:
@@ -167,7 +172,9 @@ class LoginSteps:
             if not claimed:
                 log.warning("OAuth callback replayed: its state was already used")
                 return self._failed(400, "This login link was already used.", step, session)
-            result = self.oauth.login(step.code)
+            via = step.pending.via if step.pending is not None else "oauth"
+            oauth = self.web_oauth if via == "qrconnect" and self.web_oauth else self.oauth
+            result = oauth.login(step.code, via=via)
         except InvalidCodeError as exc:
             log.warning("OAuth code rejected by WeChat (%s)", exc.errcode)
             return self._failed(
@@ -184,8 +191,15 @@ class LoginSteps:
             # through: do not log them in, and do not send them to OAuth again.
             kept = Session(attempts=session.attempts)
             session = kept.pause_logins_until(self.clock() + self.rules.anonymous_pause)
-        else:
-            session = session.logged_in(result.user)
+            return answers.back_to(self.rules, next_url, session, secure=secure)
+        user = result.user
+        is_new = session.user is None or session.user.openid != user.openid
+        try:
+            self.hooks.run(user, is_new)
+        except Exception:  # the app's hook: anything it raises fails this login only
+            log.exception("the on_login hook failed; the login is not kept")
+            return self._failed(500, "Login could not be completed.", step, None)
+        session = session.logged_in(user, step.pending)
         return answers.back_to(self.rules, next_url, session, secure=secure)
 
     def _failed(

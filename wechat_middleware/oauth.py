@@ -28,6 +28,7 @@ from .protocol import (
     OAUTH_TOKEN_TTL,
     REFRESH_TOKEN_TTL,
     SCOPE_BASE,
+    SCOPE_LOGIN,
     SCOPE_USERINFO,
     SCOPES,
     STATE_PATTERN,
@@ -244,21 +245,26 @@ class OAuth:
 
     # -- the middleware's callback -----------------------------------------------
 
-    def login(self, code: str) -> LoginResult:
+    def login(self, code: str, *, via: str = "oauth") -> LoginResult:
         """Turn a callback's ``code`` into the user to keep in the session.
 
         With ``snsapi_userinfo`` the profile is fetched too; if that fails the user is
         still logged in with their openid: the code is spent and the identity proven,
-        and profile fields are optional since WeChat's 2021 changes anyway.
+        and profile fields are optional since WeChat's 2021 changes anyway. ``via``
+        ``"qrconnect"``: the code came from a website app's QR login (this OAuth holds
+        that app's credentials), whose ``snsapi_login`` grants the profile too.
         """
         data = self.get_oauth_access_token(code)
         if is_snapshot(data):
             return LoginResult(None, True)
         openid = str(data["openid"])
-        scope = SCOPE_USERINFO if grants_userinfo(data.get("scope")) else SCOPE_BASE
+        if via == "qrconnect":
+            scope = SCOPE_LOGIN
+        else:
+            scope = SCOPE_USERINFO if grants_userinfo(data.get("scope")) else SCOPE_BASE
         unionid = data.get("unionid") if valid_id(data.get("unionid")) else None
-        user = WeChatUser(openid, scope, unionid)
-        if scope != SCOPE_USERINFO:
+        user = WeChatUser(openid, scope, unionid, via=via)
+        if scope == SCOPE_BASE:
             return LoginResult(user, False)
         try:
             info = self.client.userinfo(str(data["access_token"]), openid)
@@ -272,7 +278,7 @@ class OAuth:
         if info.get("openid") != openid:
             log.warning("logging in without a profile: sns/userinfo answered for another user")
             return LoginResult(user, False)
-        return LoginResult(WeChatUser.from_profile(openid, scope, unionid, info), False)
+        return LoginResult(WeChatUser.from_profile(openid, scope, unionid, info, via), False)
 
     # -- plumbing ------------------------------------------------------------------
 

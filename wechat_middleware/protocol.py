@@ -14,6 +14,8 @@ import re
 SCOPE_BASE = "snsapi_base"
 SCOPE_USERINFO = "snsapi_userinfo"
 SCOPES = (SCOPE_BASE, SCOPE_USERINFO)
+# A website app's QR login (section 9): its own scope, its own app id and secret.
+SCOPE_LOGIN = "snsapi_login"
 
 # sns/userinfo languages (section 5.5).
 LANGS = ("zh_CN", "zh_TW", "en")

@@ -25,6 +25,7 @@ class Rules:
     verify_path: str
     callback_path: str
     login_path: str
+    logout_path: str
     jssdk_config_path: str
     jssdk_script_path: str
     jssdk_report_path: str
@@ -32,6 +33,8 @@ class Rules:
     exclude: tuple[str, ...]
     include_wxwork: bool
     login_outside_wechat: bool
+    protect_all: bool  # WECHAT_PROTECT=all: every page but exclude needs a login
+    web_app_id: str | None  # desktop QR login (an Open Platform website app)
     public_url: str | None
     scope: str
     open_base: str
@@ -55,6 +58,7 @@ class Rules:
             verify_path=config.verify_path,
             callback_path=config.callback_path,
             login_path=config.login_path,
+            logout_path=config.logout_path,
             jssdk_config_path=config.jssdk_path + "/config",
             jssdk_script_path=config.jssdk_path + "/wechat.js",
             jssdk_report_path=config.jssdk_path + "/report",
@@ -63,6 +67,7 @@ class Rules:
                     config.verify_path,
                     config.callback_path,
                     config.login_path,
+                    config.logout_path,
                     config.jssdk_path + "/config",
                     config.jssdk_path + "/wechat.js",
                     config.jssdk_path + "/report",
@@ -71,6 +76,8 @@ class Rules:
             exclude=config.exclude,
             include_wxwork=config.include_wxwork,
             login_outside_wechat=config.login_required_outside_wechat,
+            protect_all=config.protect == "all",
+            web_app_id=config.web_app_id,
             public_url=config.public_url,
             scope=config.scope,
             open_base=config.open_base,
@@ -104,9 +111,16 @@ class Rules:
         return (
             path not in self.special_paths
             and self.cookie_prefix not in cookie
-            and not self.login_outside_wechat
+            and not self.logs_in_outside_wechat
             and not self.is_wechat(user_agent)
         )
+
+    @property
+    def logs_in_outside_wechat(self) -> bool:
+        """Whether a browser outside WeChat on a protected page is sent to log in: to
+        the QR login of a website app when there is one, else to WeChat's OAuth when
+        ``login_required_outside_wechat``."""
+        return self.protect_all and (self.login_outside_wechat or self.web_app_id is not None)
 
     def secure(self, scheme: str) -> bool:
         """Whether the browser reaches us over https (the cookie is then ``Secure``)."""

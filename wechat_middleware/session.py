@@ -12,6 +12,7 @@ so a replayed callback cannot log anyone in.
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 import secrets
@@ -50,6 +51,7 @@ class PendingLogin:
     state: str
     next: str
     started: float
+    via: str = "oauth"  # or "qrconnect": which app's credentials exchange the code
 
     def expired(self, now: float) -> bool:
         return not (0 <= now - self.started < STATE_TTL)
@@ -63,21 +65,35 @@ class Session:
     pending: PendingLogin | None = None
     attempts: tuple[int, float] = (0, 0.0)  # OAuth redirects and when the first was
     anonymous_until: float = 0.0  # snapshot-page visitors are not sent to OAuth again
+    completed: PendingLogin | None = None  # the last login this browser completed
 
-    def with_login_started(self, state: str, next_url: str, now: float) -> Session:
+    def with_login_started(
+        self, state: str, next_url: str, now: float, via: str = "oauth"
+    ) -> Session:
         count, since = self.attempts
         if now - since >= LOOP_WINDOW:
             count, since = 0, now
         return replace(
-            self, pending=PendingLogin(state, next_url, now), attempts=(count + 1, since)
+            self,
+            pending=PendingLogin(state, next_url, now, via),
+            attempts=(count + 1, since),
         )
 
     def too_many_attempts(self, now: float) -> bool:
         count, since = self.attempts
         return count >= LOOP_LIMIT and now - since < LOOP_WINDOW
 
-    def logged_in(self, user: WeChatUser) -> Session:
-        return Session(user=user)
+    def logged_in(self, user: WeChatUser, completed: PendingLogin | None = None) -> Session:
+        """Logged in as ``user``; ``completed`` is the login that did it, so that its
+        callback loaded again (the back button) goes to the page instead of failing."""
+        return Session(user=user, completed=completed)
+
+    def completed_by(self, state: str, now: float) -> PendingLogin | None:
+        """The login this browser completed with ``state``, within the state's life."""
+        done = self.completed
+        if done is None or self.user is None or done.expired(now):
+            return None
+        return done if hmac.compare_digest(done.state.encode(), state.encode()) else None
 
     def without_pending(self) -> Session:
         return replace(self, pending=None)
@@ -115,8 +131,9 @@ class SessionCodec:
         if session.user is not None:
             data["u"] = session.user.to_dict()
         if session.pending is not None:
-            p = session.pending
-            data["p"] = [p.state, p.next, p.started]
+            data["p"] = _pending_data(session.pending)
+        if session.completed is not None:
+            data["c"] = _pending_data(session.completed)
         if session.attempts[0]:
             data["a"] = list(session.attempts)
         if session.anonymous_until:
@@ -127,9 +144,12 @@ class SessionCodec:
             slim = WeChatUser(openid=session.user.openid, scope=session.user.scope)
             data["u"] = slim.to_dict()
             value = self._serializer.dumps(data)
+        if len(value) > MAX_COOKIE_BYTES and "c" in data:
+            del data["c"]  # only the back button's convenience
+            value = self._serializer.dumps(data)
         if len(value) > MAX_COOKIE_BYTES and "p" in data:
             # Never write what loads() would refuse: the login then comes back to "/".
-            data["p"] = [data["p"][0], "/", data["p"][2]]
+            data["p"] = [data["p"][0], "/", *data["p"][2:]]
             value = self._serializer.dumps(data)
         if len(value) > MAX_COOKIE_BYTES:
             value = self._serializer.dumps({})
@@ -167,18 +187,27 @@ class SessionCodec:
         return Session(
             user=WeChatUser.from_dict(data["u"]) if isinstance(data.get("u"), dict) else None,
             pending=_pending(data.get("p")),
+            completed=_pending(data.get("c")),
             attempts=_attempts(data.get("a")),
             anonymous_until=_number(data.get("x")),
         )
 
 
+def _pending_data(login: PendingLogin) -> list[Any]:
+    data: list[Any] = [login.state, login.next, login.started]
+    return data if login.via == "oauth" else [*data, login.via]
+
+
 def _pending(raw: object) -> PendingLogin | None:
-    if not (isinstance(raw, list) and len(raw) == 3):
+    if not (isinstance(raw, list) and len(raw) in (3, 4)):
         return None
-    state, next_url, started = raw
+    state, next_url, started = raw[:3]
+    via = raw[3] if len(raw) == 4 else "oauth"
     if not (isinstance(state, str) and valid_state(state) and isinstance(next_url, str)):
         return None
-    return PendingLogin(state, next_url, _number(started))
+    if via not in ("oauth", "qrconnect"):
+        return None
+    return PendingLogin(state, next_url, _number(started), via)
 
 
 def _attempts(raw: object) -> tuple[int, float]:

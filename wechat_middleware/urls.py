@@ -203,6 +203,30 @@ def authorize_url(
     return f"{open_base}/connect/oauth2/authorize?{query}#wechat_redirect"
 
 
+def qrconnect_url(open_base: str, web_app_id: str, redirect_uri: str, state: str) -> str:
+    """A website app's QR login page (docs/wechat-protocol.md section 9): the desktop
+    browser shows a QR code that the user scans with WeChat."""
+    params = [
+        ("appid", web_app_id),
+        ("redirect_uri", redirect_uri),
+        ("response_type", "code"),
+        ("scope", "snsapi_login"),
+        ("state", state),
+    ]
+    query = urlencode(params, quote_via=quote, safe="")
+    return f"{open_base}/connect/qrconnect?{query}#wechat_redirect"
+
+
+def local_referer(referer: str, site: str | None) -> str:
+    """The path and query of ``referer`` when it is a page of ``site``, else ``/``: where
+    a login started by a page's ``fetch`` comes back to."""
+    if site is None or not referer or origin_of(referer) != origin_of(site):
+        return "/"
+    rest = referer.split("://", 1)[-1]
+    slash = rest.find("/")
+    return safe_next(rest[slash:].split("#", 1)[0]) if slash >= 0 else "/"
+
+
 def is_http_url(value: str) -> bool:
     try:
         parts = urlsplit(value)

@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .protocol import ID_PATTERN, SCOPE_BASE, SCOPE_USERINFO, SCOPES
+from .protocol import ID_PATTERN, SCOPE_BASE, SCOPE_LOGIN, SCOPE_USERINFO, SCOPES
 from .urls import is_http_url
 
+VIAS = ("oauth", "qrconnect")
 MAX_NICKNAME_LENGTH = 256
 MAX_HEADIMGURL_LENGTH = 2048
 
@@ -51,6 +52,11 @@ class WeChatUser:
     unionid: str | None = None
     nickname: str | None = None
     headimgurl: str | None = None
+    #: "oauth" (WeChat's in-app browser, this Official Account's openid) or "qrconnect"
+    #: (a desktop QR login: the website app's openid; link the two by ``unionid``).
+    via: str = "oauth"
+    #: WeChat's ``is_snapshotuser``: such a visitor is never kept as logged in.
+    is_snapshotuser: bool = False
 
     def to_dict(self) -> dict[str, str]:
         """The fields that are set: a session cookie has little room to spare."""
@@ -59,7 +65,14 @@ class WeChatUser:
             value = getattr(self, name)
             if value is not None:
                 data[name] = value
+        if self.via != "oauth":
+            data["via"] = self.via
         return data
+
+    def has_scope(self, scope: str) -> bool:
+        """Whether this login granted what ``scope`` asks: the profile scope covers the
+        base one, and a desktop QR login (``snsapi_login``) carries the profile."""
+        return self.scope == scope or self.scope in (SCOPE_USERINFO, SCOPE_LOGIN)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WeChatUser | None:
@@ -81,8 +94,11 @@ class WeChatUser:
         if not isinstance(openid, str) or not valid_id(openid):
             return None
         scope = data.get("scope", SCOPE_BASE)
-        if scope not in SCOPES:
+        if scope not in (*SCOPES, SCOPE_LOGIN):
             return None
+        via = data.get("via", "oauth")
+        if via not in VIAS or (scope == SCOPE_LOGIN) != (via == "qrconnect"):
+            return None  # a QR login's scope, and only it, comes with via="qrconnect"
         unionid = data.get("unionid")
         if unionid is not None and not valid_id(unionid):
             return None
@@ -98,11 +114,16 @@ class WeChatUser:
             and is_http_url(headimgurl)
         ):
             return None
-        return cls(openid, str(scope), unionid, nickname, headimgurl)
+        return cls(openid, str(scope), unionid, nickname, headimgurl, str(via))
 
     @classmethod
     def from_profile(
-        cls, openid: str, scope: str, unionid: str | None, info: Mapping[str, Any]
+        cls,
+        openid: str,
+        scope: str,
+        unionid: str | None,
+        info: Mapping[str, Any],
+        via: str = "oauth",
     ) -> WeChatUser:
         """The user from ``sns/userinfo``'s answer, every field sanitised."""
         headimgurl = profile_text(info.get("headimgurl"), MAX_HEADIMGURL_LENGTH)
@@ -112,6 +133,7 @@ class WeChatUser:
             info.get("unionid") if valid_id(info.get("unionid")) else unionid,
             profile_text(info.get("nickname"), MAX_NICKNAME_LENGTH),
             headimgurl if headimgurl and is_http_url(headimgurl) else None,
+            via,
         )
 
 

@@ -10,19 +10,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from .client import WeChatClient
 from .config import WeChatConfig
+from .hooks import Hook, LoginHooks
 from .jssdk import JSSDK
 from .keys import StoreKeys
 from .limits import ExchangeLimits
 from .login import LoginSteps
 from .logs import ThrottledWarning
 from .oauth import OAuth
+from .protocol import SCOPE_BASE
 from .rules import Rules
 from .stores import Store, default_store_url, open_store
 from .tokens import TokenManager
+
+_View = TypeVar("_View", bound=Callable[..., Any])
 
 
 class WeChat:
@@ -71,6 +75,24 @@ class WeChat:
             cache_size=config.url_cache_size,
             clock=clock,
         )
+        self.hooks = LoginHooks()
+        # A website app (desktop QR login) has its own credentials and its own users'
+        # tokens; its codes are exchanged with them, never with the Official Account's.
+        self.web_oauth: OAuth | None = None
+        if config.web_app_id and config.web_app_secret:
+            web_client = WeChatClient(
+                config.web_app_id,
+                config.web_app_secret,
+                api_base=config.api_base,
+                open_base=config.open_base,
+                timeout=config.timeout,
+            )
+            self.web_oauth = OAuth(
+                web_client,
+                self.store,
+                clock=clock,
+                keys=StoreKeys.for_app(config.web_app_id, config.api_base),
+            )
         # While WeChat is down every page fails to sign alike: one line per back-off window.
         self.signing_failures = ThrottledWarning(self.tokens.failure_backoff)
         self.oauth = OAuth(
@@ -123,7 +145,28 @@ class WeChat:
             limits,
             self.clock,
             self.signing_failures,
+            self.hooks,
+            self.web_oauth,
         )
+
+    def on_login(self, hook: Hook) -> Hook:
+        """Call ``hook(user, is_new)`` once per completed login (a decorator too).
+
+        ``user`` is the :class:`~wechat_middleware.user.WeChatUser`; ``is_new`` is true
+        when this browser had no user, or another one, before. Plain or ``async``; it
+        runs before the session is kept, so if it raises the login fails (a 500 page)
+        and nothing is kept. Use it to upsert the app's own user row.
+        """
+        return self.hooks.add(hook)
+
+    def login_required(self, scope: str = SCOPE_BASE) -> Callable[[_View], _View]:
+        """Flask: ``@wechat.login_required(scope="snsapi_userinfo")`` on a view.
+
+        A forwarder to :func:`wechat_middleware.integrations.flask.login_required`.
+        """
+        from .integrations.flask import login_required
+
+        return login_required(scope)
 
     def init_app(self, flask_app: Any) -> None:
         """Flask: wrap ``app.wsgi_app``; ``request.wechat`` and ``{{ wechat }}`` work.
@@ -136,4 +179,6 @@ class WeChat:
 
     def close(self) -> None:
         self.client.close()
+        if self.web_oauth is not None:
+            self.web_oauth.client.close()
         self.store.close()

@@ -6,8 +6,11 @@ replaced, so an app's own request class keeps working.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..protocol import SCOPE_BASE
 from ..wsgi import WeChatMiddleware
 
 if TYPE_CHECKING:
@@ -35,3 +38,36 @@ def init_app(flask_app: Any, wechat: MiddlewareParts) -> None:
 
     flask_app.context_processor(inject_wechat)
     flask_app.extensions["wechat_middleware"] = wechat
+
+
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
+def login_required(scope: str = SCOPE_BASE) -> Callable[[_View], _View]:
+    """``@wechat.login_required(scope=...)`` on a Flask view: the view runs only for a
+    user logged in with ``scope`` (``snsapi_userinfo`` upgrades a base login with one
+    consent screen). A page is sent to log in; a ``fetch``/XHR gets
+    ``401 {"error": "login_required", "login_url": ...}``."""
+
+    def decorate(view: _View) -> _View:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            from flask import Response, request
+
+            context = request.environ.get("wechat")
+            if context is None:
+                raise RuntimeError("login_required needs wechat.init_app(app)")
+            answer = context.login_needed(
+                scope,
+                method=request.method,
+                accept=request.headers.get("Accept", ""),
+                requested_with=request.headers.get("X-Requested-With", ""),
+                referer=request.headers.get("Referer", ""),
+            )
+            if answer is None:
+                return view(*args, **kwargs)
+            return Response(answer.body, status=answer.status, headers=answer.headers)
+
+        return guarded  # type: ignore[return-value]
+
+    return decorate

@@ -6,12 +6,17 @@ in FastAPI, ``wechat: WeChatContext = Depends(get_wechat)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.requests import Request
 
-from ..asgi import WeChatMiddleware
+from ..asgi import WeChatMiddleware, login_required
 from ..context import WeChatContext
+from ..flow import LoginRequired
+from ..protocol import SCOPE_BASE
+from ..user import WeChatUser
 
-__all__ = ["WeChatMiddleware", "get_wechat"]
+__all__ = ["WeChatMiddleware", "get_wechat", "login_required", "require_wechat_user"]
 
 
 def get_wechat(request: Request) -> WeChatContext:
@@ -23,3 +28,29 @@ def get_wechat(request: Request) -> WeChatContext:
             "(app.add_middleware(WeChatMiddleware, wechat=wechat))"
         )
     return context
+
+
+def require_wechat_user(scope: str = SCOPE_BASE) -> Callable[[Request], WeChatUser]:
+    """FastAPI dependency: ``user: WeChatUser = Depends(require_wechat_user(scope=...))``.
+
+    The user logged in with ``scope``; otherwise the request is answered as a marked
+    route is (a redirect to log in, or ``401`` JSON for a ``fetch``) by
+    :class:`~wechat_middleware.asgi.WeChatMiddleware`, and the endpoint never runs.
+    """
+
+    def dependency(request: Request) -> WeChatUser:
+        context = get_wechat(request)
+        headers = request.headers
+        answer = context.login_needed(
+            scope,
+            method=request.method,
+            accept=headers.get("accept", ""),
+            requested_with=headers.get("x-requested-with", ""),
+            referer=headers.get("referer", ""),
+        )
+        if answer is not None:
+            raise LoginRequired(answer)
+        assert context.user is not None
+        return context.user
+
+    return dependency
