@@ -2,9 +2,11 @@
 
 On a phone, WeChat's client checks ``wx.config``'s signature with WeChat's server: the
 signature must be sha1 over the live jsapi ticket, the nonce, the timestamp and the page URL
-without its ``#fragment``, and the app id must own the page's domain. The stand-in script
-asks ``POST /fake/jssdk/config`` instead, from the app's page on another loopback port, so
-that endpoint answers CORS. What the script does in a browser is tested in tests/e2e.
+without its ``#fragment``, and the app id must own the page's domain. Which page URL depends
+on the platform: iOS WeChat checks the landing URL, every other browser the current URL (the
+User-Agent tells them apart). The stand-in script asks ``POST /fake/jssdk/config`` instead,
+from the app's page on another loopback port, so that endpoint answers CORS. What the script
+does in a browser is tested in tests/e2e.
 """
 
 from __future__ import annotations
@@ -19,10 +21,16 @@ import pytest
 import requests
 
 from wechat_middleware.testing import FakeWeChat
+from wechat_middleware.testing.user_agents import ANDROID_WECHAT_UA, DESKTOP_UA, IOS_WECHAT_UA
 
 SCRIPT = "open/js/jweixin-1.6.0.js"
 CONFIG = "fake/jssdk/config"
 PAGE_URL = "http://127.0.0.1:8000/?a=1&b=2"
+# A single-page app entered at LANDING_URL, then moved by history.pushState to ROUTE_URL.
+LANDING_URL = "http://127.0.0.1:8000/shop/?from=timeline"
+ROUTE_URL = "http://127.0.0.1:8000/shop/item/7"
+IPAD_WECHAT_UA = IOS_WECHAT_UA.replace("iPhone; CPU iPhone OS", "iPad; CPU OS")
+IOS_SAFARI_UA = IOS_WECHAT_UA.split(" MicroMessenger", 1)[0] + " Safari/604.1"
 APP_ORIGIN = "http://127.0.0.1:8000"
 
 
@@ -70,14 +78,17 @@ def wx_config(fake: FakeWeChat, url: str = PAGE_URL, **overrides: Any) -> dict[s
     return body
 
 
-def check(fake: FakeWeChat, body: Any) -> requests.Response:
+def check(fake: FakeWeChat, body: Any, user_agent: str = DESKTOP_UA) -> requests.Response:
     return requests.post(
-        f"{fake.base_url}/{CONFIG}", json=body, headers={"Origin": APP_ORIGIN}, timeout=5
+        f"{fake.base_url}/{CONFIG}",
+        json=body,
+        headers={"Origin": APP_ORIGIN, "User-Agent": user_agent},
+        timeout=5,
     )
 
 
-def err_msg(fake: FakeWeChat, body: Any) -> str:
-    response = check(fake, body)
+def err_msg(fake: FakeWeChat, body: Any, user_agent: str = DESKTOP_UA) -> str:
+    response = check(fake, body, user_agent)
     assert response.status_code == 200
     message: str = response.json()["errMsg"]
     return message
@@ -177,6 +188,50 @@ def test_signature_without_any_ticket_issued_is_invalid_signature(fake: FakeWeCh
     }
 
     assert err_msg(fake, body) == "config:invalid signature"
+
+
+# --------------------------------------------------------------------------- which URL
+
+
+def spa_config(fake: FakeWeChat, signed_for: str) -> dict[str, Any]:
+    """The stand-in's body on ROUTE_URL of an app entered at LANDING_URL, signed for one."""
+    return wx_config(fake, url=signed_for) | {"url": ROUTE_URL, "landing_url": LANDING_URL}
+
+
+@pytest.mark.parametrize("user_agent", [IOS_WECHAT_UA, IPAD_WECHAT_UA], ids=["iphone", "ipad"])
+def test_ios_wechat_accepts_only_the_landing_urls_signature(
+    fake: FakeWeChat, user_agent: str
+) -> None:
+    assert err_msg(fake, spa_config(fake, LANDING_URL), user_agent) == "config:ok"
+    assert err_msg(fake, spa_config(fake, ROUTE_URL), user_agent) == "config:invalid signature"
+
+
+@pytest.mark.parametrize(
+    "user_agent",
+    [ANDROID_WECHAT_UA, DESKTOP_UA, IOS_SAFARI_UA],
+    ids=["android-wechat", "desktop", "ios-safari"],
+)
+def test_every_other_browser_accepts_only_the_current_urls_signature(
+    fake: FakeWeChat, user_agent: str
+) -> None:
+    assert err_msg(fake, spa_config(fake, ROUTE_URL), user_agent) == "config:ok"
+    assert err_msg(fake, spa_config(fake, LANDING_URL), user_agent) == "config:invalid signature"
+
+
+def test_ios_wechat_without_a_landing_url_has_no_page_to_check(fake: FakeWeChat) -> None:
+    body = wx_config(fake)  # as an older stand-in sent it: the current URL only
+
+    assert err_msg(fake, body, IOS_WECHAT_UA) == "config:invalid url domain"
+
+
+def test_ios_wechat_checks_the_landing_urls_domain() -> None:
+    with FakeWeChat(jsapi_domains=["127.0.0.1"]) as fake:
+        body = spa_config(fake, "http://elsewhere.example/") | {
+            "landing_url": "http://elsewhere.example/"
+        }
+
+        assert err_msg(fake, body, IOS_WECHAT_UA) == "config:invalid url domain"
+        assert err_msg(fake, body, ANDROID_WECHAT_UA) == "config:invalid signature"
 
 
 @pytest.mark.parametrize("field", ["timestamp", "nonceStr", "signature"])

@@ -480,6 +480,39 @@ def test_previous_ticket_still_verifies_during_overlap_only(fake: FakeWeChat) ->
     assert not fake.check_jsapi_signature(url, "n", "1", signature)
 
 
+def test_revoke_jsapi_tickets_stops_current_and_previous_verifying_at_once(
+    fake: FakeWeChat,
+) -> None:
+    token = classic_token(fake)["access_token"]
+    previous = ticket(fake, token)["ticket"]
+    fake.rotate_jsapi_ticket()
+    current = ticket(fake, token)["ticket"]
+    url = "https://app.example.com/"
+    signed = [sign(value, "n", "1", url) for value in (previous, current)]
+    assert all(fake.check_jsapi_signature(url, "n", "1", s) for s in signed)  # the overlap
+
+    fake.revoke_jsapi_tickets()
+
+    assert not any(fake.check_jsapi_signature(url, "n", "1", s) for s in signed)
+    assert fake.current_jsapi_ticket() is None
+
+
+def test_after_revoke_jsapi_tickets_getticket_issues_a_new_ticket_that_verifies(
+    fake: FakeWeChat,
+) -> None:
+    token = classic_token(fake)["access_token"]
+    revoked = ticket(fake, token)["ticket"]
+    card = ticket(fake, token, "wx_card")["ticket"]
+
+    fake.revoke_jsapi_tickets()
+    fresh = ticket(fake, token)
+
+    url = "https://app.example.com/"
+    assert fresh["ticket"] != revoked and fresh["expires_in"] == 7200
+    assert fake.check_jsapi_signature(url, "n", "1", sign(fresh["ticket"], "n", "1", url))
+    assert ticket(fake, token, "wx_card")["ticket"] == card  # only jsapi tickets are revoked
+
+
 # --------------------------------------------------------------------------- authorize page
 
 

@@ -3,7 +3,8 @@
 Like jweixin-1.6.0.js it defines ``wx``; ``wx.config`` has the fake check the signature for
 the page's URL without its ``#fragment`` (a cross-origin request, CORS preflight included)
 and then fires ``wx.ready`` or ``wx.error({errMsg})``. Handlers registered before or after
-that result both fire, as in the real SDK.
+that result both fire, as in the real SDK. After ``history.pushState`` the URL checked is
+the platform's: the landing URL for iOS WeChat, the current URL for Android WeChat.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import requests
 
 from wechat_middleware.signing import jsapi_signature
 from wechat_middleware.testing import FakeWeChat, Fault
-from wechat_middleware.testing.user_agents import IOS_WECHAT_UA
+from wechat_middleware.testing.user_agents import ANDROID_WECHAT_UA, IOS_WECHAT_UA
 
 from ..support.servers import PageServer
 from .conftest import OpenPage
@@ -50,13 +51,20 @@ def pages() -> Iterator[PageServer]:
         yield server
 
 
-@pytest.fixture
-def page(open_page: OpenPage, pages: PageServer, fake_wechat: FakeWeChat) -> Page:
-    """WeChat's browser, at a page of the page server that has loaded the stand-in."""
-    opened = open_page(user_agent=IOS_WECHAT_UA, mobile=True)
-    pages.add(PAGE_PATH, PAGE_HTML.format(src=fake_wechat.jssdk_url))
+def stand_in_page(
+    open_page: OpenPage, pages: PageServer, fake: FakeWeChat, user_agent: str = IOS_WECHAT_UA
+) -> Page:
+    """A browser with ``user_agent`` at a page of the page server that has loaded the stand-in."""
+    opened = open_page(user_agent=user_agent, mobile=True)
+    pages.add(PAGE_PATH, PAGE_HTML.format(src=fake.jssdk_url))
     opened.goto(pages.url(PAGE_PATH), wait_until="load")
     return opened
+
+
+@pytest.fixture
+def page(open_page: OpenPage, pages: PageServer, fake_wechat: FakeWeChat) -> Page:
+    """WeChat's browser on iOS, at a page of the page server that has loaded the stand-in."""
+    return stand_in_page(open_page, pages, fake_wechat)
 
 
 def live_jsapi_ticket(fake: FakeWeChat) -> str:
@@ -159,6 +167,57 @@ def test_signature_over_the_url_with_its_fragment_is_invalid(
     cfg = signed_config(fake_wechat, page.url)
 
     assert config(page, cfg) == ["error: config:invalid signature"]
+
+
+# --------------------------------------------------------------------------- single-page apps
+
+ROUTE = "/shop/item/8?tab=reviews"
+PUSH_ROUTE = f"() => history.pushState(null, '', {ROUTE!r})"
+
+
+def test_ios_checks_the_landing_url_after_a_route_change(
+    page: Page, fake_wechat: FakeWeChat
+) -> None:
+    landing = page.url
+    page.evaluate(PUSH_ROUTE)
+
+    assert config(page, signed_config(fake_wechat, landing)) == ["ready"]
+
+
+def test_ios_rejects_the_current_urls_signature_after_a_route_change(
+    page: Page, fake_wechat: FakeWeChat
+) -> None:
+    page.evaluate(PUSH_ROUTE)
+
+    cfg = signed_config(fake_wechat, page.url)
+
+    assert config(page, cfg) == ["error: config:invalid signature"]
+
+
+@pytest.mark.parametrize("signed", ["current", "landing"])
+def test_android_checks_the_current_url_after_a_route_change(
+    open_page: OpenPage, pages: PageServer, fake_wechat: FakeWeChat, signed: str
+) -> None:
+    android = stand_in_page(open_page, pages, fake_wechat, ANDROID_WECHAT_UA)
+    landing = android.url
+    android.evaluate(PUSH_ROUTE)
+
+    cfg = signed_config(fake_wechat, android.url if signed == "current" else landing)
+
+    expected = "ready" if signed == "current" else "error: config:invalid signature"
+    assert config(android, cfg) == [expected]
+
+
+def test_stand_in_loaded_after_a_route_change_knows_the_landing_url(
+    open_page: OpenPage, pages: PageServer, fake_wechat: FakeWeChat
+) -> None:
+    # The landing URL is the document's, not the URL when the script happens to load.
+    opened = open_page(user_agent=IOS_WECHAT_UA, mobile=True)
+    opened.goto(pages.add(PAGE_PATH, "<!doctype html><title>late</title>"), wait_until="load")
+    opened.evaluate(PUSH_ROUTE)
+    opened.add_script_tag(url=fake_wechat.jssdk_url)
+
+    assert opened.evaluate("() => wx.__fake.landingUrl") == pages.url(PAGE_PATH)
 
 
 # --------------------------------------------------------------------------- handlers

@@ -76,9 +76,11 @@ def test_behind_a_misconfigured_proxy_the_log_names_the_scheme_and_the_fix(
     """A proxy tells the app the request was https (X-Forwarded-Proto) while the browser
     is on http: the app's idea of its own URL differs from the page's."""
     page = open_page(user_agent=ANDROID_WECHAT_UA, mobile=True)
+    page.goto(app_server.url("/spa/"), wait_until="load")  # logged in first (OAuth)
+    wait_ready(page, 1)
     page.set_extra_http_headers({"X-Forwarded-Proto": "https"})
     since = app_server.log_size()
-    page.goto(app_server.url("/spa/"), wait_until="load")
+    page.reload(wait_until="load")
     page.wait_for_function(SETTLED)
     page.screenshot(path=str(screenshot_path), full_page=True)
     assert (page.text_content("#wx-status") or "").startswith("error")

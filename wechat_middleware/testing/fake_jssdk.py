@@ -2,10 +2,25 @@
 
 Like jweixin-1.6.0.js the script defines window.wx (and window.jWeixin) with
 config/ready/error and the common APIs. wx.config asks the fake whether WeChat would accept
-the signature for this page (location.href without its #fragment), then fires wx.ready or
-wx.error({errMsg}); handlers registered before or after the result both fire, and with
-debug: true the result is also alert()ed, as the real SDK does. The APIs do nothing but
-answer success/complete with "<name>:ok"; wx.__fake lets a test see state and calls.
+the signature for this page, then fires wx.ready or wx.error({errMsg}); handlers registered
+before or after the result both fire, and with debug: true the result is also alert()ed, as
+the real SDK does. The APIs do nothing but answer success/complete with "<name>:ok";
+wx.__fake lets a test see state and calls.
+
+Which URL is checked follows WeChat's platforms (docs/wechat-protocol.md section 4.4): the
+script sends both the page's current URL and its landing URL (the URL the document was
+loaded with, kept across ``history.pushState``), each without its #fragment, and the check
+reads the request's User-Agent. iOS WeChat (``iPhone``/``iPad``/``iPod`` and
+``MicroMessenger``) verifies the signature over the landing URL only; every other browser
+(Android WeChat, a desktop browser) over the current URL only. So a single-page app that
+signs the wrong one fails here as it would on that phone.
+
+The errMsg strings are the older clients' (``config:invalid signature``,
+``config:invalid url domain``; see ``fake_records.CONFIG_*``). Current WeChat clients report
+the longer ``config:fail,Error: 系统错误,错误码:63002,invalid signature [...]`` and
+``config:fail,Error: 系统错误,错误码:40048,invalid url domain`` (section 4.6), so code that
+reads errMsg (the server's report handler, a page's wx.error) must match on the substrings
+``invalid signature`` / ``invalid url domain``, never on the whole string.
 
 The page that loads the script is on another origin (the app's port), so the check's
 endpoint answers CORS, preflight included. Every method runs with the fake's lock held,
@@ -17,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import re
 from importlib import resources
 from urllib.parse import urlsplit
 
@@ -41,6 +57,15 @@ ENDPOINT_PLACEHOLDER = "__CONFIG_ENDPOINT__"  # a JS string literal: the config 
 CORS_PATHS = frozenset({PATH_JSSDK_CONFIG})
 _CORS_HEADERS: tuple[tuple[str, str], ...] = (("Access-Control-Allow-Origin", "*"),)
 _CORS_PREFLIGHT_MAX_AGE = "600"
+
+# iOS WeChat checks the landing URL; Android WeChat (and anything else) the current URL.
+_IOS_DEVICE = re.compile(r"iPhone|iPad|iPod", re.IGNORECASE)
+_WECHAT = re.compile(r"MicroMessenger", re.IGNORECASE)
+
+
+def checks_landing_url(user_agent: str) -> bool:
+    """Whether this browser is iOS WeChat, which verifies the signature over the landing URL."""
+    return bool(_IOS_DEVICE.search(user_agent) and _WECHAT.search(user_agent))
 
 
 @functools.cache
@@ -84,12 +109,15 @@ class JSSDKStandIn:
         """Would WeChat accept this ``wx.config`` on this page? ``{"errMsg": "config:..."}``.
 
         The body is what the stand-in sends: ``appId``, ``timestamp``, ``nonceStr``,
-        ``signature`` and ``url`` (the page's ``location.href`` without its fragment).
+        ``signature``, ``url`` (the page's ``location.href`` without its fragment) and
+        ``landing_url`` (the URL the page was loaded with). The User-Agent picks the one
+        checked: ``landing_url`` for iOS WeChat, ``url`` for any other browser.
         """
-        reply = json_reply({"errMsg": self._result(request.body)})
+        landing = checks_landing_url(request.headers.get("user-agent", ""))
+        reply = json_reply({"errMsg": self._result(request.body, landing)})
         return dataclasses.replace(reply, headers=reply.headers + _CORS_HEADERS)
 
-    def _result(self, raw: bytes) -> str:
+    def _result(self, raw: bytes, landing: bool) -> str:
         try:
             body = json.loads(raw)
         except ValueError:
@@ -97,7 +125,7 @@ class JSSDKStandIn:
         if not isinstance(body, dict):
             return CONFIG_FAIL
         # The app id selects the account, whose safe domains must list the page's host.
-        url = body.get("url")
+        url = body.get("landing_url" if landing else "url")
         if body.get("appId") != self.fake.app_id or not isinstance(url, str):
             return CONFIG_INVALID_URL_DOMAIN
         page = urlsplit(url)

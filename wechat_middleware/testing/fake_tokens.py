@@ -102,6 +102,11 @@ class TokenRules:
         if ticket is not None:
             self.previous_tickets[kind] = ticket
 
+    def revoke_tickets(self, kind: str) -> None:
+        """The current and previous tickets stop verifying now; the next getticket issues one."""
+        self.tickets.pop(kind, None)
+        self.previous_tickets.pop(kind, None)
+
     def signature_valid(
         self, url: str, noncestr: str, timestamp: str | int, signature: str
     ) -> bool:

@@ -326,6 +326,15 @@ class FakeWeChat(Closing):
         with self._lock:
             self._tokens.retire_ticket("jsapi")
 
+    def revoke_jsapi_tickets(self) -> None:
+        """The current and previous jsapi tickets verify no signature from now on, as if
+        WeChat had expired them early (no overlap); the next getticket issues a new one.
+
+        For testing an app that still signs with a ticket WeChat no longer accepts.
+        """
+        with self._lock:
+            self._tokens.revoke_tickets("jsapi")
+
     def check_jsapi_signature(
         self, url: str, noncestr: str, timestamp: str | int, signature: str
     ) -> bool:

@@ -3,6 +3,10 @@
   "use strict";
   var CONFIG_ENDPOINT = __CONFIG_ENDPOINT__;
   var CONFIG_TIMEOUT_MS = 10000;
+  // The URL this document was loaded with (kept across history.pushState), which iOS WeChat
+  // checks the signature against: the navigation's own record, so a stand-in loaded after a
+  // route change still knows it; else the page's URL as this script first runs.
+  var LANDING_URL = landingUrl().split("#")[0];
   var state = "idle";  // idle | pending | ready | error
   var lastError = null;
   var generation = 0;  // a later wx.config supersedes an earlier one still in flight
@@ -20,6 +24,14 @@
     "showAllNonBaseMenuItem", "closeWindow", "scanQRCode", "chooseWXPay",
     "openProductSpecificView", "addCard", "chooseCard", "openCard", "openAddress"
   ];
+
+  function landingUrl() {
+    try {
+      var entry = window.performance.getEntriesByType("navigation")[0];
+      if (entry && typeof entry.name === "string" && entry.name) { return entry.name; }
+    } catch (e) {}
+    return window.location.href;
+  }
 
   function call(fn, arg) {
     try { fn(arg); } catch (e) { setTimeout(function () { throw e; }, 0); }
@@ -64,6 +76,7 @@
       nonceStr: cfg.nonceStr,
       signature: cfg.signature,
       url: window.location.href.split("#")[0],
+      landing_url: LANDING_URL,
       jsApiList: cfg.jsApiList || [],
       openTagList: cfg.openTagList || []
     }));
@@ -116,6 +129,7 @@
   };
   wx.__fake = {
     configEndpoint: CONFIG_ENDPOINT,
+    landingUrl: LANDING_URL,
     state: function () { return state; },
     calls: calls
   };
