@@ -36,6 +36,7 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from requests.structures import CaseInsensitiveDict
 
+from .fake_records import HEADER_SCAN, PATH_QRCONNECT
 from .fake_wechat import HEADER_CONSENT, HEADER_OPENID, HEADER_SNAPSHOT, PATH_AUTHORIZE, FakeWeChat
 from .lifetime import Closing
 from .transports import CLIENT_ADDRESS, Answer, ASGIApp, Network, Outgoing, Transport, WSGIApp
@@ -386,7 +387,7 @@ class WeChatBrowser(Closing):
         if body is not None:
             sent["Content-Length"] = str(len(body))
         in_process = self._app is not None and _origin(url) == _origin(self.base_url or "")
-        if not in_process and urlsplit(url).path == "/" + PATH_AUTHORIZE:
+        if not in_process and urlsplit(url).path in ("/" + PATH_AUTHORIZE, "/" + PATH_QRCONNECT):
             sent.update(self._authorize_headers())
         sent.update(headers)
         pairs = [
@@ -412,6 +413,7 @@ class WeChatBrowser(Closing):
             steer[HEADER_CONSENT] = "deny"
         if self.snapshot:
             steer[HEADER_SNAPSHOT] = "1"
+        steer[HEADER_SCAN] = "1"  # a QR login page: scanned at once
         return steer
 
     # -- lifetime -----------------------------------------------------------------

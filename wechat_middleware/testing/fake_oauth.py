@@ -9,6 +9,8 @@ Every method runs with the fake's lock held.
 
 from __future__ import annotations
 
+import hashlib
+import html
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -17,8 +19,12 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from .fake_records import (
     HEADER_CONSENT,
     HEADER_OPENID,
+    HEADER_SCAN,
     HEADER_SNAPSHOT,
+    HTML_TYPE,
     LANGS,
+    PATH_QRCONNECT,
+    SCOPE_LOGIN,
     SCOPE_USERINFO,
     SCOPES,
     Code,
@@ -91,6 +97,20 @@ class OAuthRules:
         self.codes[code] = Code(grant, self.clock() + self.fake.code_ttl)
         return code
 
+    def web_openid(self, openid: str) -> str:
+        """The same person's openid as the website app sees it: another app, another
+        openid (docs/wecom-and-qrconnect.md section 2.6); the unionid is shared."""
+        digest = hashlib.sha256(f"{self.fake.web_app_id}:{openid}".encode()).hexdigest()
+        return "ow" + digest[:26]
+
+    def _app_of(self, appid: str, secret: str) -> tuple[str, Reply | None]:
+        """Which app asks ("oa" or "web"), or WeChat's error for its credentials."""
+        if appid and appid == self.fake.web_app_id:
+            if not secret:
+                return "web", error_reply(41004)
+            return "web", None if secret == self.fake.web_app_secret else error_reply(40125)
+        return "oa", credentials_error(self.fake, appid, secret)
+
     def _check_token(self, value: str, openid: str) -> Grant | Reply:
         """The grant behind a live OAuth access token issued to ``openid``, or the error."""
         if not value:
@@ -161,18 +181,50 @@ class OAuthRules:
         location = _append_query(redirect_uri, params)
         return html_reply(302, "Redirecting", location, headers=(("Location", location),))
 
+    def qrconnect(self, request: Request) -> Reply:
+        """A website app's QR login page: the "scan" (``scan=1``, or the scan header)
+        logs the user in and 302s back with a code only the website app can exchange."""
+        appid = request.arg("appid")
+        redirect_uri = request.arg("redirect_uri")
+        state = request.arg("state")
+        if appid != self.fake.web_app_id or request.arg("scope") != SCOPE_LOGIN:
+            # WeChat shows "该链接无法访问" (the link cannot be opened): another app id,
+            # or an Official Account's scope.
+            return html_reply(200, "该链接无法访问", "scope or appid not allowed")
+        if not _is_absolute_http_url(redirect_uri) or request.arg("response_type") != "code":
+            return _authorize_error_page(10003, "redirect_uri or response_type is wrong")
+        if not _is_valid_state(state):
+            return _authorize_error_page(-1, "state must be at most 128 bytes of [a-zA-Z0-9]")
+        if request.arg("scan") != "1" and request.headers.get(HEADER_SCAN) != "1":
+            scan = f"/{PATH_QRCONNECT}?" + urlencode({**request.query, "scan": "1"})
+            page = (
+                "<!doctype html><meta charset=utf-8><title>WeChat QR login</title>"
+                "<p>Scan this QR code with WeChat (FakeWeChat: click instead)</p>"
+                f'<p><a id="scan" href="{html.escape(scan, quote=True)}">Scan</a></p>'
+            )
+            return Reply(200, page.encode(), HTML_TYPE)
+        openid = request.headers.get(HEADER_OPENID) or self.fake.default_openid
+        user = self.user(openid)
+        grant = Grant(self.web_openid(openid), SCOPE_LOGIN, False, user.unionid, app="web")
+        code = random_alnum(32)
+        self.codes[code] = Code(grant, self.clock() + self.fake.code_ttl)
+        params = [("code", code)] + ([("state", state)] if state else [])
+        location = _append_query(redirect_uri, params)
+        return html_reply(302, "Redirecting", location, headers=(("Location", location),))
+
     def access_token(self, request: Request) -> Reply:
-        """Exchange a code, once, for a per-user OAuth token."""
+        """Exchange a code, once, for a per-user OAuth token, with the credentials of
+        the app that asked for it (a QR login's code: the website app's only)."""
         if request.arg("grant_type") != "authorization_code":
             return error_reply(40002)
-        error = credentials_error(self.fake, request.arg("appid"), request.arg("secret"))
+        app, error = self._app_of(request.arg("appid"), request.arg("secret"))
         if error:
             return error
         value = request.arg("code")
         if not value:
             return error_reply(41008)
         code = self.codes.get(value)
-        if code is None:
+        if code is None or code.grant.app != app:
             return error_reply(40029)
         if code.used:
             return error_reply(40163)
@@ -190,7 +242,7 @@ class OAuthRules:
         appid = request.arg("appid")
         if not appid:
             return error_reply(41002)
-        if appid != self.fake.app_id:
+        if appid not in (self.fake.app_id, self.fake.web_app_id):
             return error_reply(40013)
         if request.arg("grant_type") != "refresh_token":
             return error_reply(40002)
@@ -212,11 +264,11 @@ class OAuthRules:
         grant = self._check_token(request.arg("access_token"), request.arg("openid"))
         if isinstance(grant, Reply):
             return grant
-        if grant.snapshot or grant.scope != SCOPE_USERINFO:
+        if grant.snapshot or grant.scope not in (SCOPE_USERINFO, SCOPE_LOGIN):
             return error_reply(48001)
-        user = self.user(grant.openid)
+        user = self.user(self._person_of(grant))
         payload: dict[str, Any] = {
-            "openid": user.openid,
+            "openid": grant.openid,
             "nickname": user.nickname,
             "sex": user.sex,
             "province": user.province,
@@ -228,6 +280,15 @@ class OAuthRules:
         if user.unionid:
             payload["unionid"] = user.unionid
         return json_reply(payload)
+
+    def _person_of(self, grant: Grant) -> str:
+        """The Official Account openid of the person a grant is about."""
+        if grant.app == "oa":
+            return grant.openid
+        return next(
+            (openid for openid in self.users if self.web_openid(openid) == grant.openid),
+            grant.openid,
+        )
 
     def auth(self, request: Request) -> Reply:
         """Is this OAuth access token valid for this openid?"""

@@ -23,6 +23,7 @@ PATH_TOKEN = "cgi-bin/token"  # noqa: S105
 PATH_STABLE_TOKEN = "cgi-bin/stable_token"  # noqa: S105
 PATH_TICKET = "cgi-bin/ticket/getticket"
 PATH_AUTHORIZE = "connect/oauth2/authorize"
+PATH_QRCONNECT = "connect/qrconnect"  # a website app's QR login page
 PATH_OAUTH_TOKEN = "sns/oauth2/access_token"  # noqa: S105
 PATH_OAUTH_REFRESH = "sns/oauth2/refresh_token"
 PATH_USERINFO = "sns/userinfo"
@@ -35,6 +36,7 @@ PATH_JSSDK_CONFIG = "fake/jssdk/config"
 SCOPE_BASE = "snsapi_base"
 SCOPE_USERINFO = "snsapi_userinfo"
 SCOPES = frozenset({SCOPE_BASE, SCOPE_USERINFO})
+SCOPE_LOGIN = "snsapi_login"  # a website app's QR login
 LANGS = frozenset({"zh_CN", "zh_TW", "en"})
 TICKET_TYPES = frozenset({"jsapi", "wx_card"})
 FAULT_KINDS = frozenset({"latency", "status", "errcode", "malformed", "drop"})
@@ -48,6 +50,7 @@ TICKET_OVERLAP = 300.0  # a retired jsapi ticket still verifies signatures for 5
 HEADER_OPENID = "x-fake-wechat-openid"
 HEADER_CONSENT = "x-fake-wechat-consent"
 HEADER_SNAPSHOT = "x-fake-wechat-snapshot"
+HEADER_SCAN = "x-fake-wechat-scan"  # "1": the QR code is scanned at once (no page)
 
 # WeChat's own wording, so logs and error messages read like production.
 ERRMSG: dict[int, str] = {
@@ -231,6 +234,7 @@ class Grant:
     scope: str
     snapshot: bool
     unionid: str | None
+    app: str = "oa"  # "oa" (the Official Account) or "web" (the website app): who may exchange
 
 
 @dataclass
@@ -273,3 +277,5 @@ class FakeSettings(Protocol):
     host: str
     port: int
     default_openid: str
+    web_app_id: str
+    web_app_secret: str

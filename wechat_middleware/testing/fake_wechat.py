@@ -54,6 +54,7 @@ from .fake_records import (
     PATH_JSSDK_SCRIPT,
     PATH_OAUTH_REFRESH,
     PATH_OAUTH_TOKEN,
+    PATH_QRCONNECT,
     PATH_STABLE_TOKEN,
     PATH_TICKET,
     PATH_TOKEN,
@@ -99,6 +100,7 @@ __all__ += [
     "PATH_JSSDK_SCRIPT",
     "PATH_OAUTH_REFRESH",
     "PATH_OAUTH_TOKEN",
+    "PATH_QRCONNECT",
     "PATH_STABLE_TOKEN",
     "PATH_TICKET",
     "PATH_TOKEN",
@@ -140,6 +142,8 @@ class FakeWeChat(Closing):
         jsapi_domains: Iterable[str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        web_app_id: str = "wxweb0123456789ab",
+        web_app_secret: str = "fake-web-app-secret",  # noqa: S107 - a fake's published default
     ) -> None:
         """``jsapi_domains``: the dashboard's "JS interface safe domains" (host names, no
         port); ``wx.config`` on a page elsewhere fails with "config:invalid url domain".
@@ -157,6 +161,9 @@ class FakeWeChat(Closing):
         )
         self.host = host
         self.port = port
+        # A website app (Open Platform) for desktop QR login: its own id, secret, openids.
+        self.web_app_id = web_app_id
+        self.web_app_secret = web_app_secret
 
         self._lock = threading.Lock()
         self._offset = 0.0
@@ -176,6 +183,7 @@ class FakeWeChat(Closing):
             PATH_STABLE_TOKEN: _Route("POST", self._tokens.stable_token),
             PATH_TICKET: _Route("GET", self._tokens.ticket),
             PATH_AUTHORIZE: _Route("GET", self._oauth.authorize),
+            PATH_QRCONNECT: _Route("GET", self._oauth.qrconnect),
             PATH_OAUTH_TOKEN: _Route("GET", self._oauth.access_token),
             PATH_OAUTH_REFRESH: _Route("GET", self._oauth.refresh_token),
             PATH_USERINFO: _Route("GET", self._oauth.userinfo),
@@ -293,6 +301,11 @@ class FakeWeChat(Closing):
         with self._lock:
             self._oauth.users[user.openid] = user
         return user
+
+    def web_openid(self, openid: str) -> str:
+        """The openid the website app (desktop QR login) sees for this user."""
+        with self._lock:
+            return self._oauth.web_openid(openid)
 
     def issue_code(
         self, openid: str | None = None, scope: str = SCOPE_BASE, *, snapshot: bool = False

@@ -1,0 +1,188 @@
+"""Desktop QR login through a website app (docs/wechat-protocol.md section 9,
+docs/wecom-and-qrconnect.md section 2).
+
+A browser outside WeChat cannot use WeChat's OAuth page; with ``WECHAT_WEB_APP_ID`` and
+``WECHAT_WEB_APP_SECRET`` (an Open Platform website app) it is sent to
+``connect/qrconnect`` (``snsapi_login``), and the code is exchanged with the website
+app's credentials, never the Official Account's. The user then has the website app's
+openid (another app, another openid) and the unionid both apps share.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from wechat_middleware import WeChat
+from wechat_middleware.testing import FakeUser, FakeWeChat
+from wechat_middleware.testing.browser import WeChatBrowser
+from wechat_middleware.user import WeChatUser
+
+from .conftest import MakeWeChat
+from .test_login import BUILD, FRAMEWORKS
+
+ALICE = "oAliceAliceAliceAliceAlice01"
+QRCONNECT = "/connect/qrconnect"
+
+
+@pytest.fixture(params=FRAMEWORKS)
+def framework(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def with_web_app(make_wechat: MakeWeChat, fake: FakeWeChat, **config: Any) -> WeChat:
+    return make_wechat(web_app_id=fake.web_app_id, web_app_secret=fake.web_app_secret, **config)
+
+
+@pytest.fixture
+def desktop(
+    framework: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat, wechat_browser: WeChatBrowser
+) -> WeChatBrowser:
+    fake_wechat.add_user(FakeUser(openid=ALICE, nickname="Alice", unionid="uAliceUnion0001"))
+    wechat = with_web_app(make_wechat, fake_wechat, protect="marked")
+    app = BUILD[framework](wechat)
+    bind = wechat_browser.wsgi if framework == "flask" else wechat_browser.asgi
+    return bind(app, openid=ALICE, user_agent="desktop")
+
+
+def test_a_desktop_browser_on_a_marked_route_logs_in_by_qr_code(
+    desktop: WeChatBrowser, fake_wechat: FakeWeChat
+) -> None:
+    page = desktop.get("/profile")
+    qr = next(url for url in page.urls if QRCONNECT in url)
+    query = parse_qs(urlsplit(qr).query)
+    assert query["appid"] == [fake_wechat.web_app_id] and query["scope"] == ["snsapi_login"]
+    assert page.status == 200
+    assert page.json() == {
+        "openid": fake_wechat.web_openid(ALICE),
+        "scope": "snsapi_login",
+        "nickname": "Alice",
+    }
+
+
+def test_the_qr_login_user_carries_the_shared_unionid_and_says_how_it_came(
+    make_wechat: MakeWeChat, fake_wechat: FakeWeChat, wechat_browser: WeChatBrowser
+) -> None:
+    fake_wechat.add_user(FakeUser(openid=ALICE, unionid="uAliceUnion0001"))
+    wechat = with_web_app(make_wechat, fake_wechat, protect="marked")
+    seen: list[WeChatUser] = []
+    wechat.on_login(lambda user, is_new: seen.append(user))
+    desktop = wechat_browser.wsgi(BUILD["flask"](wechat), openid=ALICE, user_agent="desktop")
+    desktop.get("/base")
+    phone = wechat_browser.wsgi(BUILD["flask"](wechat), openid=ALICE)  # in WeChat
+    phone.get("/base")
+    on_desktop, in_wechat = seen
+    assert (on_desktop.via, in_wechat.via) == ("qrconnect", "oauth")
+    assert on_desktop.openid != in_wechat.openid  # another app, another openid
+    assert on_desktop.unionid == in_wechat.unionid == "uAliceUnion0001"  # what links them
+
+
+def test_in_wechat_the_same_app_still_uses_wechat_oauth(
+    make_wechat: MakeWeChat, fake_wechat: FakeWeChat, wechat_browser: WeChatBrowser
+) -> None:
+    wechat = with_web_app(make_wechat, fake_wechat, protect="marked")
+    page = wechat_browser.wsgi(BUILD["flask"](wechat)).get("/base")
+    assert not [url for url in page.urls if QRCONNECT in url]
+    assert page.json()["openid"] == fake_wechat.default_openid
+
+
+def test_with_protect_all_a_desktop_page_goes_to_the_qr_login(
+    make_wechat: MakeWeChat, fake_wechat: FakeWeChat, wechat_browser: WeChatBrowser
+) -> None:
+    from .support.apps import flask_app
+
+    wechat = with_web_app(make_wechat, fake_wechat)
+    page = wechat_browser.wsgi(flask_app(wechat), user_agent="desktop").get("/page")
+    assert [url for url in page.urls if QRCONNECT in url]
+    assert page.json()["openid"] == fake_wechat.web_openid(fake_wechat.default_openid)
+
+
+def test_a_qr_login_code_is_refused_with_the_official_accounts_credentials(
+    fake_wechat: FakeWeChat,
+) -> None:
+    """The fake is as strict as WeChat: only the app that asked may exchange a code."""
+    reply = requests.get(
+        f"{fake_wechat.base_url}{QRCONNECT}",
+        params={
+            "appid": fake_wechat.web_app_id,
+            "redirect_uri": "http://testserver/cb",
+            "response_type": "code",
+            "scope": "snsapi_login",
+            "state": "s1",
+            "scan": "1",
+        },
+        allow_redirects=False,
+        timeout=5,
+    )
+    code = parse_qs(urlsplit(reply.headers["Location"]).query)["code"][0]
+
+    def exchange(appid: str, secret: str) -> dict[str, Any]:
+        answer = requests.get(
+            f"{fake_wechat.api_base}/sns/oauth2/access_token",
+            params={
+                "appid": appid,
+                "secret": secret,
+                "code": code,
+                "grant_type": "authorization_code",
+            },
+            timeout=5,
+        )
+        data: dict[str, Any] = answer.json()
+        return data
+
+    assert exchange(fake_wechat.app_id, fake_wechat.app_secret)["errcode"] == 40029
+    assert exchange(fake_wechat.web_app_id, fake_wechat.web_app_secret)["openid"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"appid": "wx0123456789abcdef", "scope": "snsapi_login"},
+        {"appid": "wxweb0123456789ab", "scope": "snsapi_base"},
+    ],
+    ids=["official-account-appid", "official-account-scope"],
+)
+def test_the_qr_page_refuses_an_official_accounts_app_id_or_scope(
+    fake_wechat: FakeWeChat, params: dict[str, str]
+) -> None:
+    reply = requests.get(
+        f"{fake_wechat.base_url}{QRCONNECT}",
+        params={**params, "redirect_uri": "http://testserver/cb", "response_type": "code"},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert reply.status_code == 200 and "该链接无法访问" in reply.text
+
+
+def test_a_qr_code_fed_to_an_in_wechat_login_is_refused(
+    make_wechat: MakeWeChat, fake_wechat: FakeWeChat, wechat_browser: WeChatBrowser
+) -> None:
+    """A login that started in WeChat (its code is the Official Account's) given a QR
+    login's code: the exchange with the Official Account's credentials fails."""
+    wechat = with_web_app(make_wechat, fake_wechat, protect="marked")
+    phone = wechat_browser.wsgi(BUILD["flask"](wechat))
+    start = phone.get("/wechat/login?next=/base", follow_redirects=False)
+    state = parse_qs(urlsplit(start.headers["Location"]).query)["state"][0]
+    web_code = (
+        requests.get(
+            f"{fake_wechat.base_url}{QRCONNECT}",
+            params={
+                "appid": fake_wechat.web_app_id,
+                "redirect_uri": "http://testserver/cb",
+                "response_type": "code",
+                "scope": "snsapi_login",
+                "scan": "1",
+            },
+            allow_redirects=False,
+            timeout=5,
+        )
+        .headers["Location"]
+        .split("code=")[1]
+        .split("&")[0]
+    )
+    answer = phone.get(f"/wechat/oauth-callback?code={web_code}&state={state}")
+    assert answer.status == 400
+    assert phone.get("/public").json() == {"openid": None}
