@@ -383,3 +383,13 @@ def test_the_user_carries_unionid_when_wechat_sends_it(
     browser.get("/profile")
     assert seen[0].unionid == "uAlice0001" and not seen[0].is_snapshotuser
     assert json.loads(json.dumps(seen[0].to_dict()))["unionid"] == "uAlice0001"
+
+
+def test_right_after_logout_a_marked_page_offers_a_login_instead_of_a_silent_one(
+    browser: WeChatBrowser,
+) -> None:
+    browser.get("/base")
+    browser.post("/wechat/logout", {}, headers={"Origin": "http://testserver"})
+    page = browser.get("/base", follow_redirects=False)
+    assert page.status == 401 and "Please log in" in page.text
+    assert "/wechat/login?next=/base" in page.text

@@ -105,6 +105,7 @@ class WeChatMiddleware:
                 page=action.page,
                 user=action.user,
                 is_wechat_browser=action.is_wechat,
+                logins_paused=action.logins_paused,
             )
             wants_signature = action.wants_signature
         if wants_signature and context.signing_needs_io:

@@ -69,7 +69,15 @@ class WeChatContext:
     ``await asign(url)``, which fetch a due ticket off the event loop.
     """
 
-    __slots__ = ("_page", "_page_url", "_signed", "_wechat", "is_wechat_browser", "user")
+    __slots__ = (
+        "_page",
+        "_page_url",
+        "_signed",
+        "_wechat",
+        "is_wechat_browser",
+        "logins_paused",
+        "user",
+    )
 
     def __init__(
         self,
@@ -78,8 +86,10 @@ class WeChatContext:
         page_url: str | None = None,
         user: WeChatUser | None = None,
         is_wechat_browser: bool = False,
+        logins_paused: bool = False,
     ) -> None:
         self._wechat = wechat
+        self.logins_paused = logins_paused
         self._page = page
         self._page_url = page_url  # given, or joined from ``page`` on first use
         self.user = user
@@ -215,6 +225,7 @@ class WeChatContext:
             page=safe_next(_path_of(page_url)),
             referer=referer,
             site=origin_of(page_url) if page_url else None,
+            paused=self.logins_paused,
         )
 
     @property

@@ -158,6 +158,7 @@ class PassThrough:
     is_wechat: bool
     page: Page
     wants_signature: bool
+    logins_paused: bool = False  # just logged out (or declined): no silent login now
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +235,8 @@ def decide(view: RequestView, rules: Rules, session: Session, now: float) -> Act
             via = _via(rules, is_wechat)
             return _start_login(view, rules, session, view.local(), now, rules.scope, via)
         log.warning("not sending this browser to WeChat OAuth again: too many attempts")
-    return PassThrough(session.user, is_wechat, view, wants_html)
+    paused = session.anonymous_until > now
+    return PassThrough(session.user, is_wechat, view, wants_html, paused)
 
 
 def fresh_timestamp(timestamp: str, now: float) -> bool:
@@ -434,6 +436,7 @@ def login_needed(
     page: str,
     referer: str,
     site: str | None,
+    paused: bool = False,
 ) -> Respond | None:
     """What a route that needs a login with ``scope`` answers for this request, or
     ``None`` when ``user`` may go on.
@@ -452,6 +455,11 @@ def login_needed(
         )
     back = page if navigation else local_referer(referer, site)
     target = f"{rules.login_path}?next={quote(back, safe='/')}&scope={scope}"
+    if navigation and paused:
+        # Just logged out (or declined): a link to log in again, not a silent login.
+        return answers.page(
+            rules, 401, "Please log in to see this page.", target, None, secure=False
+        )
     if navigation:
         return answers.redirect(rules, target)
     body = script_safe_json({"error": "login_required", "login_url": target})

@@ -73,7 +73,11 @@ class WeChatMiddleware:
             start_response(_STATUS_LINES[action.status], action.headers)
             return [] if view.method == "HEAD" else [action.body]
         environ["wechat"] = WeChatContext(
-            self.wechat, page=action.page, user=action.user, is_wechat_browser=action.is_wechat
+            self.wechat,
+            page=action.page,
+            user=action.user,
+            is_wechat_browser=action.is_wechat,
+            logins_paused=action.logins_paused,
         )
         return self.app(environ, start_response)
 

@@ -12,11 +12,14 @@ Run:  WECHAT_APP_ID=... WECHAT_APP_SECRET=... WECHAT_SECRET_KEY=... \
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 from flask import Flask, request
 
 from wechat_middleware import WeChat
+from wechat_middleware.user import WeChatUser
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 APIS = ["updateAppMessageShareData", "updateTimelineShareData"]
@@ -37,15 +40,20 @@ PAGE = app.jinja_env.from_string(
 </head>
 <body>
   <h1>{{ title }}</h1>
-  <p>Logged in as <span id="openid">{{ wechat.openid or "" }}</span></p>
+  <p>Logged in as <span id="openid">{{ wechat.openid or "" }}</span>
+    {% if wechat.user and wechat.user.nickname -%}
+    (<span id="nickname">{{ wechat.user.nickname }}</span>)
+    {%- endif %}</p>
   <p>JS-SDK: <span id="wx-status">loading</span> (ready <span id="wx-ready-count">0</span>x)</p>
   <p>Route: <span id="route"></span></p>
   <nav>
     <a href="/">Home</a> · <a href="/second?from=home">Second page</a> ·
-    <a href="/spa/">Single-page app</a>
+    <a href="/spa/">Single-page app</a> · <a href="/account">Account</a>
     {% if spa %}· <a href="/spa/" data-route>SPA home</a> ·
     <a href="/spa/profile?tab=1" data-route>SPA profile</a>{% endif %}
   </nav>
+  {% if wechat.user %}<form method="post" action="{{ wechat.logout_url }}">
+    <button id="logout">Log out</button></form>{% endif %}
   <script id="wx-config" type="application/json">{{ wechat.signature_json() | safe }}</script>
   {{ wechat.jssdk_tags(apis) }}
   <script src="/static/app.js"></script>
@@ -74,6 +82,28 @@ def second() -> str:
 def spa(route: str = "") -> str:
     """One HTML shell for every route of the single-page app."""
     return render("Single-page app · Flask", spa=True)
+
+
+@app.get("/account")
+@wechat.login_required(scope="snsapi_userinfo")  # one consent screen, then the profile
+def account() -> str:
+    return render("Your account · Flask")
+
+
+@app.get("/api/orders")
+@wechat.login_required()  # a fetch without a login gets 401 JSON with a login_url
+def orders() -> dict[str, object]:
+    return {"openid": request.wechat.openid, "orders": []}  # type: ignore[attr-defined]
+
+
+@wechat.on_login
+def remember(user: WeChatUser, is_new: bool) -> None:
+    """Once per login: where an app upserts its own user row. Here: a line in the file
+    EXAMPLE_USERS_FILE names, when set."""
+    path = os.environ.get("EXAMPLE_USERS_FILE")
+    if path:
+        with open(path, "a", encoding="utf-8") as users:
+            users.write(json.dumps({"openid": user.openid, "new": is_new}) + "\n")
 
 
 @app.get("/api/me")

@@ -18,6 +18,8 @@ BENCHMARKS.md.)
 from __future__ import annotations
 
 import html
+import json
+import os
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -27,7 +29,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from wechat_middleware import WeChat
-from wechat_middleware.asgi import WeChatMiddleware
+from wechat_middleware.asgi import WeChatMiddleware, login_required
+from wechat_middleware.user import WeChatUser
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 APIS = ["updateAppMessageShareData", "updateTimelineShareData"]
@@ -44,13 +47,14 @@ PAGE = """<!doctype html>
 </head>
 <body>
   <h1>{title}</h1>
-  <p>Logged in as <span id="openid">{openid}</span></p>
+  <p>Logged in as <span id="openid">{openid}</span>{nickname}</p>
   <p>JS-SDK: <span id="wx-status">loading</span> (ready <span id="wx-ready-count">0</span>x)</p>
   <p>Route: <span id="route"></span></p>
   <nav>
     <a href="/">Home</a> · <a href="/second?from=home">Second page</a> ·
-    <a href="/spa/">Single-page app</a>{spa_links}
+    <a href="/spa/">Single-page app</a> · <a href="/account">Account</a>{spa_links}
   </nav>
+  {logout}
   <script id="wx-config" type="application/json">{signature}</script>
   {jssdk_tags}
   <script src="/static/app.js"></script>
@@ -70,6 +74,17 @@ async def render(request: Request, title: str, *, spa: bool = False) -> HTMLResp
         PAGE.format(
             title=html.escape(title),
             openid=html.escape(context.openid or ""),
+            nickname=(
+                f' (<span id="nickname">{html.escape(context.user.nickname)}</span>)'
+                if context.user and context.user.nickname
+                else ""
+            ),
+            logout=(
+                f'<form method="post" action="{html.escape(context.logout_url, quote=True)}">'
+                '<button id="logout">Log out</button></form>'
+                if context.user
+                else ""
+            ),
             signature=context.signature_json(),
             jssdk_tags=context.jssdk_tags(APIS),
             spa_links=SPA_LINKS if spa else "",
@@ -90,6 +105,26 @@ async def spa(request: Request) -> HTMLResponse:
     return await render(request, "Single-page app · Starlette", spa=True)
 
 
+@login_required(scope="snsapi_userinfo")  # one consent screen, then the profile
+async def account(request: Request) -> HTMLResponse:
+    return await render(request, "Your account · Starlette")
+
+
+@login_required()  # a fetch without a login gets 401 JSON with a login_url
+async def orders(request: Request) -> JSONResponse:
+    return JSONResponse({"openid": request.state.wechat.openid, "orders": []})
+
+
+@wechat.on_login
+def remember(user: WeChatUser, is_new: bool) -> None:
+    """Once per login: where an app upserts its own user row. Here: a line in the file
+    EXAMPLE_USERS_FILE names, when set."""
+    path = os.environ.get("EXAMPLE_USERS_FILE")
+    if path:
+        with open(path, "a", encoding="utf-8") as users:
+            users.write(json.dumps({"openid": user.openid, "new": is_new}) + "\n")
+
+
 async def me(request: Request) -> JSONResponse:
     """JSON endpoint: never redirected to OAuth, reports the user if any."""
     context = request.state.wechat
@@ -102,6 +137,8 @@ app = Starlette(
         Route("/second", second),
         Route("/spa/", spa),
         Route("/spa/{route:path}", spa),
+        Route("/account", account),
+        Route("/api/orders", orders),
         Route("/api/me", me),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
