@@ -71,13 +71,39 @@ ENV_CASES: list[tuple[str, str, str, Any]] = [
     ),
     ("WECHAT_LOGIN_RATE_PER_CLIENT", "5", "login_rate_per_client", 5),
     ("WECHAT_LOGIN_RATE_TOTAL", "0", "login_rate_total", 0),
+    ("WECHAT_PROVIDER", "wecom", "provider", "wecom"),
+    ("WECHAT_CORP_ID", "ww0123456789abcdef", "app_id", "ww0123456789abcdef"),
+    ("WECHAT_CORP_SECRET", "corp-app-secret", "app_secret", "corp-app-secret"),
+    ("WECHAT_AGENT_ID", "1000002", "agent_id", "1000002"),
+    ("WECHAT_DESKTOP_LOGIN", "yes", "desktop_login", True),
+    (
+        "WECHAT_ENCODING_AES_KEY",
+        "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+        "encoding_aes_key",
+        "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+    ),
+    ("WECHAT_LOGIN_BASE", "http://127.0.0.1:8082/", "login_base", "http://127.0.0.1:8082"),
 ]
+
+# A WeCom app (WECHAT_PROVIDER=wecom), in the names WeCom's admin shows.
+WECOM = {
+    "WECHAT_PROVIDER": "wecom",
+    "WECHAT_CORP_ID": "ww0123456789abcdef",
+    "WECHAT_CORP_SECRET": "corp-app-secret",
+    "WECHAT_AGENT_ID": "1000002",
+}
 
 
 # Settings that only come in pairs: the other half, for the table's one-name cases.
 COMPANIONS = {
     "WECHAT_WEB_APP_ID": {"WECHAT_WEB_APP_SECRET": "web-secret"},
     "WECHAT_WEB_APP_SECRET": {"WECHAT_WEB_APP_ID": "wxweb0123456789ab"},
+    "WECHAT_PROVIDER": WECOM,
+    "WECHAT_CORP_ID": WECOM,
+    "WECHAT_CORP_SECRET": WECOM,
+    "WECHAT_AGENT_ID": WECOM,
+    "WECHAT_DESKTOP_LOGIN": WECOM,
+    "WECHAT_ENCODING_AES_KEY": {"WECHAT_TOKEN": "QDG6eK"},
 }
 
 
@@ -87,7 +113,9 @@ COMPANIONS = {
 def test_environment_name_maps_to_its_attribute(
     name: str, raw: str, attr: str, expected: Any
 ) -> None:
-    config = WeChatConfig.from_env(environ={**REQUIRED, **COMPANIONS.get(name, {}), name: raw})
+    companions = COMPANIONS.get(name, {})
+    required = {} if "WECHAT_PROVIDER" in companions else REQUIRED
+    config = WeChatConfig.from_env(environ={**required, **companions, name: raw})
     assert getattr(config, attr) == expected
 
 
@@ -470,3 +498,105 @@ def test_wechat_from_env_fails_at_once_without_a_secret_key() -> None:
 
     with pytest.raises(ConfigError, match="WECHAT_SECRET_KEY is required"):
         WeChat.from_env(env())
+
+
+# -- WeCom (WECHAT_PROVIDER=wecom; docs/wecom-and-qrconnect.md section 1) -------------------
+
+
+def test_a_wecom_app_reads_the_corp_id_the_apps_secret_and_agent_id() -> None:
+    config = WeChatConfig.from_env(environ=WECOM)
+    assert config.is_wecom and config.corp_id == "ww0123456789abcdef"
+    assert config.app_secret == "corp-app-secret" and config.agent_id == "1000002"
+
+
+def test_a_wecom_app_talks_to_wecoms_api_host_by_default() -> None:
+    assert WeChatConfig.from_env(environ=WECOM).api_base == "https://qyapi.weixin.qq.com"
+    assert WeChatConfig.from_env(environ=REQUIRED).api_base == "https://api.weixin.qq.com"
+
+
+@pytest.mark.parametrize("missing", ["WECHAT_CORP_ID", "WECHAT_CORP_SECRET", "WECHAT_AGENT_ID"])
+def test_a_wecom_app_needs_its_three_ids(missing: str) -> None:
+    environ = {name: value for name, value in WECOM.items() if name != missing}
+    with pytest.raises(ConfigError, match=missing):
+        WeChatConfig.from_env(environ=environ)
+
+
+def test_a_wecom_app_refuses_an_official_accounts_app_id() -> None:
+    environ = {**REQUIRED, "WECHAT_PROVIDER": "wecom", "WECHAT_AGENT_ID": "1000002"}
+    with pytest.raises(ConfigError, match="WECHAT_CORP_ID"):
+        WeChatConfig.from_env(environ=environ)
+
+
+def test_corp_settings_without_the_wecom_provider_are_refused() -> None:
+    environ = {**REQUIRED, "WECHAT_CORP_ID": "ww0123456789abcdef"}
+    with pytest.raises(ConfigError, match="WECHAT_PROVIDER=wecom"):
+        WeChatConfig.from_env(environ=environ)
+
+
+def test_an_agent_id_without_the_wecom_provider_is_refused() -> None:
+    with pytest.raises(ConfigError, match="WECHAT_PROVIDER=wecom"):
+        WeChatConfig.from_env(environ={**REQUIRED, "WECHAT_AGENT_ID": "1000002"})
+
+
+@pytest.mark.parametrize("agent_id", ["abc", "1000002 ", "１２３", "1" * 21])
+def test_an_agent_id_is_digits(agent_id: str) -> None:
+    with pytest.raises(ConfigError, match="WECHAT_AGENT_ID"):
+        WeChatConfig.for_wecom("ww0123456789abcdef", "secret", agent_id)
+
+
+def test_an_unknown_provider_is_refused() -> None:
+    with pytest.raises(ConfigError, match="WECHAT_PROVIDER"):
+        WeChatConfig.from_env(environ={**REQUIRED, "WECHAT_PROVIDER": "dingtalk"})
+
+
+def test_wecom_scopes_are_base_and_privateinfo() -> None:
+    config = WeChatConfig.from_env(environ={**WECOM, "WECHAT_SCOPE": "snsapi_privateinfo"})
+    assert config.scope == "snsapi_privateinfo"
+    with pytest.raises(ConfigError, match="snsapi_privateinfo"):
+        WeChatConfig.from_env(environ={**WECOM, "WECHAT_SCOPE": "snsapi_userinfo"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WECHAT_WEB_APP_ID", "wxweb0123456789ab"),
+        ("WECHAT_TOKEN_ENDPOINT", "classic"),
+        ("WECHAT_INCLUDE_WXWORK", "true"),
+    ],
+)
+def test_official_account_settings_are_refused_for_wecom(name: str, value: str) -> None:
+    environ = {**WECOM, name: value, "WECHAT_WEB_APP_SECRET": "web-secret"}
+    with pytest.raises(ConfigError, match=name):
+        WeChatConfig.from_env(environ=environ)
+
+
+def test_the_encoding_aes_key_needs_the_token() -> None:
+    environ = {**WECOM, "WECHAT_ENCODING_AES_KEY": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"}
+    with pytest.raises(ConfigError, match="WECHAT_TOKEN"):
+        WeChatConfig.from_env(environ=environ)
+
+
+@pytest.mark.parametrize("key", ["short", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2!", "a" * 44])
+def test_a_malformed_encoding_aes_key_is_refused_without_echoing_it(key: str) -> None:
+    environ = {**WECOM, "WECHAT_TOKEN": "QDG6eK", "WECHAT_ENCODING_AES_KEY": key}
+    with pytest.raises(ConfigError, match="WECHAT_ENCODING_AES_KEY") as caught:
+        WeChatConfig.from_env(environ=environ)
+    assert key not in str(caught.value)
+
+
+def test_wecom_apps_of_one_corp_have_their_own_store_keys_and_session_salt() -> None:
+    first = WeChatConfig.for_wecom("ww0123456789abcdef", "secret-a", 1000002)
+    second = WeChatConfig.for_wecom("ww0123456789abcdef", "secret-b", 1000003)
+    assert first.app_key != second.app_key
+    assert first.app_key == "ww0123456789abcdef.1000002"
+
+
+def test_a_wecom_config_repr_hides_the_secret_and_the_aes_key() -> None:
+    config = WeChatConfig.for_wecom(
+        "ww0123456789abcdef",
+        "corp-app-secret",
+        1000002,
+        token="QDG6eK",
+        encoding_aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+    )
+    assert "corp-app-secret" not in repr(config) and "jWmYm7qr" not in repr(config)

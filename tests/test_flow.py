@@ -10,6 +10,7 @@ the public host; WeChat's browser says ``MicroMessenger`` and WeChat Work adds
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,6 +21,7 @@ from wechat_middleware.flow import (
     Action,
     ClaimServerCheck,
     CompleteLogin,
+    OpenMessage,
     PassThrough,
     RequestView,
     Respond,
@@ -77,10 +79,16 @@ def make_flow(**overrides: Any) -> Flow:
     return Flow(config(**overrides))
 
 
-def check(flow: Flow, request: RequestView) -> Action:
+PUSH = b"<xml><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content></xml>"
+
+
+def check(flow: Flow, request: RequestView, body: bytes = PUSH) -> Action:
     """The decision for a server check, past its replay claim (tested on its own in
-    tests/security/test_replay.py): what a first, fresh request gets."""
+    tests/security/test_replay.py): what a first, fresh request gets. A push is opened
+    with ``body``."""
     action = flow.decide(request)
+    if isinstance(action, OpenMessage):
+        action = replace(action, body=body).opened(flow.rules)
     return action.then if isinstance(action, ClaimServerCheck) else action
 
 
@@ -138,6 +146,7 @@ def test_server_check_without_a_configured_token_is_forbidden() -> None:
 def test_signed_message_push_is_passed_to_the_app(flow: Flow) -> None:
     action = check(flow, view("/wechat/verify", signed_query(), method="POST"))
     assert isinstance(action, PassThrough)
+    assert action.message is not None and action.message["MsgType"] == "text"
 
 
 def test_unsigned_message_push_is_forbidden(flow: Flow) -> None:

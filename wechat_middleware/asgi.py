@@ -95,7 +95,9 @@ class WeChatMiddleware:
             action = decide(view, rules, session_of(cookie_text, rules), self.clock())
             if isinstance(action, IO_STEPS):
                 if action.max_body:
-                    action = with_body(action, await _read_body(receive, action.max_body))
+                    body, more = await _read_body(receive, action.max_body)
+                    action = with_body(action, body[: action.max_body + 1])
+                    receive = _handing_on(body, more, receive)  # the app may read it too
                 action = await run_in_thread(self.steps.perform, action)
             if isinstance(action, Respond):
                 await _respond(action, send, head=view.method == "HEAD")
@@ -106,6 +108,7 @@ class WeChatMiddleware:
                 user=action.user,
                 is_wechat_browser=action.is_wechat,
                 logins_paused=action.logins_paused,
+                message=action.message,
             )
             wants_signature = action.wants_signature
         if wants_signature and context.signing_needs_io:
@@ -189,17 +192,28 @@ def _view(
     )
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    """At most ``limit + 1`` bytes of the body (one more tells "too large")."""
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """The body's first messages, until more than ``limit`` bytes (one more tells "too
+    large"), and whether more of it is still to come."""
     body = b""
-    while len(body) <= limit:
+    more = True
+    while more and len(body) <= limit:
         message = await receive()
         if message["type"] != "http.request":  # the client went away
             break
         body += message.get("body", b"")
-        if not message.get("more_body", False):
-            break
-    return body[: limit + 1]
+        more = bool(message.get("more_body", False))
+    return body, more
+
+
+def _handing_on(body: bytes, more: bool, receive: Receive) -> Receive:
+    """A ``receive`` that gives the app the body read so far, then the rest."""
+    pending = [{"type": "http.request", "body": body, "more_body": more}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 async def _respond(action: Respond, send: Send, *, head: bool) -> None:

@@ -153,7 +153,9 @@ def _sign(args: argparse.Namespace) -> int:
                     )
                 )
     except (WeChatError, StoreError) as exc:
-        return _fail("sign", explain(exc, wechat.config.app_id), EXIT_WECHAT)
+        return _fail(
+            "sign", explain(exc, wechat.config.app_id, wechat.client.meanings), EXIT_WECHAT
+        )
     finally:
         wechat.close()
     if url != args.url:

@@ -1,5 +1,9 @@
 """The WeChat HTTP API, one method per endpoint, over one pooled ``requests.Session``.
 
+:class:`APIClient` is the plumbing WeChat and WeCom share (their APIs speak the same
+JSON with ``errcode``); :class:`WeChatClient` holds an Official Account's endpoints and
+:class:`~wechat_middleware.wecom_client.WeComClient` a WeCom app's.
+
 Every call has a connect and a read timeout, turns ``errcode != 0`` into a typed
 error, and retries only what is transient (connection failure, timeout, 5xx,
 malformed JSON, WeChat's "system busy" -1) a bounded number of times with backoff.
@@ -17,7 +21,13 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import urls
-from .errors import SystemBusyError, WeChatError, WeChatUnavailableError, error_for
+from .errors import (
+    MEANINGS,
+    SystemBusyError,
+    WeChatError,
+    WeChatUnavailableError,
+    error_for,
+)
 from .protocol import LANGS
 from .redaction import redact
 
@@ -38,8 +48,13 @@ class _RedactFilter(logging.Filter):
 logging.getLogger("urllib3.connectionpool").addFilter(_RedactFilter())
 
 
-class WeChatClient:
-    """Thread-safe client for the endpoints the JS-SDK and web OAuth need."""
+class APIClient:
+    """Thread-safe calls to one JSON API host: timeouts, typed errors, bounded retries.
+
+    ``meanings`` is the provider's errcode table (:mod:`wechat_middleware.errors`).
+    """
+
+    meanings = MEANINGS
 
     def __init__(
         self,
@@ -66,7 +81,7 @@ class WeChatClient:
         self._session = session or self._new_session()
 
     def __repr__(self) -> str:
-        return f"WeChatClient(app_id={self.app_id!r}, api_base={self.api_base!r})"
+        return f"{type(self).__name__}(app_id={self.app_id!r}, api_base={self.api_base!r})"
 
     @staticmethod
     def _new_session() -> requests.Session:
@@ -80,6 +95,85 @@ class WeChatClient:
 
     def close(self) -> None:
         self._session.close()
+
+    # -- plumbing ------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: JSON | None = None,
+        require: tuple[str, ...] = (),
+        retry: bool = True,
+    ) -> JSON:
+        attempts = 1 + (self.retries if retry else 0)
+        for attempt in range(attempts):
+            try:
+                return self._once(method, path, params, json, require)
+            except (WeChatUnavailableError, SystemBusyError) as exc:
+                if attempt + 1 >= attempts:
+                    raise
+                delay = self.backoff * (2**attempt)
+                log.warning("WeChat %s failed (%s); retrying in %.2fs", path, exc.errmsg, delay)
+                self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _once(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        json: JSON | None,
+        require: tuple[str, ...],
+    ) -> JSON:
+        url = f"{self.api_base}/{path}"
+        try:
+            response = self._session.request(
+                method, url, params=params, json=json, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise WeChatUnavailableError(f"{path}: {redact(str(exc))}") from None
+        if response.status_code >= 500:
+            raise WeChatUnavailableError(f"{path}: HTTP {response.status_code}")
+        try:
+            data = response.json()
+        except ValueError:
+            raise WeChatUnavailableError(
+                f"{path}: malformed JSON (HTTP {response.status_code})"
+            ) from None
+        if not isinstance(data, dict):
+            raise WeChatUnavailableError(f"{path}: unexpected JSON {type(data).__name__}")
+        errcode = data.get("errcode", 0)
+        if errcode not in (0, "0", None):
+            try:
+                code = int(errcode)
+            except (TypeError, ValueError):
+                code = -1
+            raise error_for(code, str(data.get("errmsg", "")), self.meanings)
+        missing = [name for name in require if not data.get(name)]
+        if missing:
+            raise WeChatUnavailableError(f"{path}: response lacks {', '.join(missing)}")
+        return data
+
+
+class WeChatClient(APIClient):
+    """An Official Account's endpoints: the JS-SDK's token and ticket, and web OAuth."""
+
+    # -- the token manager's interface (tokens.CredentialSource) -------------
+
+    def fetch_access_token(self, endpoint: str, force_refresh: bool) -> JSON:
+        """The access token from the ``stable`` (default) or ``classic`` endpoint."""
+        if endpoint == "classic":
+            return self.get_access_token()
+        return self.get_stable_access_token(force_refresh=force_refresh)
+
+    def fetch_ticket(self, kind: str, access_token: str) -> JSON:
+        """The ``jsapi_ticket``; an Official Account has no other kind."""
+        if kind != "jsapi_ticket":
+            raise ValueError(f"an Official Account has no {kind}")
+        return self.get_jsapi_ticket(access_token)
 
     # -- global credentials ------------------------------------------------
 
@@ -175,64 +269,3 @@ class WeChatClient:
                 raise
             return False
         return True
-
-    # -- plumbing ------------------------------------------------------------
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: JSON | None = None,
-        require: tuple[str, ...] = (),
-        retry: bool = True,
-    ) -> JSON:
-        attempts = 1 + (self.retries if retry else 0)
-        for attempt in range(attempts):
-            try:
-                return self._once(method, path, params, json, require)
-            except (WeChatUnavailableError, SystemBusyError) as exc:
-                if attempt + 1 >= attempts:
-                    raise
-                delay = self.backoff * (2**attempt)
-                log.warning("WeChat %s failed (%s); retrying in %.2fs", path, exc.errmsg, delay)
-                self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _once(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None,
-        json: JSON | None,
-        require: tuple[str, ...],
-    ) -> JSON:
-        url = f"{self.api_base}/{path}"
-        try:
-            response = self._session.request(
-                method, url, params=params, json=json, timeout=self.timeout
-            )
-        except requests.RequestException as exc:
-            raise WeChatUnavailableError(f"{path}: {redact(str(exc))}") from None
-        if response.status_code >= 500:
-            raise WeChatUnavailableError(f"{path}: HTTP {response.status_code}")
-        try:
-            data = response.json()
-        except ValueError:
-            raise WeChatUnavailableError(
-                f"{path}: malformed JSON (HTTP {response.status_code})"
-            ) from None
-        if not isinstance(data, dict):
-            raise WeChatUnavailableError(f"{path}: unexpected JSON {type(data).__name__}")
-        errcode = data.get("errcode", 0)
-        if errcode not in (0, "0", None):
-            try:
-                code = int(errcode)
-            except (TypeError, ValueError):
-                code = -1
-            raise error_for(code, str(data.get("errmsg", "")))
-        missing = [name for name in require if not data.get(name)]
-        if missing:
-            raise WeChatUnavailableError(f"{path}: response lacks {', '.join(missing)}")
-        return data

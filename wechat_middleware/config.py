@@ -16,10 +16,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
-from .protocol import SCOPES
+from .protocol import SCOPES, WECOM_SCOPES
 
 TOKEN_ENDPOINTS = ("stable", "classic")
 PROTECT = ("all", "marked")
+PROVIDERS = ("wechat", "wecom")
+#: Where each provider's server API lives (docs/wechat-protocol.md section 2,
+#: docs/wecom-and-qrconnect.md section 1.1).
+API_BASES = {"wechat": "https://api.weixin.qq.com", "wecom": "https://qyapi.weixin.qq.com"}
 DEFAULT_JSSDK_URL = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
 MIN_SECRET_KEY_LENGTH = 32
 MAKE_SECRET_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105
@@ -29,10 +33,20 @@ log = logging.getLogger("wechat_middleware")
 
 @dataclass(frozen=True)
 class WeChatConfig:
-    """Everything the library needs to know about one WeChat Official Account app."""
+    """Everything the library needs to know about one app: a WeChat Official Account
+    (``provider="wechat"``) or a WeCom self-built app (``provider="wecom"``).
+
+    A WeCom app keeps its corp id in ``app_id`` and the app's secret in ``app_secret``
+    (``corp_id`` and ``corp_secret`` read them): WeCom puts the corp id wherever WeChat
+    puts the AppID (the authorize URL's ``appid``, ``wx.config``'s ``appId``).
+    """
 
     app_id: str
     app_secret: str = field(repr=False)
+    provider: str = "wechat"
+    agent_id: str | None = None  # WeCom: the app's AgentId
+    encoding_aes_key: str | None = field(default=None, repr=False)  # encrypted callbacks
+    desktop_login: bool = False  # WeCom: browsers outside WeCom go to WeCom's web login
     token: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
     scope: str = "snsapi_base"
@@ -46,8 +60,9 @@ class WeChatConfig:
     web_app_secret: str | None = field(default=None, repr=False)
     public_url: str | None = None
     store: str | None = field(default=None, repr=False)  # a Redis URL may hold a password
-    api_base: str = "https://api.weixin.qq.com"
+    api_base: str = ""  # the provider's (API_BASES) unless set
     open_base: str = "https://open.weixin.qq.com"
+    login_base: str = "https://login.work.weixin.qq.com"  # WeCom's web (QR) login
     token_endpoint: str = "stable"  # noqa: S105 - a mode name, not a secret
     timeout: float = 5.0
     refresh_margin: float = 180.0
@@ -62,8 +77,30 @@ class WeChatConfig:
     login_rate_total: int = 3000  # ... and from everyone; 0 turns a limit off
 
     def __post_init__(self) -> None:
-        _require_text("WECHAT_APP_ID", self.app_id, max_len=64)
-        _require_text("WECHAT_APP_SECRET", self.app_secret, secret=True, max_len=128)
+        if self.provider not in PROVIDERS:
+            raise ConfigError(
+                f"WECHAT_PROVIDER must be one of {', '.join(PROVIDERS)}, got {self.provider!r}"
+            )
+        wecom = self.provider == "wecom"
+        _require_text("WECHAT_CORP_ID" if wecom else "WECHAT_APP_ID", self.app_id, max_len=64)
+        _require_text(
+            "WECHAT_CORP_SECRET" if wecom else "WECHAT_APP_SECRET",
+            self.app_secret,
+            secret=True,
+            max_len=128,
+        )
+        if wecom:
+            self._check_wecom()
+        elif self.agent_id is not None or self.desktop_login:
+            raise ConfigError(
+                "WECHAT_AGENT_ID and WECHAT_DESKTOP_LOGIN are WeCom settings: set "
+                "WECHAT_PROVIDER=wecom (an Official Account's desktop login is "
+                "WECHAT_WEB_APP_ID and WECHAT_WEB_APP_SECRET)"
+            )
+        if self.encoding_aes_key is not None:
+            self._check_encoding_aes_key()
+        if not self.api_base:
+            object.__setattr__(self, "api_base", API_BASES[self.provider])
         if self.token is not None:
             _require_text("WECHAT_TOKEN", self.token, secret=True, max_len=128)
         if self.secret_key is not None:
@@ -74,9 +111,9 @@ class WeChatConfig:
                     "a short key can be guessed and a session forged. Make one with: "
                     + MAKE_SECRET_KEY
                 )
-        if self.scope not in SCOPES:
+        if self.scope not in self.scopes:
             raise ConfigError(
-                f"WECHAT_SCOPE must be one of {', '.join(SCOPES)}, got {self.scope!r}"
+                f"WECHAT_SCOPE must be one of {', '.join(self.scopes)}, got {self.scope!r}"
             )
         if self.token_endpoint not in TOKEN_ENDPOINTS:
             raise ConfigError(
@@ -120,6 +157,7 @@ class WeChatConfig:
             )
         object.__setattr__(self, "api_base", _base_url("WECHAT_API_BASE", self.api_base))
         object.__setattr__(self, "open_base", _base_url("WECHAT_OPEN_BASE", self.open_base))
+        object.__setattr__(self, "login_base", _base_url("WECHAT_LOGIN_BASE", self.login_base))
         if self.public_url is not None:
             object.__setattr__(self, "public_url", _base_url("WECHAT_PUBLIC_URL", self.public_url))
             _explain_public_path(self.public_url)
@@ -174,10 +212,96 @@ class WeChatConfig:
                     f"{name} is malformed: {_describe(name, raw)}; expected {expected}"
                 ) from None
         values.update(overrides)
-        for attr, name in (("app_id", "WECHAT_APP_ID"), ("app_secret", "WECHAT_APP_SECRET")):
+        required: tuple[tuple[str, str], ...]
+        corp: dict[str, Any] = {
+            name: values.pop(name) for name in ("corp_id", "corp_secret") if name in values
+        }
+        if values.get("provider") == "wecom":
+            _use_wecom_names(env, values, corp, overrides)
+            required = (("app_id", "WECHAT_CORP_ID"), ("app_secret", "WECHAT_CORP_SECRET"))
+            required += (("agent_id", "WECHAT_AGENT_ID"),)
+        elif corp:
+            raise ConfigError(
+                "WECHAT_CORP_ID and WECHAT_CORP_SECRET are WeCom settings: set "
+                "WECHAT_PROVIDER=wecom (an Official Account has WECHAT_APP_ID and "
+                "WECHAT_APP_SECRET)"
+            )
+        else:
+            required = (("app_id", "WECHAT_APP_ID"), ("app_secret", "WECHAT_APP_SECRET"))
+        for attr, name in required:
             if not values.get(attr):
                 raise ConfigError(f"{name} is required (set the environment variable)")
         return cls(**values)
+
+    @classmethod
+    def for_wecom(
+        cls, corp_id: str, corp_secret: str, agent_id: str | int, **settings: Any
+    ) -> WeChatConfig:
+        """A WeCom self-built app's config: the corp id, the app's secret and AgentId."""
+        return cls(corp_id, corp_secret, provider="wecom", agent_id=str(agent_id), **settings)
+
+    @property
+    def is_wecom(self) -> bool:
+        return self.provider == "wecom"
+
+    @property
+    def corp_id(self) -> str:
+        """WeCom's CorpID (the same value as ``app_id``)."""
+        return self.app_id
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The OAuth scopes this provider knows (``WECHAT_SCOPE``, ``?scope=`` to log in)."""
+        return WECOM_SCOPES if self.is_wecom else SCOPES
+
+    @property
+    def app_key(self) -> str:
+        """What names this app in store keys and the session cookie's salt: the AppID,
+        or for WeCom the corp id and AgentId (each app of a corp has its own secret,
+        token and tickets)."""
+        return f"{self.app_id}.{self.agent_id}" if self.is_wecom else self.app_id
+
+    def _check_wecom(self) -> None:
+        if self.agent_id is None:
+            raise ConfigError("WECHAT_AGENT_ID is required with WECHAT_PROVIDER=wecom")
+        agent = str(self.agent_id)
+        object.__setattr__(self, "agent_id", agent)
+        if not (agent.isascii() and agent.isdigit() and len(agent) <= 20):
+            raise ConfigError(
+                f"WECHAT_AGENT_ID must be the app's AgentId, digits such as 1000002, got "
+                f"{agent[:40]!r}"
+            )
+        if self.web_app_id is not None:
+            raise ConfigError(
+                "WECHAT_WEB_APP_ID is an Official Account setting; a WeCom app's desktop "
+                "login is WECHAT_DESKTOP_LOGIN=true"
+            )
+        if self.token_endpoint != "stable":  # noqa: S105 - a mode name
+            raise ConfigError(
+                "WECHAT_TOKEN_ENDPOINT is an Official Account setting; WeCom has one "
+                "token endpoint (gettoken)"
+            )
+        if self.include_wxwork:
+            raise ConfigError(
+                "WECHAT_INCLUDE_WXWORK is an Official Account setting: with "
+                "WECHAT_PROVIDER=wecom, WeCom's browser is the one logged in"
+            )
+
+    def _check_encoding_aes_key(self) -> None:
+        """The callback cipher's key, and the ``crypto`` extra it needs, checked now."""
+        if not self.token:
+            raise ConfigError(
+                "WECHAT_ENCODING_AES_KEY needs WECHAT_TOKEN: encrypted callbacks are "
+                "signed with the Token and the EncodingAESKey of the same settings page"
+            )
+        from .crypto import MessageCrypto
+
+        try:
+            MessageCrypto(self.token, str(self.encoding_aes_key), self.app_id)
+        except ConfigError as exc:
+            raise ConfigError(f"WECHAT_ENCODING_AES_KEY: {exc}") from None
+        except ImportError as exc:
+            raise ConfigError(str(exc)) from None
 
     def require_middleware_settings(self) -> None:
         """Raise :class:`ConfigError` unless the middleware can run with this config.
@@ -213,6 +337,13 @@ def _parse_prefixes(raw: str) -> tuple[str, ...]:
 _ENV: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "WECHAT_APP_ID": ("app_id", str, "the AppID, e.g. wx0123456789abcdef"),
     "WECHAT_APP_SECRET": ("app_secret", str, "the AppSecret"),
+    "WECHAT_PROVIDER": ("provider", str, "wechat (an Official Account) or wecom"),
+    "WECHAT_CORP_ID": ("corp_id", str, "the WeCom corp id, e.g. ww0123456789abcdef"),
+    "WECHAT_CORP_SECRET": ("corp_secret", str, "the WeCom app's Secret"),
+    "WECHAT_AGENT_ID": ("agent_id", str, "the WeCom app's AgentId, e.g. 1000002"),
+    "WECHAT_ENCODING_AES_KEY": ("encoding_aes_key", str, "the 43-character EncodingAESKey"),
+    "WECHAT_DESKTOP_LOGIN": ("desktop_login", _parse_bool, "true or false (also 1/0, yes/no)"),
+    "WECHAT_LOGIN_BASE": ("login_base", str, "an http(s) URL"),
     "WECHAT_TOKEN": ("token", str, "the server-check Token"),
     "WECHAT_SECRET_KEY": ("secret_key", str, "a random key of at least 32 characters"),
     "WECHAT_SCOPE": ("scope", str, "snsapi_base or snsapi_userinfo"),
@@ -251,7 +382,35 @@ _ENV: dict[str, tuple[str, Callable[[str], Any], str]] = {
         "logins a minute in all, e.g. 3000 (0: no limit)",
     ),
 }
-_SECRET_ENV = {"WECHAT_APP_SECRET", "WECHAT_TOKEN", "WECHAT_SECRET_KEY", "WECHAT_WEB_APP_SECRET"}
+_SECRET_ENV = {
+    "WECHAT_APP_SECRET",
+    "WECHAT_CORP_SECRET",
+    "WECHAT_TOKEN",
+    "WECHAT_SECRET_KEY",
+    "WECHAT_WEB_APP_SECRET",
+    "WECHAT_ENCODING_AES_KEY",
+}
+
+
+def _use_wecom_names(
+    env: Mapping[str, str],
+    values: dict[str, Any],
+    corp: Mapping[str, Any],
+    overrides: Mapping[str, Any],
+) -> None:
+    """A WeCom app's id and secret come as ``WECHAT_CORP_ID`` and ``WECHAT_CORP_SECRET``
+    (``corp_id=``/``corp_secret=``); an Official Account's names are refused, not mixed."""
+    for attr, key, wechat_name in (
+        ("app_id", "corp_id", "WECHAT_APP_ID"),
+        ("app_secret", "corp_secret", "WECHAT_APP_SECRET"),
+    ):
+        if key in corp:
+            values[attr] = corp[key]
+        elif attr not in overrides and (env.get(wechat_name) or "").strip():
+            raise ConfigError(
+                f"WECHAT_PROVIDER=wecom reads WECHAT_{key.upper()} (WeCom's corp id and the "
+                f"app's secret), not {wechat_name}"
+            )
 
 
 def _describe(name: str, raw: str) -> str:

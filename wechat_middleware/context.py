@@ -16,13 +16,14 @@ from .errors import ForeignURLError, StoreError, WeChatError
 from .flow import is_page_request, login_needed
 from .render import HTML, jssdk_tags, script_safe_json, wx_config_json
 from .urls import PageSource, check_page_url, origin_of, safe_next, same_origin
-from .user import WeChatUser
+from .user import User
 
 if TYPE_CHECKING:
     from .config import WeChatConfig
-    from .jssdk import JSSDK, JSSignature, Signed
+    from .jssdk import JSSDK, AgentSignature, JSSignature, Signed
     from .login import LoginSteps
     from .logs import ThrottledWarning
+    from .messages import Message
     from .rules import Rules
     from .tokens import TokenManager
 
@@ -76,6 +77,7 @@ class WeChatContext:
         "_wechat",
         "is_wechat_browser",
         "logins_paused",
+        "message",
         "user",
     )
 
@@ -84,12 +86,16 @@ class WeChatContext:
         wechat: SigningParts,
         page: PageSource | None = None,
         page_url: str | None = None,
-        user: WeChatUser | None = None,
+        user: User | None = None,
         is_wechat_browser: bool = False,
         logins_paused: bool = False,
+        message: Message | None = None,
     ) -> None:
         self._wechat = wechat
         self.logins_paused = logins_paused
+        #: A push to the verify path (WeCom's, or an Official Account's): the XML,
+        #: decrypted and its signature checked; ``None`` on every other request.
+        self.message = message
         self._page = page
         self._page_url = page_url  # given, or joined from ``page`` on first use
         self.user = user
@@ -132,6 +138,20 @@ class WeChatContext:
         ticket is not held fresh in this process, and fetching it is not known to be
         failing): what an event loop should run in a worker thread."""
         return self._signed is _UNSET and self._wechat.tokens.worth_fetching("jsapi_ticket")
+
+    @property
+    def agent_signature(self) -> AgentSignature | None:
+        """A WeCom app's ``wx.agentConfig`` fields for this page (``corpid``, ``agentid``,
+        ``timestamp``, ``nonceStr``, ``signature``); add your ``jsApiList``. ``None``
+        (and a warning) when WeCom cannot be reached. Pages using the browser helper
+        (``jssdk_tags``) need not read it: the helper calls ``wx.agentConfig`` itself."""
+        try:
+            return self._wechat.jssdk.agent_signature(check_page_url(self.page_url))
+        except ValueError as exc:
+            log.warning("cannot sign this page's URL for wx.agentConfig: %s", exc)
+        except (WeChatError, StoreError) as exc:
+            self._wechat.signing_failures.warning("no wx.agentConfig signature: %s", exc)
+        return None
 
     def sign(self, url: str) -> JSSignature | None:
         """Sign another URL of this site, e.g. the landing URL an iOS SPA reports.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from .errors import ConfigError, StoreError, WeChatError, explain
+from .errors import MEANINGS, ConfigError, StoreError, WeChatError, explain
 from .redaction import hide_password
 
 if TYPE_CHECKING:
@@ -37,6 +37,10 @@ class _CheckFailed(Exception):
     """A doctor step failed; the message says why in plain words."""
 
 
+class _NotApplicable(Exception):
+    """The step does not apply to this app (an Official Account has no app ticket)."""
+
+
 class _CheckWarned(Exception):
     """A doctor step passed with something the user should know; the message says what."""
 
@@ -55,6 +59,7 @@ class _Doctor:
             ("API host", self.check_api_host),
             ("access token", lambda: self.check_credential("access_token")),
             ("jsapi ticket", lambda: self.check_credential("jsapi_ticket")),
+            ("app ticket", self.check_agent_ticket),
         ]
 
     def check_config(self) -> str:
@@ -64,8 +69,11 @@ class _Doctor:
 
         config = self.config = WeChatConfig.from_env()
         config.require_middleware_settings()
-        summary = f"app {config.app_id}, API {config.api_base}, {config.token_endpoint} token "
-        summary += "endpoint"
+        if config.is_wecom:
+            summary = f"WeCom corp {config.app_id}, app {config.agent_id}, API {config.api_base}"
+        else:
+            summary = f"app {config.app_id}, API {config.api_base}, {config.token_endpoint} "
+            summary += "token endpoint"
         if not config.token:
             raise _CheckWarned(
                 summary + "; WECHAT_TOKEN is not set, so the verify path answers 403 (set it "
@@ -120,6 +128,13 @@ class _Doctor:
         source = "from the store" if stored else "fetched from WeChat"
         return f"{source}, valid for {minutes} more minutes"
 
+    def check_agent_ticket(self) -> str:
+        """A WeCom app's own ticket (``wx.agentConfig``); an Official Account has none."""
+        assert self.config is not None
+        if not self.config.is_wecom:
+            raise _NotApplicable
+        return self.check_credential("agent_ticket")
+
     def close(self) -> None:
         if self.wechat is not None:
             self.wechat.close()
@@ -136,11 +151,14 @@ def doctor() -> list[Check]:
                 continue
             try:
                 checks.append(Check(name, "OK", step()))
+            except _NotApplicable:
+                continue
             except _CheckWarned as warned:
                 checks.append(Check(name, "WARN", str(warned)))
             except (_CheckFailed, ConfigError, StoreError, WeChatError) as exc:
                 app_id = run.config.app_id if run.config else ""
-                checks.append(Check(name, "FAIL", explain(exc, app_id)))
+                meanings = run.wechat.client.meanings if run.wechat else MEANINGS
+                checks.append(Check(name, "FAIL", explain(exc, app_id, meanings)))
     finally:
         run.close()
     return checks

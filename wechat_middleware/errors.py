@@ -166,16 +166,83 @@ MEANINGS: dict[int, _Meaning] = {
 }
 
 
-def error_for(errcode: int, errmsg: str) -> WeChatAPIError:
-    """Build the typed error for an ``errcode`` WeChat returned."""
-    meaning = MEANINGS.get(errcode)
+_WECOM_WRONG_CREDENTIAL = (
+    "the app's secret is wrong: WECHAT_CORP_SECRET must be the Secret of app "
+    "WECHAT_AGENT_ID in corp {app_id} (WeCom admin: App Management > the app > Secret; "
+    "after a reset only the new one works)"
+)
+_WECOM_REJECTED = (
+    "WeCom rejected the access token (revoked or expired early); the library fetches "
+    "a new one and retries once"
+)
+
+#: WeCom's errcodes (docs/wecom-and-qrconnect.md section 1.2). Several numbers mean
+#: something else than on an Official Account (40001: a bad secret, not a bad token;
+#: 50001: a redirect domain, not a user), so each provider has its own table.
+WECOM_MEANINGS: dict[int, _Meaning] = {
+    -1: _Meaning(SystemBusyError),
+    40001: _Meaning(AppConfigError, "the app's secret is not valid", _WECOM_WRONG_CREDENTIAL),
+    40091: _Meaning(
+        AppConfigError, "the secret is not valid for this corp", _WECOM_WRONG_CREDENTIAL
+    ),
+    40013: _Meaning(
+        AppConfigError,
+        "the corp id (WECHAT_CORP_ID) is not valid",
+        "the corp id is wrong: WeCom knows no corp WECHAT_CORP_ID={app_id}; copy it from "
+        "the WeCom admin (My Company > Company Information > Corp ID)",
+    ),
+    40056: _Meaning(
+        AppConfigError,
+        "the AgentId (WECHAT_AGENT_ID) is not valid",
+        "the AgentId is wrong: WECHAT_AGENT_ID must be the AgentId shown on the app's page "
+        "in the WeCom admin (App Management)",
+    ),
+    40014: _Meaning(InvalidCredentialError, advice=_WECOM_REJECTED),
+    42001: _Meaning(InvalidCredentialError, advice=_WECOM_REJECTED),
+    40029: _Meaning(InvalidCodeError),
+    45009: _Meaning(
+        QuotaExceededError,
+        advice="WeCom's frequency limit for this call is reached: wait (a minute-limit "
+        "block lasts 60 s, an hour-limit block an hour) and share tokens through one store",
+    ),
+    45033: _Meaning(
+        QuotaExceededError,
+        advice="too many concurrent calls to WeCom: wait a moment and try again",
+    ),
+    48002: _Meaning(
+        ScopeError,
+        "this API is not permitted for the app",
+        "the app may not call this API: check the app's permissions in the WeCom admin",
+    ),
+    50001: _Meaning(
+        AppConfigError,
+        "the redirect URL's domain is not a trusted domain of this app",
+        "the login's redirect URL is not on the app's trusted domain: set it in the WeCom "
+        "admin (App Management > the app > Web Authorization and JS-SDK), exactly the "
+        "host and port of WECHAT_PUBLIC_URL",
+    ),
+    60020: _Meaning(
+        AppConfigError,
+        "this server's IP address is not a trusted IP of the app",
+        "{ip} is not a trusted IP of the app: add it in the WeCom admin (App Management > "
+        "the app > Trusted IPs)",
+    ),
+}
+
+
+def error_for(
+    errcode: int, errmsg: str, meanings: dict[int, _Meaning] = MEANINGS
+) -> WeChatAPIError:
+    """Build the typed error for an ``errcode`` WeChat (or, with ``WECOM_MEANINGS``,
+    WeCom) returned."""
+    meaning = meanings.get(errcode)
     if meaning is None:
         return WeChatAPIError(errcode, errmsg)
     plain = meaning.plain
     return meaning.error(errcode, f"{errmsg} ({plain})" if plain else errmsg)
 
 
-def explain(exc: Exception, app_id: str = "") -> str:
+def explain(exc: Exception, app_id: str = "", meanings: dict[int, _Meaning] = MEANINGS) -> str:
     """What went wrong and what to do, for the person running the app.
 
     The errcode decides the advice; WeChat's errmsg ("invalid ip 1.2.3.4 ipv6 ...,
@@ -185,10 +252,10 @@ def explain(exc: Exception, app_id: str = "") -> str:
         return str(exc)
     if exc.errcode == -1:
         return f"WeChat could not be reached or answered garbage: {exc.errmsg}"
-    meaning = MEANINGS.get(exc.errcode)
+    meaning = meanings.get(exc.errcode)
     if meaning is None or meaning.advice is None:
         return f"WeChat answered errcode {exc.errcode}: {exc.errmsg}"
-    seen = re.search(r"invalid ip ([0-9A-Fa-f.:]+)", exc.errmsg)
+    seen = re.search(r"(?:invalid|from) ip:? ([0-9A-Fa-f.:]+)", exc.errmsg)
     ip = f"this server's IP {seen.group(1).rstrip(',')}" if seen else "this server's IP"
     return meaning.advice.format(app_id=app_id, ip=ip) + f" (errcode {exc.errcode})"
 

@@ -21,7 +21,14 @@ from urllib.parse import parse_qs, quote
 
 from . import answers
 from .answers import Respond
-from .protocol import MAX_CODE_LENGTH, SCOPES, SERVER_CHECK_FIELDS
+from .errors import CryptoError
+from .messages import MAX_MESSAGE_BYTES, Message
+from .protocol import (
+    ENCRYPT_TYPE_AES,
+    ENCRYPTED_CHECK_FIELDS,
+    MAX_CODE_LENGTH,
+    SERVER_CHECK_FIELDS,
+)
 from .render import script_safe_json
 from .rules import Rules
 from .session import EMPTY, PendingLogin, Session, make_state, valid_state
@@ -35,8 +42,9 @@ from .urls import (
     origin_of,
     qrconnect_url,
     safe_next,
+    wecom_login_url,
 )
-from .user import WeChatUser
+from .user import User
 
 log = logging.getLogger("wechat_middleware")
 
@@ -54,6 +62,7 @@ __all__ = [
     "CompleteLogin",
     "IOStep",
     "LoginRequired",
+    "OpenMessage",
     "PassThrough",
     "ReceiveReport",
     "RequestView",
@@ -154,11 +163,12 @@ class PassThrough:
     ticket ready off its event loop first.
     """
 
-    user: WeChatUser | None
+    user: User | None
     is_wechat: bool
     page: Page
     wants_signature: bool
     logins_paused: bool = False  # just logged out (or declined): no silent login now
+    message: Message | None = None  # a push to the verify path, decrypted
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,14 +200,54 @@ class ReceiveReport:
     body: bytes = b""
 
 
-IOStep = CompleteLogin | ClaimServerCheck | SignConfig | ReceiveReport
-IO_STEPS = (CompleteLogin, ClaimServerCheck, SignConfig, ReceiveReport)  # for isinstance
-Action = Respond | CompleteLogin | ClaimServerCheck | SignConfig | ReceiveReport | PassThrough
+@dataclass(frozen=True, slots=True)
+class OpenMessage:
+    """A push to the verify path whose query is correctly signed: the adapter reads at
+    most ``max_body`` bytes of the body into ``body``; then an encrypted message (its
+    ``msg_signature`` covers the ciphertext in the body) is checked and decrypted, the
+    ``timestamp``+``nonce`` claimed once (I/O), and the app called with the message (the
+    adapter hands the body it read on to the app)."""
+
+    key: str
+    page: Page
+    msg_signature: str | None  # None: a plain message (an Official Account's)
+    timestamp: str
+    nonce: str
+    max_body: int = MAX_MESSAGE_BYTES
+    body: bytes = b""
+
+    def opened(self, rules: Rules) -> Respond | PassThrough:
+        """Pure: the push checked and decrypted, as what the app is called with (the
+        replay claim comes after, in :mod:`wechat_middleware.login`)."""
+        if self.msg_signature is None:
+            message = Message.read(self.body) if len(self.body) <= self.max_body else None
+            return PassThrough(None, False, self.page, False, message=message)
+        if len(self.body) > self.max_body:
+            return answers.text(413, "message too large")
+        if rules.crypto is None:
+            log.warning(
+                "an encrypted push arrived but there is no WECHAT_ENCODING_AES_KEY to open it"
+            )
+            return answers.text(403, "encrypted messages are not configured")
+        try:
+            plain = rules.crypto.decrypt(self.msg_signature, self.timestamp, self.nonce, self.body)
+        except CryptoError as exc:
+            log.warning("rejected an encrypted push: %s", exc)
+            return answers.text(403, "invalid signature")
+        message = Message.read(plain, rules.crypto)
+        return PassThrough(None, False, self.page, False, message=message)
+
+
+IOStep = CompleteLogin | ClaimServerCheck | SignConfig | ReceiveReport | OpenMessage
+IO_STEPS = (CompleteLogin, ClaimServerCheck, SignConfig, ReceiveReport, OpenMessage)
+Action = (
+    Respond | CompleteLogin | ClaimServerCheck | SignConfig | ReceiveReport | OpenMessage
+) | PassThrough
 
 
 def with_body(step: IOStep, body: bytes) -> IOStep:
     """``step`` with the request body it asked for (``max_body``) read in."""
-    return replace(step, body=body) if isinstance(step, ReceiveReport) else step
+    return replace(step, body=body) if isinstance(step, ReceiveReport | OpenMessage) else step
 
 
 def session_of(cookie_header: str, rules: Rules) -> Session:
@@ -250,38 +300,88 @@ def fresh_timestamp(timestamp: str, now: float) -> bool:
 
 
 def _verify(view: RequestView, rules: Rules, now: float) -> Action:
-    """WeChat's server check (GET) and authenticated message pushes (POST)."""
+    """The server check (GET) and message pushes (POST): WeChat's plainly signed ones,
+    and the encrypted ones of WeCom and of an Official Account in safe mode."""
     if view.method not in ("GET", "HEAD", "POST"):
         return answers.text(405, "method not allowed", [("Allow", "GET, POST")])
     query = _parse_query(view.query)
-    fields = {}
-    for name in SERVER_CHECK_FIELDS:
-        values = query.get(name) if query is not None else None
-        if not values or len(values) != 1:
-            return answers.text(403, "invalid signature")
-        fields[name] = values[0]
-    if not verify_server_check(rules.server_token, fields):
+    if rules.wecom:
+        return _verify_wecom(view, rules, now, query)
+    fields = _fields(query, SERVER_CHECK_FIELDS)
+    if fields is None or not verify_server_check(rules.server_token, fields):
         log.warning("rejected a server-check request with an invalid signature")
         return answers.text(403, "invalid signature")
-    if not fresh_timestamp(fields["timestamp"], now):
-        log.warning(
-            "rejected a correctly signed server-check request: its timestamp is more than "
-            "%d s from this server's clock (clock skew, or a replayed request)",
-            MAX_CLOCK_SKEW,
-        )
-        return answers.text(403, "timestamp too old (clock skew?)")
-    then: Respond | PassThrough
+    stale = _stale(fields["timestamp"], now)
+    if stale is not None:
+        return stale
+    key = rules.keys.used_server_check(fields["timestamp"], fields["nonce"])
+    assert query is not None
     if view.method == "POST":
-        then = PassThrough(None, False, view, wants_signature=False)
-    else:
-        assert query is not None
-        echostr = query.get("echostr", [""])
-        if len(echostr) != 1 or len(echostr[0]) > MAX_ECHOSTR_LENGTH:
-            return answers.text(400, "bad echostr")
-        then = answers.text(200, echostr[0])
-    return ClaimServerCheck(
-        rules.keys.used_server_check(fields["timestamp"], fields["nonce"]), then
+        if _single(query, "encrypt_type") == ENCRYPT_TYPE_AES:
+            # Safe mode: the query's signature covers no ciphertext; msg_signature does.
+            msg_signature = _single(query, "msg_signature")
+            if msg_signature is None:
+                return answers.text(403, "invalid signature")
+        else:
+            msg_signature = None
+        return OpenMessage(key, view, msg_signature, fields["timestamp"], fields["nonce"])
+    echostr = query.get("echostr", [""])
+    if len(echostr) != 1 or len(echostr[0]) > MAX_ECHOSTR_LENGTH:
+        return answers.text(400, "bad echostr")
+    return ClaimServerCheck(key, answers.text(200, echostr[0]))
+
+
+def _verify_wecom(
+    view: RequestView, rules: Rules, now: float, query: dict[str, list[str]] | None
+) -> Action:
+    """WeCom's URL check decrypts ``echostr`` and answers its plain text; its pushes
+    are encrypted (docs/wecom-and-qrconnect.md section 1.6)."""
+    fields = _fields(query, ENCRYPTED_CHECK_FIELDS)
+    if fields is None or rules.crypto is None:
+        if rules.crypto is None:
+            log.warning(
+                "a WeCom callback arrived but WECHAT_TOKEN and WECHAT_ENCODING_AES_KEY are "
+                "not both set: it cannot be checked"
+            )
+        return answers.text(403, "invalid signature")
+    timestamp, nonce = fields["timestamp"], fields["nonce"]
+    key = rules.keys.used_server_check(timestamp, nonce)
+    if view.method == "POST":
+        stale = _stale(timestamp, now)  # the body's signature is checked with the body
+        return stale or OpenMessage(key, view, fields["msg_signature"], timestamp, nonce)
+    assert query is not None
+    echostr = _single(query, "echostr")
+    if echostr is None or len(echostr) > MAX_ECHOSTR_LENGTH:
+        return answers.text(403, "invalid signature")
+    try:
+        plain = rules.crypto.verify_url(fields["msg_signature"], timestamp, nonce, echostr)
+    except CryptoError as exc:
+        log.warning("rejected a WeCom URL check: %s", exc)
+        return answers.text(403, "invalid signature")
+    return _stale(timestamp, now) or ClaimServerCheck(key, answers.text(200, plain))
+
+
+def _fields(query: dict[str, list[str]] | None, names: tuple[str, ...]) -> dict[str, str] | None:
+    """Each of ``names`` given exactly once, else ``None``."""
+    fields = {}
+    for name in names:
+        values = query.get(name) if query is not None else None
+        if not values or len(values) != 1:
+            return None
+        fields[name] = values[0]
+    return fields
+
+
+def _stale(timestamp: str, now: float) -> Respond | None:
+    """403 for a correctly signed request whose timestamp is outside our window."""
+    if fresh_timestamp(timestamp, now):
+        return None
+    log.warning(
+        "rejected a correctly signed server-check request: its timestamp is more than "
+        "%d s from this server's clock (clock skew, or a replayed request)",
+        MAX_CLOCK_SKEW,
     )
+    return answers.text(403, "timestamp too old (clock skew?)")
 
 
 # -- the OAuth callback and the login path ----------------------------------------------------
@@ -348,7 +448,7 @@ def _login(view: RequestView, rules: Rules, session: Session, now: float) -> Act
         return answers.text(405, "method not allowed", [("Allow", "GET")])
     query = _parse_query(view.query) or {}
     scope = _single(query, "scope")
-    if scope not in SCOPES:
+    if scope not in rules.scopes:
         scope = rules.scope
     via = _via(rules, rules.is_wechat(view.user_agent))
     next_url = safe_next(_single(query, "next") or "/")
@@ -378,18 +478,34 @@ def _start_login(
     if base is None:
         return answers.text(400, "bad Host header")
     state = make_state()
-    started = session.with_login_started(state, next_url, now, via)
+    # WeCom's answer does not say which scope was granted: keep the one asked for.
+    started = session.with_login_started(state, next_url, now, via, scope if rules.wecom else "")
+    return answers.redirect(
+        rules,
+        _login_target(rules, via, base, scope, state),
+        started,
+        secure=rules.secure(view.scheme),
+    )
+
+
+def _login_target(rules: Rules, via: str, base: str, scope: str, state: str) -> str:
+    """The provider's page a login starts at: its OAuth authorize page in the app's
+    browser, its QR login page for a desktop browser."""
     redirect_uri = base + rules.callback_path
-    if via == "qrconnect" and rules.web_app_id is not None:
-        target = qrconnect_url(rules.open_base, rules.web_app_id, redirect_uri, state)
-    else:
-        target = authorize_url(rules.open_base, rules.app_id, redirect_uri, scope, state)
-    return answers.redirect(rules, target, started, secure=rules.secure(view.scheme))
+    agent_id = rules.agent_id
+    if via == "qrconnect":
+        if agent_id is not None:
+            return wecom_login_url(rules.login_base, rules.app_id, agent_id, redirect_uri, state)
+        if rules.web_app_id is not None:
+            return qrconnect_url(rules.open_base, rules.web_app_id, redirect_uri, state)
+    return authorize_url(
+        rules.open_base, rules.app_id, redirect_uri, scope, state, agent_id=agent_id
+    )
 
 
 def _via(rules: Rules, is_wechat: bool) -> str:
-    """Inside WeChat, WeChat's OAuth; outside, the website app's QR login if any."""
-    return "qrconnect" if not is_wechat and rules.web_app_id is not None else "oauth"
+    """Inside the app's browser, its OAuth; outside, a QR login if there is one."""
+    return "qrconnect" if not is_wechat and rules.desktop_login else "oauth"
 
 
 def _logout(view: RequestView, rules: Rules, session: Session, now: float) -> Action:
@@ -428,7 +544,7 @@ class LoginRequired(Exception):
 
 def login_needed(
     rules: Rules,
-    user: WeChatUser | None,
+    user: User | None,
     scope: str,
     *,
     is_wechat: bool,
@@ -449,9 +565,14 @@ def login_needed(
     """
     if user is not None and user.has_scope(scope):
         return None
-    if not is_wechat and rules.web_app_id is None:
+    if not is_wechat and not rules.desktop_login:
         return answers.page(
-            rules, 403, "Please open this page in WeChat to log in.", "/", None, secure=False
+            rules,
+            403,
+            f"Please open this page in {rules.app_name} to log in.",
+            "/",
+            None,
+            secure=False,
         )
     back = page if navigation else local_referer(referer, site)
     target = f"{rules.login_path}?next={quote(back, safe='/')}&scope={scope}"

@@ -15,9 +15,9 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .user import WeChatUser
+from .user import User
 
-Hook = Callable[[WeChatUser, bool], Any]  # returns None, or an awaitable of None
+Hook = Callable[[User, bool], Any]  # returns None, or an awaitable of None
 
 
 class LoginHooks:
@@ -32,7 +32,7 @@ class LoginHooks:
             self._hooks = [*self._hooks, hook]
         return hook
 
-    def run(self, user: WeChatUser, is_new: bool) -> None:
+    def run(self, user: User, is_new: bool) -> None:
         """Call every hook with the user and whether they are new to this browser."""
         for hook in self._hooks:
             result = hook(user, is_new)

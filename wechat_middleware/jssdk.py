@@ -30,6 +30,16 @@ class JSSignature(TypedDict):
     url: str
 
 
+class AgentSignature(TypedDict):
+    """What ``wx.agentConfig`` needs besides ``jsApiList`` (a WeCom app)."""
+
+    corpid: str
+    agentid: str
+    timestamp: int
+    nonceStr: str
+    signature: str
+
+
 class SignatureInfo(JSSignature):
     """A signature plus the ticket it was made with: server-side only."""
 
@@ -75,9 +85,11 @@ class JSSDK:
         server_token: str | None = None,
         cache_size: int = 1024,
         clock: Callable[[], float] = time.time,
+        agent_id: str | None = None,
     ) -> None:
         self.tokens = tokens
         self.app_id = app_id
+        self.agent_id = agent_id  # a WeCom app's AgentId: it signs wx.agentConfig too
         self._server_token = server_token
         self.cache_size = cache_size
         self._clock = clock
@@ -111,6 +123,24 @@ class JSSDK:
         if rendered is None or rendered.info is not info:
             rendered = self._rendered[url] = Signed(info)
         return rendered
+
+    def agent_signature(self, url: str) -> AgentSignature:
+        """A WeCom app's ``wx.agentConfig`` signature for ``url``: the same algorithm as
+        ``wx.config``'s, with the app's own ticket (docs/wecom-and-qrconnect.md 1.5).
+        Not cached: the ticket is held in memory and a SHA-1 costs a microsecond."""
+        if self.agent_id is None:
+            raise ValueError("wx.agentConfig is WeCom's: this app has no WECHAT_AGENT_ID")
+        url = normalize_url(check_page_url(url))
+        ticket = self.tokens.agent_ticket()
+        nonce = make_nonce()
+        timestamp = int(self._clock())
+        return {
+            "corpid": self.app_id,
+            "agentid": self.agent_id,
+            "timestamp": timestamp,
+            "nonceStr": nonce,
+            "signature": jsapi_signature(ticket, nonce, timestamp, url),
+        }
 
     def create_new_signature(self, url: str) -> JSSignature:
         """Sign ``url`` now, with a new nonce and timestamp, and cache it."""
@@ -207,7 +237,7 @@ class JSSDK:
 
     def get_wechat_ticket(self, access_token: str) -> dict[str, Any]:
         """Ask WeChat for the jsapi ticket with ``access_token`` (a direct call)."""
-        return self.tokens.client.get_jsapi_ticket(access_token)
+        return self.tokens.client.fetch_ticket("jsapi_ticket", access_token)
 
     def update_access_token_or_ticket_globally(
         self, token: str | None = None, ticket: str | None = None

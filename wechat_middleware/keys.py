@@ -47,6 +47,10 @@ class StoreKeys:
         """The last failed fetch of ``kind``, kept for the back-off window."""
         return f"{self.prefix}failure:{kind}"
 
+    def ticket_budget(self, kind: str) -> str:
+        """Ticket fetches counted against the provider's hourly limit (WeCom)."""
+        return f"{self.prefix}budget:{kind}"
+
     @property
     def manual_refresh(self) -> str:
         """The seed's 5-per-2-hours counter of unforced refreshes."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from . import answers
 from .answers import Respond
@@ -27,6 +28,7 @@ from .flow import (
     ClaimServerCheck,
     CompleteLogin,
     IOStep,
+    OpenMessage,
     PassThrough,
     ReceiveReport,
     SignConfig,
@@ -42,12 +44,22 @@ from .session import Session
 from .signing import credential_id
 from .spa import diagnose, parse_report
 from .stores.base import Store
+from .tokens import Kind
+from .user import LoginResult
 
 log = logging.getLogger("wechat_middleware")
 
 STATE_CLAIM_TTL = 600.0  # as long as a state lives (session.STATE_TTL)
 SERVER_CHECK_CLAIM_TTL = 2 * MAX_CLOCK_SKEW + 60.0  # past either edge of the window
 REJECTED_TICKET_INTERVAL = 600.0  # at most one refetch a rejected ticket per 10 minutes
+
+
+class CodeExchange(Protocol):
+    """What turns a callback's code into a user: an Official Account's
+    :class:`~wechat_middleware.oauth.OAuth` or a WeCom app's
+    :class:`~wechat_middleware.wecom_login.WeComLogin`."""
+
+    def login(self, code: str, *, via: str = ..., scope: str = ...) -> LoginResult: ...
 
 
 class LoginSteps:
@@ -57,7 +69,7 @@ class LoginSteps:
         self,
         rules: Rules,
         store: Store,
-        oauth: OAuth,
+        oauth: CodeExchange,
         jssdk: JSSDK,
         limits: ExchangeLimits,
         clock: Callable[[], float],
@@ -85,7 +97,16 @@ class LoginSteps:
             return self.claim_server_check(step)
         if isinstance(step, SignConfig):
             return self.sign_config(step)
+        if isinstance(step, OpenMessage):
+            return self.open_message(step)
         return self.receive_report(step)
+
+    def open_message(self, step: OpenMessage) -> Respond | PassThrough:
+        """Check and decrypt a push (pure), then claim its timestamp and nonce once."""
+        opened = step.opened(self.rules)
+        if isinstance(opened, Respond):
+            return opened
+        return self.claim_server_check(ClaimServerCheck(step.key, opened))
 
     def sign_config(self, step: SignConfig) -> Respond:
         """The argument of ``wx.config`` for the page URL the helper asks for, plus the
@@ -96,7 +117,7 @@ class LoginSteps:
         except (WeChatError, StoreError) as exc:
             self.signing_failures.warning("no JS-SDK signature for a config request: %s", exc)
             return answers.json_error(503, "WeChat is unavailable right now; try again later")
-        config = {
+        config: dict[str, Any] = {
             "debug": request.debug,
             **{name: signed.public[name] for name in ("appId", "timestamp", "nonceStr")},
             "signature": signed.public["signature"],
@@ -105,6 +126,20 @@ class LoginSteps:
             "url": signed.public["url"],
             "ticketId": signed.ticket_id,
         }
+        if self.rules.wecom:
+            # WeCom: wx.config in beta mode (the corp's identity), then wx.agentConfig
+            # (the app's), signed with the app's own ticket (wecom-and-qrconnect.md 1.5).
+            try:
+                agent = self.jssdk.agent_signature(request.url)
+            except (WeChatError, StoreError) as exc:
+                self.signing_failures.warning("no wx.agentConfig signature: %s", exc)
+                return answers.json_error(503, "WeCom is unavailable right now; try again later")
+            config["beta"] = True
+            config["agentConfig"] = {
+                **agent,
+                "jsApiList": list(request.apis),
+                "ticketId": credential_id(self.tokens.agent_ticket()),  # for reports
+            }
         return answers.json_answer(200, script_safe_json(config))
 
     def receive_report(self, step: ReceiveReport) -> Respond:
@@ -114,8 +149,10 @@ class LoginSteps:
         report = parse_report(step.body)
         if isinstance(report, str):
             return answers.json_error(400, report)
+        # WeCom's wx.agentConfig signs with the app's own ticket, wx.config with the corp's.
+        kind: Kind = "agent_ticket" if report.err_msg.startswith("agentConfig") else "jsapi_ticket"
         try:  # the ticket every worker signs with now (the store's, if not held here)
-            current = self.tokens.cached("jsapi_ticket")
+            current = self.tokens.cached(kind)
         except StoreError:
             current = None
         held = current.value if current is not None else None
@@ -128,11 +165,11 @@ class LoginSteps:
         if diagnosis.ticket_rejected and held is not None:
             try:
                 if self.tokens.invalidate_rejected(
-                    "jsapi_ticket", held, at_most_every=REJECTED_TICKET_INTERVAL
+                    kind, held, at_most_every=REJECTED_TICKET_INTERVAL
                 ):
-                    log.warning("dropped the jsapi ticket WeChat rejected; fetching a new one")
+                    log.warning("dropped the %s WeChat rejected; fetching a new one", kind)
             except (StoreError, WeChatError) as exc:
-                log.warning("could not drop the rejected jsapi ticket: %s", exc)
+                log.warning("could not drop the rejected %s: %s", kind, exc)
         return Respond(204, [answers.NO_STORE], b"")
 
     def claim_server_check(self, step: ClaimServerCheck) -> Respond | PassThrough:
@@ -172,9 +209,11 @@ class LoginSteps:
             if not claimed:
                 log.warning("OAuth callback replayed: its state was already used")
                 return self._failed(400, "This login link was already used.", step, session)
-            via = step.pending.via if step.pending is not None else "oauth"
+            pending = step.pending
+            via = pending.via if pending is not None else "oauth"
+            scope = pending.scope if pending is not None else ""
             oauth = self.web_oauth if via == "qrconnect" and self.web_oauth else self.oauth
-            result = oauth.login(step.code, via=via)
+            result = oauth.login(step.code, via=via, scope=scope or self.rules.scope)
         except InvalidCodeError as exc:
             log.warning("OAuth code rejected by WeChat (%s)", exc.errcode)
             return self._failed(
@@ -182,10 +221,12 @@ class LoginSteps:
             )
         except (WeChatUnavailableError, SystemBusyError, StoreError) as exc:
             log.warning("login failed, WeChat or the store is unavailable: %s", exc)
-            return self._failed(503, "WeChat login is unavailable right now.", step, session)
+            return self._failed(
+                503, f"{self.rules.app_name} login is unavailable right now.", step, session
+            )
         except WeChatError as exc:
             log.warning("login failed: %s", exc)
-            return self._failed(502, "WeChat refused the login.", step, session)
+            return self._failed(502, f"{self.rules.app_name} refused the login.", step, session)
         if result.user is None:
             # A snapshot-page visitor has a virtual openid and no profile until they tap
             # through: do not log them in, and do not send them to OAuth again.
@@ -193,7 +234,7 @@ class LoginSteps:
             session = kept.pause_logins_until(self.clock() + self.rules.anonymous_pause)
             return answers.back_to(self.rules, next_url, session, secure=secure)
         user = result.user
-        is_new = session.user is None or session.user.openid != user.openid
+        is_new = session.user is None or session.user.key != user.key
         try:
             self.hooks.run(user, is_new)
         except Exception:  # the app's hook: anything it raises fails this login only

@@ -245,7 +245,7 @@ class OAuth:
 
     # -- the middleware's callback -----------------------------------------------
 
-    def login(self, code: str, *, via: str = "oauth") -> LoginResult:
+    def login(self, code: str, *, via: str = "oauth", scope: str = "") -> LoginResult:
         """Turn a callback's ``code`` into the user to keep in the session.
 
         With ``snsapi_userinfo`` the profile is fetched too; if that fails the user is
@@ -253,6 +253,7 @@ class OAuth:
         and profile fields are optional since WeChat's 2021 changes anyway. ``via``
         ``"qrconnect"``: the code came from a website app's QR login (this OAuth holds
         that app's credentials), whose ``snsapi_login`` grants the profile too.
+        ``scope`` (the one asked for) is unused: WeChat's answer says what was granted.
         """
         data = self.get_oauth_access_token(code)
         if is_snapshot(data):

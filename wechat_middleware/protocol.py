@@ -16,6 +16,10 @@ SCOPE_USERINFO = "snsapi_userinfo"
 SCOPES = (SCOPE_BASE, SCOPE_USERINFO)
 # A website app's QR login (section 9): its own scope, its own app id and secret.
 SCOPE_LOGIN = "snsapi_login"
+# WeCom's scopes (wecom-and-qrconnect.md section 1.3): silent, or the member's consent to
+# the private fields (avatar, mobile, email...), which needs the app's agentid.
+SCOPE_PRIVATEINFO = "snsapi_privateinfo"
+WECOM_SCOPES = (SCOPE_BASE, SCOPE_PRIVATEINFO)
 
 # sns/userinfo languages (section 5.5).
 LANGS = ("zh_CN", "zh_TW", "en")
@@ -43,3 +47,19 @@ SERVER_CHECK_FIELDS = ("signature", "timestamp", "nonce")
 # carries both markers, so ``wxwork`` is tested first.
 WECHAT_UA_MARKER = "MicroMessenger"
 WECOM_UA_MARKER = "wxwork"
+
+# WeCom's callback check (wecom-and-qrconnect.md section 1.6): the GET check and encrypted
+# pushes carry ``msg_signature`` over the ciphertext instead of ``signature``.
+ENCRYPTED_CHECK_FIELDS = ("msg_signature", "timestamp", "nonce")
+# Official Account safe mode adds ``encrypt_type=aes`` to its pushes (section 1.3).
+ENCRYPT_TYPE_AES = "aes"
+
+# A WeCom ``user_ticket`` lives 1,800 s; ``getuserdetail`` must be called within it
+# (wecom-and-qrconnect.md section 1.3). Userids of interconnected corps look like
+# ``CorpId/userid``; room, not garbage.
+WECOM_USER_TICKET_TTL = 1800.0
+WECOM_ID_PATTERN = re.compile(r"[A-Za-z0-9_@./-]{1,128}")
+
+# WeCom's ticket limits (wecom-and-qrconnect.md section 1.2): jsapi tickets 400 an hour per
+# corp and at most 100 an hour per app; we hold each app to 100 of each kind.
+WECOM_TICKETS_PER_HOUR = 100

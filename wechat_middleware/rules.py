@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .config import WeChatConfig
 from .keys import StoreKeys
@@ -16,12 +17,15 @@ from .protocol import WECHAT_UA_MARKER, WECOM_UA_MARKER
 from .session import SessionCodec
 from .static import Script, helper_script
 
+if TYPE_CHECKING:
+    from .crypto import MessageCrypto
+
 
 @dataclass(frozen=True, slots=True)
 class Rules:
     """The middleware's paths, who is sent to log in, and how the session is kept."""
 
-    app_id: str
+    app_id: str  # WeCom: the corp id
     verify_path: str
     callback_path: str
     login_path: str
@@ -37,8 +41,14 @@ class Rules:
     web_app_id: str | None  # desktop QR login (an Open Platform website app)
     public_url: str | None
     scope: str
+    scopes: tuple[str, ...]  # what ``?scope=`` may ask for
     open_base: str
     server_token: str | None
+    wecom: bool  # WECHAT_PROVIDER=wecom: WeCom's browser, login and callbacks
+    agent_id: str | None  # WeCom: the app's AgentId
+    login_base: str  # WeCom's web (QR) login host
+    desktop_login: bool  # browsers outside the app go to a QR login (website app, WeCom)
+    crypto: MessageCrypto | None  # the callback cipher, with an EncodingAESKey
     keys: StoreKeys
     codec: SessionCodec
     cookie_name: str
@@ -80,10 +90,16 @@ class Rules:
             web_app_id=config.web_app_id,
             public_url=config.public_url,
             scope=config.scope,
+            scopes=config.scopes,
             open_base=config.open_base,
             server_token=config.token,
+            wecom=config.is_wecom,
+            agent_id=config.agent_id,
+            login_base=config.login_base,
+            desktop_login=config.desktop_login or config.web_app_id is not None,
+            crypto=_crypto(config),
             keys=keys,
-            codec=SessionCodec(config.secret_key, config.session_max_age, app_id=config.app_id),
+            codec=SessionCodec(config.secret_key, config.session_max_age, app_id=config.app_key),
             cookie_name=config.session_cookie,
             cookie_prefix=config.session_cookie + "=",
             cookie_attributes=f"Path=/; Max-Age={config.session_max_age}; HttpOnly; SameSite=Lax",
@@ -96,10 +112,18 @@ class Rules:
         )
 
     def is_wechat(self, user_agent: str) -> bool:
-        """WeChat's in-app browser (WeCom's too when ``include_wxwork``)."""
+        """The provider's in-app browser: WeChat's (WeCom's too when ``include_wxwork``),
+        or for a WeCom app WeCom's, which says ``wxwork`` (and ``MicroMessenger``)."""
+        if self.wecom:
+            return WECOM_UA_MARKER in user_agent
         return WECHAT_UA_MARKER in user_agent and (
             self.include_wxwork or WECOM_UA_MARKER not in user_agent
         )
+
+    @property
+    def app_name(self) -> str:
+        """What the in-app browser is called, in pages that ask to open a link there."""
+        return "WeCom (企业微信)" if self.wecom else "WeChat"
 
     def passes_untouched(self, path: str, user_agent: str, cookie: str) -> bool:
         """True when the request certainly just reaches the app, with no user: not one
@@ -120,8 +144,18 @@ class Rules:
         """Whether a browser outside WeChat on a protected page is sent to log in: to
         the QR login of a website app when there is one, else to WeChat's OAuth when
         ``login_required_outside_wechat``."""
-        return self.protect_all and (self.login_outside_wechat or self.web_app_id is not None)
+        return self.protect_all and (self.login_outside_wechat or self.desktop_login)
 
     def secure(self, scheme: str) -> bool:
         """Whether the browser reaches us over https (the cookie is then ``Secure``)."""
         return self.public_url.startswith("https:") if self.public_url else scheme == "https"
+
+
+def _crypto(config: WeChatConfig) -> MessageCrypto | None:
+    """The callback cipher: WeCom's receive id is the corp id, an Official Account's
+    (safe mode) its AppID, both ``app_id`` here (docs/wecom-and-qrconnect.md section 1.6)."""
+    if config.encoding_aes_key is None or config.token is None:
+        return None
+    from .crypto import MessageCrypto
+
+    return MessageCrypto(config.token, config.encoding_aes_key, config.app_id)

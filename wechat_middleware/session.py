@@ -23,7 +23,10 @@ from typing import Any
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from .user import WeChatUser
+from .protocol import SCOPES, WECOM_SCOPES
+from .user import User, user_from_dict
+
+_PENDING_SCOPES = frozenset(SCOPES + WECOM_SCOPES)
 
 STATE_TTL = 600.0
 STATE_LENGTH = 32
@@ -52,6 +55,7 @@ class PendingLogin:
     next: str
     started: float
     via: str = "oauth"  # or "qrconnect": which app's credentials exchange the code
+    scope: str = ""  # the scope asked for, when the answer will not say (WeCom)
 
     def expired(self, now: float) -> bool:
         return not (0 <= now - self.started < STATE_TTL)
@@ -61,21 +65,21 @@ class PendingLogin:
 class Session:
     """What the cookie holds. Immutable: changes make a new Session to write back."""
 
-    user: WeChatUser | None = None
+    user: User | None = None
     pending: PendingLogin | None = None
     attempts: tuple[int, float] = (0, 0.0)  # OAuth redirects and when the first was
     anonymous_until: float = 0.0  # snapshot-page visitors are not sent to OAuth again
     completed: PendingLogin | None = None  # the last login this browser completed
 
     def with_login_started(
-        self, state: str, next_url: str, now: float, via: str = "oauth"
+        self, state: str, next_url: str, now: float, via: str = "oauth", scope: str = ""
     ) -> Session:
         count, since = self.attempts
         if now - since >= LOOP_WINDOW:
             count, since = 0, now
         return replace(
             self,
-            pending=PendingLogin(state, next_url, now, via),
+            pending=PendingLogin(state, next_url, now, via, scope),
             attempts=(count + 1, since),
         )
 
@@ -83,7 +87,7 @@ class Session:
         count, since = self.attempts
         return count >= LOOP_LIMIT and now - since < LOOP_WINDOW
 
-    def logged_in(self, user: WeChatUser, completed: PendingLogin | None = None) -> Session:
+    def logged_in(self, user: User, completed: PendingLogin | None = None) -> Session:
         """Logged in as ``user``; ``completed`` is the login that did it, so that its
         callback loaded again (the back button) goes to the page instead of failing."""
         return Session(user=user, completed=completed)
@@ -141,8 +145,7 @@ class SessionCodec:
         value = self._serializer.dumps(data)
         if len(value) > MAX_COOKIE_BYTES and session.user is not None:
             # A huge profile must not cost the login: keep the identity only.
-            slim = WeChatUser(openid=session.user.openid, scope=session.user.scope)
-            data["u"] = slim.to_dict()
+            data["u"] = session.user.slim().to_dict()
             value = self._serializer.dumps(data)
         if len(value) > MAX_COOKIE_BYTES and "c" in data:
             del data["c"]  # only the back button's convenience
@@ -185,7 +188,7 @@ class SessionCodec:
         if not isinstance(data, dict):
             return EMPTY
         return Session(
-            user=WeChatUser.from_dict(data["u"]) if isinstance(data.get("u"), dict) else None,
+            user=user_from_dict(data["u"]) if isinstance(data.get("u"), dict) else None,
             pending=_pending(data.get("p")),
             completed=_pending(data.get("c")),
             attempts=_attempts(data.get("a")),
@@ -195,19 +198,22 @@ class SessionCodec:
 
 def _pending_data(login: PendingLogin) -> list[Any]:
     data: list[Any] = [login.state, login.next, login.started]
+    if login.scope:
+        return [*data, login.via, login.scope]
     return data if login.via == "oauth" else [*data, login.via]
 
 
 def _pending(raw: object) -> PendingLogin | None:
-    if not (isinstance(raw, list) and len(raw) in (3, 4)):
+    if not (isinstance(raw, list) and len(raw) in (3, 4, 5)):
         return None
     state, next_url, started = raw[:3]
-    via = raw[3] if len(raw) == 4 else "oauth"
+    via = raw[3] if len(raw) >= 4 else "oauth"
+    scope = raw[4] if len(raw) == 5 else ""
     if not (isinstance(state, str) and valid_state(state) and isinstance(next_url, str)):
         return None
-    if via not in ("oauth", "qrconnect"):
+    if via not in ("oauth", "qrconnect") or scope not in ("", *_PENDING_SCOPES):
         return None
-    return PendingLogin(state, next_url, _number(started), via)
+    return PendingLogin(state, next_url, _number(started), via, scope)
 
 
 def _attempts(raw: object) -> tuple[int, float]:

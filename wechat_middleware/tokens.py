@@ -23,9 +23,9 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
-from .client import WeChatClient
+from .errors import MEANINGS as WECHAT_MEANINGS
 from .errors import (
     InvalidCredentialError,
     QuotaExceededError,
@@ -41,8 +41,24 @@ from .stores.base import Broadcast, Store
 log = logging.getLogger("wechat_middleware")
 _T = TypeVar("_T")
 
-Kind = Literal["access_token", "jsapi_ticket"]
-KINDS: tuple[Kind, ...] = ("access_token", "jsapi_ticket")
+#: ``agent_ticket`` is a WeCom app's own ticket (``wx.agentConfig``); an Official
+#: Account has only the token and the jsapi ticket.
+Kind = Literal["access_token", "jsapi_ticket", "agent_ticket"]
+KINDS: tuple[Kind, ...] = ("access_token", "jsapi_ticket", "agent_ticket")
+TICKET_WINDOW = 3600.0  # the window of a provider's hourly ticket limit
+
+
+class CredentialSource(Protocol):
+    """Where the token and tickets come from: a WeChat or a WeCom client."""
+
+    app_id: str
+    api_base: str
+    meanings: Any  # the provider's errcode table, to rebuild a stored failure
+
+    def fetch_access_token(self, endpoint: str, force_refresh: bool) -> dict[str, Any]: ...
+
+    def fetch_ticket(self, kind: str, access_token: str) -> dict[str, Any]: ...
+
 
 #: The seed's rule for unforced manual refreshes: at most 5 within 2 hours.
 MANUAL_REFRESH_LIMIT = 5
@@ -93,7 +109,7 @@ class TokenManager:
 
     def __init__(
         self,
-        client: WeChatClient,
+        client: CredentialSource,
         store: Store,
         *,
         endpoint: str = "stable",
@@ -106,9 +122,12 @@ class TokenManager:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         keys: StoreKeys | None = None,
+        tickets_per_hour: int | None = None,
     ) -> None:
         self.client = client
         self.store = store
+        # WeCom limits ticket fetches an hour (a forced refresh loop must not hit it).
+        self.tickets_per_hour = tickets_per_hour
         # Change notices, when the store can send them (Redis); else copies age out.
         self._broadcast = store if isinstance(store, Broadcast) else None
         self.endpoint = endpoint
@@ -140,6 +159,11 @@ class TokenManager:
         """The ticket; every signed page asks, so the in-process copy is read first."""
         held = self._held("jsapi_ticket")
         return held.value if held is not None else self.get("jsapi_ticket").value
+
+    def agent_ticket(self) -> str:
+        """A WeCom app's own ticket, for ``wx.agentConfig``."""
+        held = self._held("agent_ticket")
+        return held.value if held is not None else self.get("agent_ticket").value
 
     def get(self, kind: Kind) -> Credential:
         """The current credential, fetching it (once, for everyone) when needed."""
@@ -351,14 +375,15 @@ class TokenManager:
         recent = self.store.get(failure_key)
         if recent is not None and not force_refresh:
             self._failing_until[kind] = time.monotonic() + self.failure_backoff
-            raise _failure_from(recent)
+            raise _failure_from(recent, getattr(self.client, "meanings", WECHAT_MEANINGS))
         now = self.clock()
         try:
             if kind == "access_token":
-                data = self._fetch_token(force_refresh)
+                data = self.client.fetch_access_token(self.endpoint, force_refresh)
                 value, expires_in = str(data["access_token"]), float(data["expires_in"])
             else:
-                data = self._with_token(self.client.get_jsapi_ticket)
+                self._spend_ticket_budget(kind)
+                data = self.with_access_token(lambda token: self.client.fetch_ticket(kind, token))
                 value, expires_in = str(data["ticket"]), float(data["expires_in"])
         except WeChatError as exc:
             backoff = (
@@ -373,13 +398,22 @@ class TokenManager:
         log.info("fetched a new %s (expires in %.0fs)", kind, expires_in)
         return credential
 
-    def _fetch_token(self, force_refresh: bool) -> dict[str, Any]:
-        if self.endpoint == "classic":
-            return self.client.get_access_token()
-        return self.client.get_stable_access_token(force_refresh=force_refresh)
+    def _spend_ticket_budget(self, kind: Kind) -> None:
+        """Count a ticket fetch against the provider's hourly limit, shared by every
+        worker; over it, fail as the provider would without calling it."""
+        if self.tickets_per_hour is None:
+            return
+        used = self.store.incr(self.keys.ticket_budget(kind), TICKET_WINDOW)
+        if used > self.tickets_per_hour:
+            raise QuotaExceededError(
+                45009,
+                f"not fetching the {kind}: {self.tickets_per_hour} fetches within the hour "
+                "already (WeCom's limit); the ticket already held keeps being served",
+            )
 
-    def _with_token(self, call: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
-        """Call with the access token; on 40001/40014/42001 drop it, refresh, retry once."""
+    def with_access_token(self, call: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+        """Call with the access token; when it is rejected (WeChat's 40001/40014/42001,
+        WeCom's 40014/42001) drop it, refresh, retry once."""
         token = self.access_token()
         try:
             return call(token)
@@ -482,7 +516,7 @@ class TokenManager:
             self.store.release_lock(lock_name, owner)
 
 
-def _failure_from(raw: str) -> WeChatError:
+def _failure_from(raw: str, meanings: Any = WECHAT_MEANINGS) -> WeChatError:
     try:
         errcode, errmsg = json.loads(raw)
         errcode = int(errcode)
@@ -491,4 +525,4 @@ def _failure_from(raw: str) -> WeChatError:
         errcode, errmsg = -1, "unknown"
     if errcode == -1:
         return WeChatUnavailableError(f"recent failure, backing off: {errmsg}")
-    return error_for(errcode, f"recent failure, backing off: {errmsg}")
+    return error_for(errcode, f"recent failure, backing off: {errmsg}", meanings)

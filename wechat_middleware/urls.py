@@ -184,11 +184,14 @@ def authorize_url(
     state: str,
     *,
     force_popup: bool = False,
+    agent_id: str | None = None,
 ) -> str:
     """WeChat's OAuth authorize URL, parameters in the documented order (section 5.1).
 
     ``#wechat_redirect`` is required: without it WeChat shows an error page instead of
-    the consent screen.
+    the consent screen. A WeCom app passes its corp id as ``app_id`` and its
+    ``agent_id``, which ``snsapi_privateinfo`` needs (docs/wecom-and-qrconnect.md
+    section 1.3).
     """
     params = [
         ("appid", app_id),
@@ -197,6 +200,8 @@ def authorize_url(
         ("scope", scope),
         ("state", state),
     ]
+    if agent_id is not None:
+        params.append(("agentid", agent_id))
     if force_popup:
         params.append(("forcePopup", "true"))
     query = urlencode(params, quote_via=quote, safe="")
@@ -215,6 +220,22 @@ def qrconnect_url(open_base: str, web_app_id: str, redirect_uri: str, state: str
     ]
     query = urlencode(params, quote_via=quote, safe="")
     return f"{open_base}/connect/qrconnect?{query}#wechat_redirect"
+
+
+def wecom_login_url(
+    login_base: str, corp_id: str, agent_id: str, redirect_uri: str, state: str
+) -> str:
+    """WeCom's web login page for a self-built app (docs/wecom-and-qrconnect.md section
+    1.4): a QR code to scan with WeCom, or the WeCom desktop client's one-click login."""
+    params = [
+        ("login_type", "CorpApp"),
+        ("appid", corp_id),
+        ("agentid", agent_id),
+        ("redirect_uri", redirect_uri),
+        ("state", state),
+    ]
+    query = urlencode(params, quote_via=quote, safe="")
+    return f"{login_base}/wwlogin/sso/login?{query}"
 
 
 def local_referer(referer: str, site: str | None) -> str:

@@ -21,10 +21,12 @@ from .limits import ExchangeLimits
 from .login import LoginSteps
 from .logs import ThrottledWarning
 from .oauth import OAuth
-from .protocol import SCOPE_BASE
+from .protocol import SCOPE_BASE, WECOM_TICKETS_PER_HOUR
 from .rules import Rules
 from .stores import Store, default_store_url, open_store
 from .tokens import TokenManager
+from .wecom_client import WeComClient
+from .wecom_login import WeComLogin
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
@@ -44,13 +46,14 @@ class WeChat:
         config: WeChatConfig,
         *,
         store: Store | None = None,
-        client: WeChatClient | None = None,
+        client: WeChatClient | WeComClient | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.clock = clock
         self.store = store or open_store(config.store or default_store_url(), clock=clock)
-        self.client = client or WeChatClient(
+        client_class = WeComClient if config.is_wecom else WeChatClient
+        self.client = client or client_class(
             config.app_id,
             config.app_secret,
             api_base=config.api_base,
@@ -59,7 +62,7 @@ class WeChat:
         )
         # Keyed by app and issuer: a store shared with another app, or that still holds
         # what another WeChat (a fake, a staging host) issued, never mixes credentials.
-        self.keys = StoreKeys.for_app(config.app_id, config.api_base)
+        self.keys = StoreKeys.for_app(config.app_key, config.api_base)
         self.tokens = TokenManager(
             self.client,
             self.store,
@@ -67,6 +70,7 @@ class WeChat:
             margin=config.refresh_margin,
             clock=clock,
             keys=self.keys,
+            tickets_per_hour=WECOM_TICKETS_PER_HOUR if config.is_wecom else None,
         )
         self.jssdk = JSSDK(
             self.tokens,
@@ -74,6 +78,7 @@ class WeChat:
             server_token=config.token,
             cache_size=config.url_cache_size,
             clock=clock,
+            agent_id=config.agent_id,
         )
         self.hooks = LoginHooks()
         # A website app (desktop QR login) has its own credentials and its own users'
@@ -95,15 +100,21 @@ class WeChat:
             )
         # While WeChat is down every page fails to sign alike: one line per back-off window.
         self.signing_failures = ThrottledWarning(self.tokens.failure_backoff)
-        self.oauth = OAuth(
-            self.client,
-            self.store,
-            scope=config.scope,
-            # Without a public URL the callback's host is known only per request.
-            redirect_url=config.public_url + config.callback_path if config.public_url else None,
-            clock=clock,
-            keys=self.keys,
-        )
+        self.oauth: OAuth | WeComLogin
+        if isinstance(self.client, WeComClient):
+            self.oauth = WeComLogin(self.client, self.tokens)
+        else:
+            self.oauth = OAuth(
+                self.client,
+                self.store,
+                scope=config.scope,
+                # Without a public URL the callback's host is known only per request.
+                redirect_url=(
+                    config.public_url + config.callback_path if config.public_url else None
+                ),
+                clock=clock,
+                keys=self.keys,
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> WeChat:
@@ -121,6 +132,8 @@ class WeChat:
         return cls(config)
 
     def __repr__(self) -> str:
+        if self.config.is_wecom:
+            return f"WeChat(corp_id={self.config.app_id!r}, agent_id={self.config.agent_id!r})"
         return f"WeChat(app_id={self.config.app_id!r})"
 
     @cached_property

@@ -11,9 +11,10 @@ Behind a reverse proxy the URL the browser sees must be the one signed: set
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .answers import Respond
 from .context import WeChatContext, bound
@@ -67,7 +68,9 @@ class WeChatMiddleware:
         action = decide(view, rules, session_of(cookie, rules), self.clock())
         if isinstance(action, IO_STEPS):
             if action.max_body:
-                action = with_body(action, _read_body(environ, action.max_body))
+                body = _read_body(environ, action.max_body)
+                action = with_body(action, body)
+                _hand_on(environ, body)  # the app may read the body too (a push)
             action = self.steps.perform(action)
         if isinstance(action, Respond):
             start_response(_STATUS_LINES[action.status], action.headers)
@@ -78,6 +81,7 @@ class WeChatMiddleware:
             user=action.user,
             is_wechat_browser=action.is_wechat,
             logins_paused=action.logins_paused,
+            message=action.message,
         )
         return self.app(environ, start_response)
 
@@ -157,6 +161,38 @@ def _read_body(environ: WSGIEnvironment, limit: int) -> bytes:
         return b""
     data: bytes = environ["wsgi.input"].read(min(int(length), limit + 1))
     return data
+
+
+def _hand_on(environ: WSGIEnvironment, head: bytes) -> None:
+    """Give the app the whole body again: what was read, then the unread rest."""
+    if not head:
+        return
+    rest = environ["wsgi.input"]
+    length = int(environ["CONTENT_LENGTH"])
+    environ["wsgi.input"] = (
+        io.BytesIO(head) if len(head) >= length else io.BufferedReader(_Rest(head, rest))
+    )
+
+
+class _Rest(io.RawIOBase):
+    """A stream of ``head`` followed by what ``tail`` has left."""
+
+    def __init__(self, head: bytes, tail: Any) -> None:
+        self._head = head
+        self._tail = tail
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            size = min(len(buffer), len(self._head))
+            buffer[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        data = self._tail.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _port(raw: str | None) -> int | None:

@@ -21,7 +21,7 @@ class Flow:
     def __init__(self, config: WeChatConfig, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.clock = clock
-        self.rules = Rules.from_config(config, StoreKeys.for_app(config.app_id, config.api_base))
+        self.rules = Rules.from_config(config, StoreKeys.for_app(config.app_key, config.api_base))
         self.codec = self.rules.codec
 
     @classmethod

@@ -14,7 +14,7 @@ from ..asgi import WeChatMiddleware, login_required
 from ..context import WeChatContext
 from ..flow import LoginRequired
 from ..protocol import SCOPE_BASE
-from ..user import WeChatUser
+from ..user import User
 
 __all__ = ["WeChatMiddleware", "get_wechat", "login_required", "require_wechat_user"]
 
@@ -30,7 +30,7 @@ def get_wechat(request: Request) -> WeChatContext:
     return context
 
 
-def require_wechat_user(scope: str = SCOPE_BASE) -> Callable[[Request], WeChatUser]:
+def require_wechat_user(scope: str = SCOPE_BASE) -> Callable[[Request], User]:
     """FastAPI dependency: ``user: WeChatUser = Depends(require_wechat_user(scope=...))``.
 
     The user logged in with ``scope``; otherwise the request is answered as a marked
@@ -38,7 +38,7 @@ def require_wechat_user(scope: str = SCOPE_BASE) -> Callable[[Request], WeChatUs
     :class:`~wechat_middleware.asgi.WeChatMiddleware`, and the endpoint never runs.
     """
 
-    def dependency(request: Request) -> WeChatUser:
+    def dependency(request: Request) -> User:
         context = get_wechat(request)
         headers = request.headers
         answer = context.login_needed(

@@ -143,8 +143,9 @@
     var config = {};  // wx.config gets the answer without the fields meant for reports
     for (var key in answer) {
       if (Object.prototype.hasOwnProperty.call(answer, key) && key !== "url" &&
-          key !== "ticketId") { config[key] = answer[key]; }
+          key !== "ticketId" && key !== "agentConfig") { config[key] = answer[key]; }
     }
+    var agent = answer.agentConfig || null;  // WeCom: the app's identity, after the corp's
     loadSdk(function (ok) {
       if (round !== current) { return; }
       if (!ok) { fail(round, "JS-SDK could not be loaded from " + SETTINGS.jssdkUrl); return; }
@@ -162,12 +163,38 @@
       // after a failure, but after wx.error, which has settled the round by then. (After a
       // first configuration it may run them at once: a later wx.error still counts.)
       wx.ready(guarded(function () {
-        if (round === current && round.state === "pending") {
-          round.state = "ready";
-          resolveWaiters();
-        }
+        if (round !== current || round.state !== "pending") { return; }
+        if (agent) { agentConfigure(round, agent); return; }
+        round.state = "ready";
+        resolveWaiters();
       }));
     });
+  }
+
+  // WeCom: wx.agentConfig with the app's signature; the round is ready when it succeeds.
+  function agentConfigure(round, agent) {
+    var wx = window.wx;
+    if (typeof wx.agentConfig !== "function") {
+      fail(round, "agentConfig:fail, wx.agentConfig is missing: load WeCom's JS-SDK");
+      return;
+    }
+    var options = {};
+    for (var key in agent) {
+      if (Object.prototype.hasOwnProperty.call(agent, key) && key !== "ticketId") {
+        options[key] = agent[key];
+      }
+    }
+    options.success = guarded(function () {
+      if (round === current && round.state === "pending") {
+        round.state = "ready";
+        resolveWaiters();
+      }
+    });
+    options.fail = guarded(function (res) {
+      round.ticketId = typeof agent.ticketId === "string" ? agent.ticketId : "";  // the app's
+      fail(round, res && res.errMsg ? String(res.errMsg) : "agentConfig:fail");
+    });
+    wx.agentConfig(options);
   }
 
   // Resolve the waiters the ready configuration covers, if it is still for this page.

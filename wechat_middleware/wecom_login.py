@@ -1,0 +1,66 @@
+"""A WeCom app's login: a callback's ``code`` becomes a :class:`WeComUser`.
+
+``wechat.oauth`` of a WeCom app. Unlike an Official Account's web OAuth there is no
+per-user token: the code is exchanged with the app's own access token
+(``auth/getuserinfo``), and a member who granted ``snsapi_privateinfo`` comes with a
+``user_ticket`` (30 minutes) for the private fields (``auth/getuserdetail``)
+(docs/wecom-and-qrconnect.md section 1.3).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .errors import WeChatError, WeChatUnavailableError
+from .protocol import MAX_CODE_LENGTH, SCOPE_BASE, SCOPE_PRIVATEINFO
+from .tokens import TokenManager
+from .user import LoginResult, WeComUser
+from .wecom_client import WeComClient
+
+log = logging.getLogger("wechat_middleware")
+
+MAX_USER_TICKET_LENGTH = 512
+
+
+class WeComLogin:
+    """Exchanges login codes with the app's access token (shared, refreshed once)."""
+
+    def __init__(self, client: WeComClient, tokens: TokenManager) -> None:
+        self.client = client
+        self.tokens = tokens
+        self.corp_id = client.app_id
+
+    def login(self, code: str, *, via: str = "oauth", scope: str = SCOPE_BASE) -> LoginResult:
+        """The user a callback's ``code`` stands for.
+
+        ``scope`` is the one the login asked for. With ``snsapi_privateinfo`` and a
+        ``user_ticket`` the private fields are fetched too; if that fails the member is
+        still logged in without them (the code is spent, the identity proven). A code
+        from the desktop web login (``via="qrconnect"``) gives the userid only.
+        """
+        if not isinstance(code, str) or not code or len(code) > MAX_CODE_LENGTH:
+            raise ValueError("code must be the non-empty 'code' WeCom added to the callback URL")
+        if via == "qrconnect":
+            scope = SCOPE_BASE
+        who = self.tokens.with_access_token(lambda token: self.client.get_user_info(token, code))
+        detail = None
+        ticket = who.get("user_ticket")
+        if (
+            scope == SCOPE_PRIVATEINFO
+            and isinstance(ticket, str)
+            and 0 < len(ticket) <= MAX_USER_TICKET_LENGTH
+        ):
+            try:
+                detail = self.tokens.with_access_token(
+                    lambda token: self.client.get_user_detail(token, ticket)
+                )
+            except WeChatError as exc:
+                log.warning(
+                    "logging in without the private fields: auth/getuserdetail failed (%s %s)",
+                    type(exc).__name__,
+                    exc.errcode,
+                )
+        user = WeComUser.from_answers(self.corp_id, who, detail, via, scope)
+        if user is None:
+            raise WeChatUnavailableError("auth/getuserinfo: the answer names no user")
+        return LoginResult(user, False)
