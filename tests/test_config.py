@@ -538,7 +538,7 @@ def test_an_agent_id_without_the_wecom_provider_is_refused() -> None:
         WeChatConfig.from_env(environ={**REQUIRED, "WECHAT_AGENT_ID": "1000002"})
 
 
-@pytest.mark.parametrize("agent_id", ["abc", "1000002 ", "１２３", "1" * 21])
+@pytest.mark.parametrize("agent_id", ["abc", "1000002 ", "\uff11\uff12\uff13", "1" * 21])
 def test_an_agent_id_is_digits(agent_id: str) -> None:
     with pytest.raises(ConfigError, match="WECHAT_AGENT_ID"):
         WeChatConfig.for_wecom("ww0123456789abcdef", "secret", agent_id)
