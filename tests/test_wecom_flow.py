@@ -145,8 +145,15 @@ def test_privateinfo_can_be_asked_for_at_the_login_path() -> None:
     assert params["scope"] == "snsapi_privateinfo" and params["agentid"] == AGENT_ID
 
 
-def test_an_official_account_scope_is_not_asked_of_wecom() -> None:
+def test_wechats_consent_scope_at_the_login_path_asks_for_wecoms() -> None:
     request = view("/wechat/login", "next=/me&scope=snsapi_userinfo")
+    _, params = redirect_params(wecom_flow().decide(request))
+    assert params["scope"] == "snsapi_privateinfo"
+
+
+@pytest.mark.parametrize("scope", ["snsapi_login", "bogus", ""])
+def test_a_scope_wecom_does_not_know_falls_back_to_the_configured_one(scope: str) -> None:
+    request = view("/wechat/login", f"next=/me&scope={scope}")
     _, params = redirect_params(wecom_flow().decide(request))
     assert params["scope"] == "snsapi_base"
 
@@ -378,3 +385,22 @@ def test_the_safe_mode_get_check_still_echoes_echostr_unchanged() -> None:
     action = flow.decide(view("/wechat/verify", safe_mode_query(echostr="abc123")))
     assert isinstance(action, ClaimServerCheck)
     assert isinstance(action.then, Respond) and action.then.body == b"abc123"
+
+
+def test_a_route_marked_for_wechats_consent_asks_wecom_for_its_own() -> None:
+    """``snsapi_userinfo`` and ``snsapi_privateinfo`` both mean the consent screen: one
+    app's markers work with either provider."""
+    from wechat_middleware.flow import login_needed
+
+    answer = login_needed(
+        wecom_flow().rules,
+        None,
+        "snsapi_userinfo",
+        is_wechat=True,
+        navigation=True,
+        page="/me",
+        referer="",
+        site="http://example.com",
+    )
+    assert answer is not None and answer.status == 302
+    assert dict(answer.headers)["Location"].endswith("scope=snsapi_privateinfo")

@@ -118,6 +118,11 @@ class WeChatContext:
         return self.user.openid if self.user else None
 
     @property
+    def userid(self) -> str | None:
+        """A WeCom member's userid (``None`` for a visitor, or on an Official Account)."""
+        return getattr(self.user, "userid", None)
+
+    @property
     def jssdk_url(self) -> str:
         return self._wechat.config.jssdk_url
 

@@ -447,9 +447,7 @@ def _login(view: RequestView, rules: Rules, session: Session, now: float) -> Act
     if view.method not in ("GET", "HEAD"):
         return answers.text(405, "method not allowed", [("Allow", "GET")])
     query = _parse_query(view.query) or {}
-    scope = _single(query, "scope")
-    if scope not in rules.scopes:
-        scope = rules.scope
+    scope = rules.own_scope(_single(query, "scope")) or rules.scope
     via = _via(rules, rules.is_wechat(view.user_agent))
     next_url = safe_next(_single(query, "next") or "/")
     if session.too_many_attempts(now):
@@ -563,6 +561,7 @@ def login_needed(
     (``Referer``, when it is ours). A browser outside WeChat with no QR login gets a
     page saying to open it in WeChat.
     """
+    scope = rules.own_scope(scope) or scope
     if user is not None and user.has_scope(scope):
         return None
     if not is_wechat and not rules.desktop_login:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .config import WeChatConfig
 from .keys import StoreKeys
-from .protocol import WECHAT_UA_MARKER, WECOM_UA_MARKER
+from .protocol import SCOPE_PRIVATEINFO, SCOPE_USERINFO, WECHAT_UA_MARKER, WECOM_UA_MARKER
 from .session import SessionCodec
 from .static import Script, helper_script
 
@@ -119,6 +119,17 @@ class Rules:
         return WECHAT_UA_MARKER in user_agent and (
             self.include_wxwork or WECOM_UA_MARKER not in user_agent
         )
+
+    def own_scope(self, scope: str | None) -> str | None:
+        """``scope`` in this provider's words, or ``None`` if it has no such scope: a
+        route marked ``snsapi_userinfo`` (WeChat's consent screen) asks WeCom for
+        ``snsapi_privateinfo`` (WeCom's), and the other way round, so one app runs
+        unchanged on either."""
+        if scope in self.scopes:
+            return scope
+        if scope in (SCOPE_USERINFO, SCOPE_PRIVATEINFO):
+            return SCOPE_PRIVATEINFO if self.wecom else SCOPE_USERINFO
+        return None
 
     @property
     def app_name(self) -> str:

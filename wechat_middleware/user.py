@@ -197,6 +197,12 @@ class WeComUser:
         """WeCom has no unionid (the same shape as :class:`WeChatUser` for templates)."""
         return None
 
+    @property
+    def nickname(self) -> None:
+        """WeCom's login carries no name (read it with ``user/get`` if needed): ``None``,
+        so a template written for :class:`WeChatUser` works unchanged."""
+        return None
+
     def has_scope(self, scope: str) -> bool:
         """``snsapi_privateinfo`` covers ``snsapi_base``."""
         return self.scope == scope or self.scope == SCOPE_PRIVATEINFO

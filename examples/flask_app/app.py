@@ -19,7 +19,7 @@ from pathlib import Path
 from flask import Flask, request
 
 from wechat_middleware import WeChat
-from wechat_middleware.user import WeChatUser
+from wechat_middleware.user import User
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 APIS = ["updateAppMessageShareData", "updateTimelineShareData"]
@@ -41,6 +41,7 @@ PAGE = app.jinja_env.from_string(
 <body>
   <h1>{{ title }}</h1>
   <p>Logged in as <span id="openid">{{ wechat.openid or "" }}</span>
+    <span id="userid">{{ wechat.userid or "" }}</span>
     {% if wechat.user and wechat.user.nickname -%}
     (<span id="nickname">{{ wechat.user.nickname }}</span>)
     {%- endif %}</p>
@@ -97,13 +98,13 @@ def orders() -> dict[str, object]:
 
 
 @wechat.on_login
-def remember(user: WeChatUser, is_new: bool) -> None:
+def remember(user: User, is_new: bool) -> None:
     """Once per login: where an app upserts its own user row. Here: a line in the file
     EXAMPLE_USERS_FILE names, when set."""
     path = os.environ.get("EXAMPLE_USERS_FILE")
     if path:
         with open(path, "a", encoding="utf-8") as users:
-            users.write(json.dumps({"openid": user.openid, "new": is_new}) + "\n")
+            users.write(json.dumps({"user": user.key, "new": is_new}) + "\n")
 
 
 @app.get("/api/me")

@@ -30,7 +30,7 @@ from starlette.staticfiles import StaticFiles
 
 from wechat_middleware import WeChat
 from wechat_middleware.asgi import WeChatMiddleware, login_required
-from wechat_middleware.user import WeChatUser
+from wechat_middleware.user import User
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 APIS = ["updateAppMessageShareData", "updateTimelineShareData"]
@@ -47,7 +47,7 @@ PAGE = """<!doctype html>
 </head>
 <body>
   <h1>{title}</h1>
-  <p>Logged in as <span id="openid">{openid}</span>{nickname}</p>
+  <p>Logged in as <span id="openid">{openid}</span><span id="userid">{userid}</span>{nickname}</p>
   <p>JS-SDK: <span id="wx-status">loading</span> (ready <span id="wx-ready-count">0</span>x)</p>
   <p>Route: <span id="route"></span></p>
   <nav>
@@ -74,6 +74,7 @@ async def render(request: Request, title: str, *, spa: bool = False) -> HTMLResp
         PAGE.format(
             title=html.escape(title),
             openid=html.escape(context.openid or ""),
+            userid=html.escape(context.userid or ""),  # a WeCom member (WECHAT_PROVIDER=wecom)
             nickname=(
                 f' (<span id="nickname">{html.escape(context.user.nickname)}</span>)'
                 if context.user and context.user.nickname
@@ -116,13 +117,13 @@ async def orders(request: Request) -> JSONResponse:
 
 
 @wechat.on_login
-def remember(user: WeChatUser, is_new: bool) -> None:
+def remember(user: User, is_new: bool) -> None:
     """Once per login: where an app upserts its own user row. Here: a line in the file
     EXAMPLE_USERS_FILE names, when set."""
     path = os.environ.get("EXAMPLE_USERS_FILE")
     if path:
         with open(path, "a", encoding="utf-8") as users:
-            users.write(json.dumps({"openid": user.openid, "new": is_new}) + "\n")
+            users.write(json.dumps({"user": user.key, "new": is_new}) + "\n")
 
 
 async def me(request: Request) -> JSONResponse:

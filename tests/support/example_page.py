@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _OPENID_RE = re.compile(r'<span id="openid">([^<]*)</span>')
+_USERID_RE = re.compile(r'<span id="userid">([^<]*)</span>')
 _CONFIG_RE = re.compile(r'<script id="wx-config" type="application/json">(.*?)</script>', re.S)
 
 
@@ -18,6 +19,7 @@ class Page:
 
     openid: str
     signature: dict[str, Any] | None
+    userid: str = ""  # a WeCom member's
 
     @classmethod
     def parse(cls, body: str) -> Page:
@@ -25,4 +27,9 @@ class Page:
         config = _CONFIG_RE.search(body)
         if openid is None or config is None:
             raise AssertionError(f"not an example app page:\n{body[:2000]}")
-        return cls(html.unescape(openid.group(1)), json.loads(config.group(1)))
+        userid = _USERID_RE.search(body)
+        return cls(
+            html.unescape(openid.group(1)),
+            json.loads(config.group(1)),
+            html.unescape(userid.group(1)) if userid else "",
+        )
