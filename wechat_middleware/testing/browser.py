@@ -36,8 +36,9 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from requests.structures import CaseInsensitiveDict
 
-from .fake_records import HEADER_SCAN, PATH_QRCONNECT
+from .fake_records import HEADER_SCAN, HEADER_USERID, PATH_QRCONNECT, PATH_WECOM_SSO
 from .fake_wechat import HEADER_CONSENT, HEADER_OPENID, HEADER_SNAPSHOT, PATH_AUTHORIZE, FakeWeChat
+from .fake_wecom import FakeWeCom
 from .lifetime import Closing
 from .transports import CLIENT_ADDRESS, Answer, ASGIApp, Network, Outgoing, Transport, WSGIApp
 from .user_agents import (
@@ -61,12 +62,15 @@ __all__ = [  # the User-Agent strings stay importable from here too (see .user_a
     "TooManyRedirects",
     "WeChatBrowser",
     "fake_wechat_env",
+    "fake_wecom_env",
 ]
 
 IN_PROCESS_BASE_URL = "http://testserver"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # A header's value; a list sends the header once per item (e.g. two Cookie headers).
 HeaderValues = Mapping[str, str | bytes | list[str | bytes] | None]
+# The login pages of both fakes: only these learn from the browser who is logging in.
+_LOGIN_PAGES = frozenset("/" + path for path in (PATH_AUTHORIZE, PATH_QRCONNECT, PATH_WECOM_SSO))
 
 
 def fake_wechat_env(fake: FakeWeChat, *, store: str = "memory://") -> dict[str, str]:
@@ -84,6 +88,26 @@ def fake_wechat_env(fake: FakeWeChat, *, store: str = "memory://") -> dict[str, 
         "WECHAT_SECRET_KEY": secrets.token_urlsafe(32),
         "WECHAT_STORE": store,
         "WECHAT_JSSDK_URL": fake.jssdk_url,  # the fake's stand-in script checks wx.config
+    }
+
+
+def fake_wecom_env(fake: FakeWeCom, *, store: str = "memory://") -> dict[str, str]:
+    """The ``WECHAT_*`` variables that point an app at ``fake`` as a WeCom self-built app
+    (its first agent). The callback Token and EncodingAESKey are the fake's own, since
+    the fake signs and encrypts the callbacks it sends; the cookie key is random."""
+    return {
+        "WECHAT_PROVIDER": "wecom",
+        "WECHAT_CORP_ID": fake.corp_id,
+        "WECHAT_CORP_SECRET": fake.agent_secret(),
+        "WECHAT_AGENT_ID": fake.agent_id,
+        "WECHAT_API_BASE": fake.api_base,
+        "WECHAT_OPEN_BASE": fake.open_base,
+        "WECHAT_LOGIN_BASE": fake.login_base,
+        "WECHAT_TOKEN": fake.callback_token,
+        "WECHAT_ENCODING_AES_KEY": fake.encoding_aes_key,
+        "WECHAT_SECRET_KEY": secrets.token_urlsafe(32),
+        "WECHAT_STORE": store,
+        "WECHAT_JSSDK_URL": fake.jssdk_url,  # wx.config and wx.agentConfig, checked
     }
 
 
@@ -192,7 +216,10 @@ class WeChatBrowser(Closing):
     WeChat, so no login) or any User-Agent string (see :mod:`.user_agents`). On
     FakeWeChat's authorize page ``openid`` picks who logs in (default: the fake's
     ``default_openid``), ``consent=False`` declines the ``snsapi_userinfo`` consent
-    screen and ``snapshot=True`` is a visitor of a Moments snapshot page. ``base_url``
+    screen and ``snapshot=True`` is a visitor of a Moments snapshot page. On
+    FakeWeCom's authorize and SSO pages ``userid`` picks the member who logs in
+    (default: its ``default_userid``; with ``openid`` and no ``userid``, a non-member),
+    and ``consent=False`` declines ``snsapi_privateinfo`` or the scan. ``base_url``
     resolves relative URLs; ``wsgi()``/``asgi()`` set it. One cookie jar (``cookies``)
     serves every site, as in a real browser.
     """
@@ -202,6 +229,7 @@ class WeChatBrowser(Closing):
         *,
         user_agent: str = "ios",
         openid: str | None = None,
+        userid: str | None = None,
         consent: bool = True,
         snapshot: bool = False,
         base_url: str | None = None,
@@ -212,6 +240,7 @@ class WeChatBrowser(Closing):
         self.user_agent = USER_AGENTS.get(user_agent, user_agent)
         self.address = address  # the peer address an in-process app sees
         self.openid = openid
+        self.userid = userid
         self.consent = consent
         self.snapshot = snapshot
         self.base_url = base_url.rstrip("/") if base_url else None
@@ -263,6 +292,7 @@ class WeChatBrowser(Closing):
         return {
             "user_agent": self.user_agent,
             "openid": self.openid,
+            "userid": self.userid,
             "consent": self.consent,
             "snapshot": self.snapshot,
             "base_url": self.base_url,
@@ -387,7 +417,7 @@ class WeChatBrowser(Closing):
         if body is not None:
             sent["Content-Length"] = str(len(body))
         in_process = self._app is not None and _origin(url) == _origin(self.base_url or "")
-        if not in_process and urlsplit(url).path in ("/" + PATH_AUTHORIZE, "/" + PATH_QRCONNECT):
+        if not in_process and urlsplit(url).path in _LOGIN_PAGES:
             sent.update(self._authorize_headers())
         sent.update(headers)
         pairs = [
@@ -404,11 +434,13 @@ class WeChatBrowser(Closing):
         return answer
 
     def _authorize_headers(self) -> dict[str, str]:
-        """How FakeWeChat's authorize page learns who is logging in and what they tap
-        (real WeChat knows the phone's user). Sent to the authorize page only."""
+        """How the fakes' login pages learn who is logging in and what they tap (real
+        WeChat and WeCom know the phone's user). Sent to the login pages only."""
         steer: dict[str, str] = {}
         if self.openid is not None:
             steer[HEADER_OPENID] = self.openid
+        if self.userid is not None:
+            steer[HEADER_USERID] = self.userid
         if not self.consent:
             steer[HEADER_CONSENT] = "deny"
         if self.snapshot:

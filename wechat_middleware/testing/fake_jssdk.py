@@ -22,6 +22,14 @@ the longer ``config:fail,Error: 系统错误,错误码:63002,invalid signature [
 reads errMsg (the server's report handler, a page's wx.error) must match on the substrings
 ``invalid signature`` / ``invalid url domain``, never on the whole string.
 
+In WeCom mode (FakeWeCom) the script also has ``wx.agentConfig``, checked against the
+agent's app ticket with the same signature and URL rules; ``wx.config`` is then checked
+against the corp ticket, with the corp id as ``appId`` (docs/wecom-and-qrconnect.md
+section 1.5). A bad agentConfig signature fails with
+``agentConfig:invalid signature more info at ...?e=40093`` (section 1.2), and outside
+the WeCom browser (no ``wxwork`` in the User-Agent) agentConfig fails. FakeWeChat's
+script has no agentConfig: the WeCom lines are cut out before it is served.
+
 The page that loads the script is on another origin (the app's port), so the check's
 endpoint answers CORS, preflight included. Every method runs with the fake's lock held,
 except :func:`cors_preflight`, which needs no state.
@@ -34,27 +42,35 @@ import functools
 import json
 import re
 from importlib import resources
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from .fake_records import (
+    AGENT_CONFIG_NOT_WECOM,
+    AGENT_CONFIG_OK,
     CONFIG_FAIL,
     CONFIG_INVALID_SIGNATURE,
     CONFIG_INVALID_URL_DOMAIN,
     CONFIG_OK,
     JS_TYPE,
     PATH_JSSDK_CONFIG,
-    FakeSettings,
+    PATH_WECOM_AGENT_CONFIG,
+    WXWORK_MARK,
     Reply,
     Request,
+    agent_config_error,
     json_reply,
 )
-from .fake_tokens import TokenRules
 
 SCRIPT_RESOURCE = "jssdk_stand_in.js"
 ENDPOINT_PLACEHOLDER = "__CONFIG_ENDPOINT__"  # a JS string literal: the config check's URL
+AGENT_ENDPOINT_PLACEHOLDER = "__AGENT_CONFIG_ENDPOINT__"  # the agentConfig check's URL
+# The script's WeCom-only lines, cut out for FakeWeChat (whose script stays as it was).
+_WECOM_LINES = re.compile(r"^ */\* FakeWeCom begin.*?/\* FakeWeCom end \*/\n", re.M | re.S)
 
 # A page on another origin (the app's port) calls the config check: allow it, without cookies.
 CORS_PATHS = frozenset({PATH_JSSDK_CONFIG})
+WECOM_CORS_PATHS = CORS_PATHS | {PATH_WECOM_AGENT_CONFIG}
 _CORS_HEADERS: tuple[tuple[str, str], ...] = (("Access-Control-Allow-Origin", "*"),)
 _CORS_PREFLIGHT_MAX_AGE = "600"
 
@@ -91,18 +107,75 @@ def cors_preflight(request: Request) -> Reply:
     return Reply(204, b"", "text/plain", tuple(headers))
 
 
-class JSSDKStandIn:
-    """Serves the script and answers its ``wx.config`` check against the fake's tickets."""
+class StandInSettings(Protocol):
+    """What the stand-in reads of its fake: whose ``appId`` wx.config must carry, the
+    hosts whose pages may call it (None: any), and the fake's address."""
 
-    def __init__(self, fake: FakeSettings, tokens: TokenRules) -> None:
+    @property
+    def app_id(self) -> str: ...
+    @property
+    def jsapi_domains(self) -> frozenset[str] | None: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+
+
+class SignatureCheck(Protocol):
+    def signature_valid(
+        self, url: str, noncestr: str, timestamp: str | int, signature: str
+    ) -> bool: ...
+
+
+class AgentCheck(Protocol):
+    """WeCom's apps: which agent ids exist, and their app tickets' signatures."""
+
+    def agent_known(self, agent_id: str) -> bool: ...
+    def agent_signature_valid(
+        self, agent_id: str, url: str, noncestr: str, timestamp: str | int, signature: str
+    ) -> bool: ...
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _signed_fields(body: dict[str, Any]) -> tuple[str, str | int, str] | None:
+    """``(nonceStr, timestamp, signature)``, or None: nothing to verify verifies nothing."""
+    timestamp = body.get("timestamp")  # a number in JS; a string is accepted too
+    nonce, signature = body.get("nonceStr"), body.get("signature")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, (str, int)):
+        return None
+    if not (isinstance(nonce, str) and isinstance(signature, str)):
+        return None
+    return nonce, timestamp, signature
+
+
+class JSSDKStandIn:
+    """Serves the script and answers its ``wx.config`` (and, with ``agents``, its
+    ``wx.agentConfig``) check against the fake's tickets."""
+
+    def __init__(
+        self, fake: StandInSettings, tokens: SignatureCheck, agents: AgentCheck | None = None
+    ) -> None:
         self.fake = fake  # its app id, safe domains and address
-        self.tokens = tokens  # the tickets a signature may be made with
+        self.tokens = tokens  # the tickets a wx.config signature may be made with
+        self.agents = agents  # WeCom mode: the apps and their tickets, for wx.agentConfig
 
     def script(self, request: Request) -> Reply:
         """The JS-SDK stand-in, asking this fake (by the host the browser used) to check."""
         host = request.headers.get("host") or f"{self.fake.host}:{self.fake.port}"
         endpoint = json.dumps(f"http://{host}/{PATH_JSSDK_CONFIG}")
         script = stand_in_script().replace(ENDPOINT_PLACEHOLDER, endpoint)
+        if self.agents is None:
+            script = _WECOM_LINES.sub("", script)
+        else:
+            agent_endpoint = json.dumps(f"http://{host}/{PATH_WECOM_AGENT_CONFIG}")
+            script = script.replace(AGENT_ENDPOINT_PLACEHOLDER, agent_endpoint)
         return Reply(200, script.encode("utf-8"), JS_TYPE, (("Cache-Control", "no-store"),))
 
     def config(self, request: Request) -> Reply:
@@ -114,33 +187,61 @@ class JSSDKStandIn:
         checked: ``landing_url`` for iOS WeChat, ``url`` for any other browser.
         """
         landing = checks_landing_url(request.headers.get("user-agent", ""))
-        reply = json_reply({"errMsg": self._result(request.body, landing)})
+        return self._answer(self._result(request.body, landing))
+
+    def agent_config(self, request: Request) -> Reply:
+        """Would WeCom accept this ``wx.agentConfig``? ``{"errMsg": "agentConfig:..."}``.
+
+        The body is as for :meth:`config`, with ``corpid`` and ``agentid`` for ``appId``.
+        """
+        return self._answer(self._agent_result(request.body, request.headers.get("user-agent", "")))
+
+    @staticmethod
+    def _answer(errmsg: str) -> Reply:
+        reply = json_reply({"errMsg": errmsg})
         return dataclasses.replace(reply, headers=reply.headers + _CORS_HEADERS)
 
-    def _result(self, raw: bytes, landing: bool) -> str:
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return CONFIG_FAIL
-        if not isinstance(body, dict):
-            return CONFIG_FAIL
-        # The app id selects the account, whose safe domains must list the page's host.
+    def _page_url(self, body: dict[str, Any], landing: bool) -> str | None:
+        """The page URL the platform checks, if it is an http(s) URL on an allowed host."""
         url = body.get("landing_url" if landing else "url")
-        if body.get("appId") != self.fake.app_id or not isinstance(url, str):
-            return CONFIG_INVALID_URL_DOMAIN
+        if not isinstance(url, str):
+            return None
         page = urlsplit(url)
         if page.scheme not in ("http", "https") or not page.hostname:
-            return CONFIG_INVALID_URL_DOMAIN
+            return None
         domains = self.fake.jsapi_domains
-        if domains is not None and page.hostname not in domains:
+        return url if domains is None or page.hostname in domains else None
+
+    def _result(self, raw: bytes, landing: bool) -> str:
+        body = _json_object(raw)
+        if body is None:
+            return CONFIG_FAIL
+        # The app id selects the account, whose safe domains must list the page's host.
+        url = self._page_url(body, landing)
+        if body.get("appId") != self.fake.app_id or url is None:
             return CONFIG_INVALID_URL_DOMAIN
-        # Nothing to verify is a signature that does not verify.
-        timestamp = body.get("timestamp")  # a number in JS; a string is accepted too
-        nonce, signature = body.get("nonceStr"), body.get("signature")
-        if isinstance(timestamp, bool) or not isinstance(timestamp, (str, int)):
-            return CONFIG_INVALID_SIGNATURE
-        if not (isinstance(nonce, str) and isinstance(signature, str)):
-            return CONFIG_INVALID_SIGNATURE
-        if not self.tokens.signature_valid(url, nonce, timestamp, signature):
+        signed = _signed_fields(body)
+        if signed is None or not self.tokens.signature_valid(url, *signed):
             return CONFIG_INVALID_SIGNATURE
         return CONFIG_OK
+
+    def _agent_result(self, raw: bytes, user_agent: str) -> str:
+        agents = self.agents
+        if agents is None or WXWORK_MARK not in user_agent.lower():
+            return AGENT_CONFIG_NOT_WECOM  # WeCom's client alone knows agentConfig
+        body = _json_object(raw)
+        if body is None:
+            return "agentConfig:fail"
+        if body.get("corpid") != self.fake.app_id:
+            return agent_config_error("invalid corpId", 40013)
+        agent_id = body.get("agentid")  # a number or a string in JS
+        agent_id = str(agent_id) if isinstance(agent_id, (str, int)) else ""
+        if not agents.agent_known(agent_id):
+            return agent_config_error("invalid agentid", 40056)
+        url = self._page_url(body, checks_landing_url(user_agent))
+        if url is None:
+            return agent_config_error("not match any reliable domain", 80001)
+        signed = _signed_fields(body)
+        if signed is None or not agents.agent_signature_valid(agent_id, url, *signed):
+            return agent_config_error("invalid signature", 40093)
+        return AGENT_CONFIG_OK

@@ -1,9 +1,14 @@
+# Over 300 lines as one job: the fakes' shared vocabulary, WeChat's and WeCom's.
 """FakeWeChat's vocabulary: WeChat's paths, codes and wording, and the records the fake keeps.
 
 Public (re-exported by :mod:`wechat_middleware.testing.fake_wechat`): the ``PATH_*``,
 ``SCOPE_*``, ``HEADER_*`` and ``CONFIG_*`` names, ``ERRMSG``, :class:`FakeUser` and
 :class:`Fault`. The rest is what the fake's modules share: a request and a reply as the
 HTTP layer hands them over, the state records, and the shapes WeChat answers in.
+
+FakeWeCom's vocabulary is at the end: the ``PATH_WECOM_*`` names, ``HEADER_USERID``,
+WeCom's errcodes and wording (``WECOM_ERRMSG``), the ticket limits, and the shapes WeCom
+answers in.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 import math
 import secrets
 import string
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
@@ -279,3 +285,100 @@ class FakeSettings(Protocol):
     default_openid: str
     web_app_id: str
     web_app_secret: str
+
+
+# --------------------------------------------------------------------------- WeCom's vocabulary
+# FakeWeCom (fake_wecom.py) speaks for qyapi.weixin.qq.com, open.weixin.qq.com and
+# login.work.weixin.qq.com from one server (docs/wecom-and-qrconnect.md section 1).
+
+PATH_WECOM_TOKEN = "cgi-bin/gettoken"  # noqa: S105 - a URL, not a password
+PATH_WECOM_JSAPI_TICKET = "cgi-bin/get_jsapi_ticket"  # the corp ticket, for wx.config
+PATH_WECOM_AGENT_TICKET = "cgi-bin/ticket/get"  # ?type=agent_config, for wx.agentConfig
+PATH_WECOM_USERINFO = "cgi-bin/auth/getuserinfo"
+PATH_WECOM_LEGACY_USERINFO = "cgi-bin/user/getuserinfo"  # the old capitalised names
+PATH_WECOM_USERDETAIL = "cgi-bin/auth/getuserdetail"
+PATH_WECOM_AUTHORIZE = PATH_AUTHORIZE  # the same page, on the same host, as WeChat's
+PATH_WECOM_SSO = "wwlogin/sso/login"  # desktop web login (QR code)
+# The stand-in's wx.agentConfig check (the WeCom client does it in-app; see PATH_JSSDK_CONFIG).
+PATH_WECOM_AGENT_CONFIG = "fake/jssdk/agent_config"
+
+SCOPE_PRIVATEINFO = "snsapi_privateinfo"
+WECOM_SCOPES = frozenset({SCOPE_BASE, SCOPE_PRIVATEINFO})
+LOGIN_TYPE_CORP_APP = "CorpApp"  # a self-built app's desktop login
+AGENT_TICKET_TYPE = "agent_config"
+WXWORK_MARK = "wxwork"  # in the WeCom browser's User-Agent (MicroMessenger is there too)
+
+# Header a test browser uses to pick the WeCom member on the authorize and SSO pages.
+HEADER_USERID = "x-fake-wecom-userid"
+
+# Hourly limits on JS-SDK tickets (section 1.2), counted over the last hour of the fake's clock.
+CORP_TICKETS_PER_CORP_HOUR = 400
+CORP_TICKETS_PER_AGENT_HOUR = 100
+AGENT_TICKETS_PER_AGENT_HOUR = 100  # section 1.5: not stated separately; the fake applies it
+
+# WeCom's words for its errcodes: English where an errmsg was seen in public (40001,
+# 40014, 42001, 40029, 45009), else Tencent's Chinese meaning (WxJava's WxCpErrorMsgEnum)
+# in English. 43001/43002 are WeChat's: WeCom's answer to a wrong method is not documented.
+WECOM_ERRMSG: dict[int, str] = {
+    -1: "system busy",
+    40001: "invalid credential",
+    40003: "invalid userid",
+    40013: "invalid corpid",
+    40014: "invalid access_token",
+    40029: "invalid code",
+    40056: "invalid agentid",
+    41001: "access_token missing",
+    41002: "corpid missing",
+    41004: "corpsecret missing",
+    41008: "missing code",
+    42001: "access_token expired",
+    43001: "require GET method",
+    43002: "require POST method",
+    45009: "api freq out of limit",
+    50001: "redirect_url not in the trusted domains of the app behind this access_token",
+    60011: "no privilege to access/modify contact/party/agent",
+    84014: "user_ticket expired",
+    84015: "invalid user_ticket",
+    84090: "user_ticket missing",
+    91040: "invalid ticket type",
+}
+WECOM_JSON_TYPE = "application/json; charset=UTF-8"
+WECOM_HELP = "https://open.work.weixin.qq.com/devtool/query?e="
+
+# What wx.agentConfig's fail() carries, shaped as the WeCom client reports it
+# ("agentConfig:invalid signature more info at ...?e=40093", section 1.2).
+AGENT_CONFIG_OK = "agentConfig:ok"
+AGENT_CONFIG_NOT_WECOM = "agentConfig:fail,not in wxwork"  # the fake's words: none published
+
+
+def agent_config_error(words: str, errcode: int) -> str:
+    return f"agentConfig:{words} more info at {WECOM_HELP}{errcode}"
+
+
+def wecom_error_reply(errcode: int, detail: str = "") -> Reply:
+    """WeCom's error shape: HTTP 200, an errcode, and an errmsg with a hint and a help link."""
+    hint = f"{int(time.time())}_{secrets.randbelow(100)}_{secrets.token_hex(16)}"
+    words = WECOM_ERRMSG[errcode] + (f" {detail}" if detail else "")
+    errmsg = f"{words}, hint: [{hint}], from ip: 127.0.0.1, more info at {WECOM_HELP}{errcode}"
+    reply = json_reply({"errcode": errcode, "errmsg": errmsg})
+    return Reply(reply.status, reply.body, WECOM_JSON_TYPE)
+
+
+def wecom_json_reply(payload: dict[str, Any]) -> Reply:
+    """A WeCom answer: ``errcode`` 0 and ``errmsg`` "ok" first, as WeCom writes them."""
+    reply = json_reply({"errcode": 0, "errmsg": "ok", **payload})
+    return Reply(reply.status, reply.body, WECOM_JSON_TYPE)
+
+
+class WeComSettings(Protocol):
+    """What FakeWeCom's rule modules read of their :class:`FakeWeCom`."""
+
+    corp_id: str
+    agents: dict[str, str]  # agent id -> that app's secret
+    token_ttl: int
+    ticket_ttl: int
+    code_ttl: int
+    user_ticket_ttl: int
+    trusted_domains: frozenset[str] | None
+    default_userid: str
+    legacy_field_names: bool

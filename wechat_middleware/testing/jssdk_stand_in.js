@@ -133,5 +133,44 @@
     state: function () { return state; },
     calls: calls
   };
+  /* FakeWeCom begin: WeCom mode only; FakeWeChat serves the script without these lines. */
+  // wx.agentConfig registers the app (agent) as wx.config registers the corp. It needs no
+  // wx.config first (WeCom 3.0.24+), leaves wx.ready/wx.error alone, and answers its own
+  // success/fail/complete; outside WeCom (no "wxwork" in the User-Agent) it fails.
+  var AGENT_CONFIG_ENDPOINT = __AGENT_CONFIG_ENDPOINT__;
+  wx.agentConfig = function (cfg) {
+    cfg = cfg || {};
+    calls.push({ api: "agentConfig", options: cfg });
+    function answer(errMsg) {
+      var res = { errMsg: errMsg };
+      var handler = errMsg === "agentConfig:ok" ? cfg.success : cfg.fail;
+      if (typeof handler === "function") { call(handler, res); }
+      if (typeof cfg.complete === "function") { call(cfg.complete, res); }
+    }
+    var request = new XMLHttpRequest();
+    request.open("POST", AGENT_CONFIG_ENDPOINT, true);
+    request.setRequestHeader("Content-Type", "application/json");
+    request.timeout = CONFIG_TIMEOUT_MS;
+    request.onload = function () {
+      var reply = null;
+      try { reply = JSON.parse(request.responseText); } catch (e) {}
+      var known = request.status === 200 && reply && typeof reply.errMsg === "string";
+      answer(known ? reply.errMsg : "agentConfig:fail");
+    };
+    request.onerror = request.ontimeout = request.onabort = function () {
+      answer("agentConfig:fail");
+    };
+    request.send(JSON.stringify({
+      corpid: cfg.corpid,
+      agentid: cfg.agentid,
+      timestamp: cfg.timestamp,
+      nonceStr: cfg.nonceStr,
+      signature: cfg.signature,
+      url: window.location.href.split("#")[0],
+      landing_url: LANDING_URL,
+      jsApiList: cfg.jsApiList || []
+    }));
+  };
+  /* FakeWeCom end */
   window.wx = window.jWeixin = wx;
 })(window);

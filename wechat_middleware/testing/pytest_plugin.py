@@ -1,6 +1,7 @@
-"""pytest plugin (entry point ``pytest11``): test your app against FakeWeChat, no conftest.
+"""pytest plugin (entry point ``pytest11``): test your app against FakeWeChat (or FakeWeCom),
+no conftest.
 
-Installed with the package, so any test suite gets three fixtures:
+Installed with the package, so any test suite gets these fixtures:
 
 ``fake_wechat``
     A running :class:`FakeWeChat` on a free loopback port: call counters, a clock to
@@ -13,6 +14,13 @@ Installed with the package, so any test suite gets three fixtures:
     A :class:`WeChatBrowser`: WeChat's User-Agent, follows the OAuth login. Use it on a
     live server URL, or bind it to an app in-process with ``wechat_browser.wsgi(app)`` /
     ``wechat_browser.asgi(app)``.
+``fake_wecom``
+    A running :class:`FakeWeCom` (企业微信, a self-built app), with the same counters,
+    clock and faults, and the callbacks it sends (``fake_wecom.check_url(url)``).
+``wecom_env``
+    As ``wechat_env``, for ``fake_wecom``: ``WECHAT_PROVIDER=wecom`` and the corp, agent,
+    secret, callback Token and EncodingAESKey. Browse with
+    ``wechat_browser.new(user_agent="wxwork", userid=...)``.
 """
 
 from __future__ import annotations
@@ -22,8 +30,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from .browser import WeChatBrowser, fake_wechat_env
+from .browser import WeChatBrowser, fake_wechat_env, fake_wecom_env
 from .fake_wechat import FakeWeChat
+from .fake_wecom import FakeWeCom
 
 
 @pytest.fixture
@@ -41,7 +50,25 @@ def wechat_env(fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch) -> dict
     so the test sees only these; set more with ``monkeypatch.setenv`` after this fixture,
     and import the app module afterwards if it reads the environment at import time.
     """
-    env = fake_wechat_env(fake_wechat)
+    return _use_env(fake_wechat_env(fake_wechat), monkeypatch)
+
+
+@pytest.fixture
+def fake_wecom() -> Iterator[FakeWeCom]:
+    """A running FakeWeCom on a free loopback port, stopped after the test."""
+    with FakeWeCom() as fake:
+        yield fake
+
+
+@pytest.fixture
+def wecom_env(fake_wecom: FakeWeCom, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The ``WECHAT_*`` environment pointing a WeCom app at ``fake_wecom``, set for this
+    test, other ``WECHAT_*`` variables removed (see ``wechat_env``)."""
+    return _use_env(fake_wecom_env(fake_wecom), monkeypatch)
+
+
+def _use_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Set ``env`` and remove every other ``WECHAT_*`` variable, until the test ends."""
     for name in list(os.environ):
         if name.startswith("WECHAT_") and name not in env:
             monkeypatch.delenv(name)
