@@ -39,7 +39,7 @@ from wechat_middleware.testing.fake_wecom_callbacks import (
 )
 from wechat_middleware.testing.user_agents import DESKTOP_UA, IOS_WECHAT_UA, WXWORK_UA
 
-from .test_crypto import (
+from .support.vectors import (
     AES_KEY,
     CORP_ID,
     PUSH_ENCRYPT,

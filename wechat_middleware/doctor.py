@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
@@ -37,10 +37,6 @@ class _CheckFailed(Exception):
     """A doctor step failed; the message says why in plain words."""
 
 
-class _NotApplicable(Exception):
-    """The step does not apply to this app (an Official Account has no app ticket)."""
-
-
 class _CheckWarned(Exception):
     """A doctor step passed with something the user should know; the message says what."""
 
@@ -52,15 +48,16 @@ class _Doctor:
         self.config: WeChatConfig | None = None
         self.wechat: WeChat | None = None
 
-    def steps(self) -> list[tuple[str, Callable[[], str]]]:
-        return [
-            ("config", self.check_config),
-            ("store", self.check_store),
-            ("API host", self.check_api_host),
-            ("access token", lambda: self.check_credential("access_token")),
-            ("jsapi ticket", lambda: self.check_credential("jsapi_ticket")),
-            ("app ticket", self.check_agent_ticket),
-        ]
+    def steps(self) -> Iterator[tuple[str, Callable[[], str]]]:
+        """The steps in order; lazily, as a WeCom app (known once the config is read)
+        has one more."""
+        yield "config", self.check_config
+        yield "store", self.check_store
+        yield "API host", self.check_api_host
+        yield "access token", lambda: self.check_credential("access_token")
+        yield "jsapi ticket", lambda: self.check_credential("jsapi_ticket")
+        if self.config is not None and self.config.is_wecom:
+            yield "app ticket", lambda: self.check_credential("agent_ticket")
 
     def check_config(self) -> str:
         """What ``WeChat.from_env()`` checks when the app starts, and what it only needs
@@ -128,13 +125,6 @@ class _Doctor:
         source = "from the store" if stored else "fetched from WeChat"
         return f"{source}, valid for {minutes} more minutes"
 
-    def check_agent_ticket(self) -> str:
-        """A WeCom app's own ticket (``wx.agentConfig``); an Official Account has none."""
-        assert self.config is not None
-        if not self.config.is_wecom:
-            raise _NotApplicable
-        return self.check_credential("agent_ticket")
-
     def close(self) -> None:
         if self.wechat is not None:
             self.wechat.close()
@@ -151,8 +141,6 @@ def doctor() -> list[Check]:
                 continue
             try:
                 checks.append(Check(name, "OK", step()))
-            except _NotApplicable:
-                continue
             except _CheckWarned as warned:
                 checks.append(Check(name, "WARN", str(warned)))
             except (_CheckFailed, ConfigError, StoreError, WeChatError) as exc:

@@ -53,7 +53,8 @@ NOW = 1_700_000_000.0
 TOKEN = "server-check-token"
 OPEN_BASE = "https://open.weixin.qq.com"
 PUBLIC = "https://shop.example"
-STATUSES = {200, 302, 400, 403, 405}
+# 429: the login path after too many attempts in a row (a browser stuck in a loop)
+STATUSES = {200, 302, 400, 403, 405, 429}
 ALNUM = string.ascii_letters + string.digits
 
 # Modest, so the suite stays fast; no example database: nothing is written to the tree.

@@ -25,13 +25,8 @@ vocabulary and records in ``fake_records``; HTTP in ``fake_http``.
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterable
-from typing import NamedTuple
+from collections.abc import Iterable
 
-from .fake_http import HTTPService
 from .fake_jssdk import CORS_PATHS, JSSDKStandIn, cors_preflight
 from .fake_oauth import OAuthRules
 from .fake_records import (
@@ -68,15 +63,12 @@ from .fake_records import (
     TICKET_TYPES,
     FakeUser,
     Fault,
-    QueuedFault,
     Reply,
-    Request,
     error_reply,
-    json_reply,
     new_openid,
 )
 from .fake_tokens import TokenRules
-from .lifetime import Closing
+from .fake_wecom_base import FakeServer, Route
 
 __all__ = ["FakeUser", "FakeWeChat", "Fault"]
 # Re-exported: the fake's vocabulary has always been importable from this module.
@@ -117,12 +109,7 @@ __all__ += [
 logger = logging.getLogger(__name__)
 
 
-class _Route(NamedTuple):
-    method: str
-    handler: Callable[[Request], Reply]
-
-
-class FakeWeChat(Closing):
+class FakeWeChat(FakeServer):
     """WeChat's token, ticket and web-OAuth API with WeChat's rules, on 127.0.0.1.
 
     All state sits behind one lock; endpoint methods run with it held.
@@ -159,16 +146,10 @@ class FakeWeChat(Closing):
         self.jsapi_domains: frozenset[str] | None = (
             None if jsapi_domains is None else frozenset(d.lower() for d in jsapi_domains)
         )
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         # A website app (Open Platform) for desktop QR login: its own id, secret, openids.
         self.web_app_id = web_app_id
         self.web_app_secret = web_app_secret
-
-        self._lock = threading.Lock()
-        self._offset = 0.0
-        self._counts: Counter[str] = Counter()
-        self._faults: dict[str, deque[QueuedFault]] = {}
 
         self._tokens = TokenRules(self, self._now)
         self._oauth = OAuthRules(self, self._now)
@@ -178,121 +159,26 @@ class FakeWeChat(Closing):
         self._oauth.users[default_user.openid] = default_user
         self.default_openid: str = default_user.openid
 
-        self._routes: dict[str, _Route] = {
-            PATH_TOKEN: _Route("GET", self._tokens.token),
-            PATH_STABLE_TOKEN: _Route("POST", self._tokens.stable_token),
-            PATH_TICKET: _Route("GET", self._tokens.ticket),
-            PATH_AUTHORIZE: _Route("GET", self._oauth.authorize),
-            PATH_QRCONNECT: _Route("GET", self._oauth.qrconnect),
-            PATH_OAUTH_TOKEN: _Route("GET", self._oauth.access_token),
-            PATH_OAUTH_REFRESH: _Route("GET", self._oauth.refresh_token),
-            PATH_USERINFO: _Route("GET", self._oauth.userinfo),
-            PATH_AUTH: _Route("GET", self._oauth.auth),
-            PATH_JSSDK_SCRIPT: _Route("GET", jssdk.script),
-            PATH_JSSDK_CONFIG: _Route("POST", jssdk.config),
+        self._routes = {
+            PATH_TOKEN: Route("GET", self._tokens.token),
+            PATH_STABLE_TOKEN: Route("POST", self._tokens.stable_token),
+            PATH_TICKET: Route("GET", self._tokens.ticket),
+            PATH_AUTHORIZE: Route("GET", self._oauth.authorize),
+            PATH_QRCONNECT: Route("GET", self._oauth.qrconnect),
+            PATH_OAUTH_TOKEN: Route("GET", self._oauth.access_token),
+            PATH_OAUTH_REFRESH: Route("GET", self._oauth.refresh_token),
+            PATH_USERINFO: Route("GET", self._oauth.userinfo),
+            PATH_AUTH: Route("GET", self._oauth.auth),
+            PATH_JSSDK_SCRIPT: Route("GET", jssdk.script),
+            PATH_JSSDK_CONFIG: Route("POST", jssdk.config),
         }
 
-        self._http: HTTPService | None = None
-
-    # ----------------------------------------------------------------- lifecycle
-
-    def start(self) -> FakeWeChat:
-        """Bind (a random free port by default) and serve from a daemon thread."""
-        if self._http is not None:
-            raise RuntimeError("FakeWeChat is already running")
-        http = HTTPService(self._handle, self.host, self.port, name="FakeWeChat")
-        self.port = http.port
-        self._http = http.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, cut open keep-alive connections and release the port."""
-        http, self._http = self._http, None
-        if http is not None:
-            http.stop()
-
-    def __enter__(self) -> FakeWeChat:
-        return self.start()
-
-    def close(self) -> None:
-        """The same as :meth:`stop` (for ``with``)."""
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``, serving both the API host and the open (OAuth) host."""
-        if self._http is None:
-            raise RuntimeError("FakeWeChat is not running: call start() first")
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def api_base(self) -> str:
-        return self.base_url
-
-    @property
-    def open_base(self) -> str:
-        return self.base_url
-
-    @property
-    def jssdk_url(self) -> str:
-        """The JS-SDK stand-in script, for ``WECHAT_JSSDK_URL``."""
-        return f"{self.base_url}/{PATH_JSSDK_SCRIPT}"
+        self._preflight = dict.fromkeys(CORS_PATHS, cors_preflight)
 
     @property
     def jssdk_config_url(self) -> str:
         """Where the stand-in's ``wx.config`` sends its signature to be checked."""
         return f"{self.base_url}/{PATH_JSSDK_CONFIG}"
-
-    # ----------------------------------------------------------------- clock
-
-    def now(self) -> float:
-        """The fake's clock: real time plus whatever :meth:`advance` added."""
-        with self._lock:
-            return self._now()
-
-    def advance(self, seconds: float) -> None:
-        """Move the fake's clock forward, so expiry can be tested without waiting."""
-        if seconds < 0:
-            raise ValueError("the fake's clock only moves forward")
-        with self._lock:
-            self._offset += seconds
-
-    def _now(self) -> float:
-        return time.time() + self._offset
-
-    # ----------------------------------------------------------------- counters and faults
-
-    def calls(self, path: str) -> int:
-        """How many requests reached ``path`` (e.g. "cgi-bin/token"), faulted ones included."""
-        with self._lock:
-            return self._counts[path.lstrip("/")]
-
-    def reset_counts(self) -> None:
-        with self._lock:
-            self._counts.clear()
-
-    def inject(self, path: str, fault: Fault) -> None:
-        """Queue a fault for ``path``; queued faults are served in order."""
-        with self._lock:
-            self._faults.setdefault(path.lstrip("/"), deque()).append(QueuedFault(fault))
-
-    def clear_faults(self, path: str | None = None) -> None:
-        with self._lock:
-            if path is None:
-                self._faults.clear()
-            else:
-                self._faults.pop(path.lstrip("/"), None)
-
-    def _take_fault(self, path: str) -> Fault | None:
-        queue = self._faults.get(path)
-        if not queue:
-            return None
-        queued = queue[0]
-        if queued.remaining is not None:
-            queued.remaining -= 1
-            if queued.remaining <= 0:
-                queue.popleft()
-        return queued.fault
 
     # ----------------------------------------------------------------- users and OAuth codes
 
@@ -369,44 +255,5 @@ class FakeWeChat(Closing):
         with self._lock:
             self._tokens.expire_all()
 
-    # ----------------------------------------------------------------- request dispatch
-
-    def _handle(self, request: Request) -> Reply:
-        """Count, apply a queued fault, route. Called by server threads, without the lock.
-
-        A CORS preflight is the browser asking permission, not a call: it is answered
-        without being counted or taking a fault.
-        """
-        if request.method == "OPTIONS" and request.path in CORS_PATHS:
-            return cors_preflight(request)
-        with self._lock:
-            self._counts[request.path] += 1
-            fault = self._take_fault(request.path)
-        if fault is not None:
-            if fault.kind != "latency":
-                return self._fault_reply(fault)
-            time.sleep(fault.value)  # never under the lock: other requests keep flowing
-        route = self._routes.get(request.path)
-        if route is None:
-            return json_reply({"errcode": 40066, "errmsg": ERRMSG[40066]}, status=404)
-        if request.method != route.method:
-            return error_reply(43001 if route.method == "GET" else 43002)
-        try:
-            with self._lock:
-                return route.handler(request)
-        except Exception:
-            logger.exception("FakeWeChat failed on %s", request.path)
-            return json_reply({"errcode": -1, "errmsg": ERRMSG[-1]}, status=500)
-
-    @staticmethod
-    def _fault_reply(fault: Fault) -> Reply:
-        if fault.kind == "status":
-            status = int(fault.value)
-            bodiless = status < 200 or status in (204, 304)  # HTTP forbids a body for these
-            body = b"" if bodiless else f"{status} {fault.errmsg}".encode()
-            return Reply(status, body, HTML_TYPE)
-        if fault.kind == "errcode":
-            return json_reply({"errcode": int(fault.value), "errmsg": fault.errmsg})
-        if fault.kind == "malformed":
-            return Reply(200, b'{"access_tok')
-        return Reply(0, drop=True)
+    def _wrong_method(self, route: Route) -> Reply:
+        return error_reply(43001 if route.method == "GET" else 43002)
