@@ -10,10 +10,13 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from wechat_middleware.testing import FakeWeChat
+from wechat_middleware.testing import FakeWeChat, WeChatBrowser
+from wechat_middleware.testing.browser import fake_wecom_env
+from wechat_middleware.testing.fake_wecom import FakeWeCom
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SNIPPETS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
@@ -23,10 +26,16 @@ def test_readme_has_python_snippets() -> None:
     assert len(SNIPPETS) >= 5
 
 
+WECOM_MARK = "# WeCom\n"  # the first line of a snippet for a WeCom app
+
+
 @pytest.mark.parametrize("code", SNIPPETS, ids=[f"snippet{i}" for i in range(len(SNIPPETS))])
 def test_readme_snippet_runs(
     code: str, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    if code.startswith(WECOM_MARK):
+        run_wecom_snippet(code, monkeypatch, tmp_path)
+        return
     for name, value in {
         "WECHAT_APP_ID": fake_wechat.app_id,
         "WECHAT_APP_SECRET": fake_wechat.app_secret,
@@ -111,3 +120,64 @@ def test_the_testing_extra_brings_the_client_starlettes_test_client_needs() -> N
     ]
     assert any(dep.startswith(("httpx2", "httpx")) for dep in extras["testing"])
     assert "[starlette,testing]" in README.read_text(encoding="utf-8")
+
+
+def run_wecom_snippet(code: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
+    """Run a WeCom snippet as written, in the environment ``wecom_env`` sets (a FakeWeCom)."""
+    fake = FakeWeCom().start()
+    for name in [name for name in os.environ if name.startswith("WECHAT_")]:
+        monkeypatch.delenv(name)
+    env = fake_wecom_env(fake, store=f"sqlite:///{tmp_path}/readme-wecom.sqlite3")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    namespace: dict[str, Any] = {"__name__": "readme", "fake": fake}
+    try:
+        exec(compile(code, str(README), "exec"), namespace)
+    except BaseException:
+        fake.close()
+        raise
+    namespace["fake"] = fake
+    return namespace
+
+
+def test_readme_wecom_flask_sample_logs_in_members_and_answers_pushes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The README's WeCom Flask sample, copied verbatim: a member logs in silently, the
+    consent route brings the private fields, and a push gets a sealed reply."""
+    from urllib.parse import urlencode
+
+    from wechat_middleware.testing.fake_wecom import WeComMember
+
+    namespace = run_wecom_snippet(
+        snippet_with('@app.post("/wechat/verify")  # WeCom\'s pushes'), monkeypatch, tmp_path
+    )
+    fake = namespace["fake"]
+    try:
+        fake.add_member(WeComMember(userid="lisi", mobile="13800000000"))
+        with WeChatBrowser(user_agent="wxwork", userid="lisi") as browser:
+            phone = browser.wsgi(namespace["app"])
+            assert phone.get("/me").json()["userid"] == "lisi"
+            assert phone.get("/contact").json()["mobile"] == "13800000000"
+            xml = "<xml><MsgType><![CDATA[event]]></MsgType></xml>"
+            params, body = fake.seal(xml, timestamp=int(fake.now()), nonce="1")
+            answer = phone.post("/wechat/verify?" + urlencode(params), body)
+        assert answer.status == 200
+        assert "got event" in fake.open_reply(answer.content)
+    finally:
+        fake.close()
+
+
+def test_readme_wecom_fastapi_sample_knows_a_member(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    namespace = run_wecom_snippet(
+        snippet_with("def me(user: WeComUser = Depends"), monkeypatch, tmp_path
+    )
+    fake = namespace["fake"]
+    try:
+        with WeChatBrowser(user_agent="wxwork") as browser:
+            phone = browser.asgi(namespace["app"])
+            assert phone.get("/me").json() == {"userid": fake.default_userid, "member": True}
+    finally:
+        fake.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from .errors import WeChatError, WeChatUnavailableError
+from .errors import InvalidCodeError, WeChatAPIError, WeChatError, WeChatUnavailableError, explain
 from .protocol import MAX_CODE_LENGTH, SCOPE_BASE, SCOPE_PRIVATEINFO
 from .tokens import TokenManager
 from .user import LoginResult, WeComUser
@@ -20,6 +20,8 @@ from .wecom_client import WeComClient
 log = logging.getLogger("wechat_middleware")
 
 MAX_USER_TICKET_LENGTH = 512
+#: ``auth/getuserinfo``'s answer for a code that is not this app's (docs section 1.3).
+FOREIGN_CODE = 50001
 
 
 class WeComLogin:
@@ -36,17 +38,31 @@ class WeComLogin:
         ``scope`` is the one the login asked for. With ``snsapi_privateinfo`` and a
         ``user_ticket`` the private fields are fetched too; if that fails the member is
         still logged in without them (the code is spent, the identity proven). A code
-        from the desktop web login (``via="qrconnect"``) gives the userid only.
+        from the desktop web login (``via="qrconnect"``) gives the userid only, and no
+        login on that browser can give more: like a WeChat QR login's ``snsapi_login``,
+        it counts for every scope (``snsapi_privateinfo``, without private fields), so
+        a route asking for more does not send the member to scan again.
         """
+        if via == "qrconnect":
+            scope = SCOPE_PRIVATEINFO
         if not isinstance(code, str) or not code or len(code) > MAX_CODE_LENGTH:
             raise ValueError("code must be the non-empty 'code' WeCom added to the callback URL")
-        if via == "qrconnect":
-            scope = SCOPE_BASE
-        who = self.tokens.with_access_token(lambda token: self.client.get_user_info(token, code))
+        try:
+            who = self.tokens.with_access_token(
+                lambda token: self.client.get_user_info(token, code)
+            )
+        except WeChatAPIError as exc:
+            if exc.errcode != FOREIGN_CODE:
+                raise
+            # A code another app's login produced (a browser replaying it here), or this
+            # app's redirect domain is not trusted: the login fails like a bad code.
+            log.warning("%s", explain(exc, self.corp_id, self.client.meanings))
+            raise InvalidCodeError(exc.errcode, exc.errmsg) from None
         detail = None
         ticket = who.get("user_ticket")
         if (
             scope == SCOPE_PRIVATEINFO
+            and via == "oauth"
             and isinstance(ticket, str)
             and 0 < len(ticket) <= MAX_USER_TICKET_LENGTH
         ):

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from flask import Flask, request
 
+from examples.messages import echo_reply
 from wechat_middleware import WeChat
+from wechat_middleware.messages import REPLY_CONTENT_TYPE
 from wechat_middleware.user import User
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -111,3 +113,11 @@ def remember(user: User, is_new: bool) -> None:
 def me() -> dict[str, object]:
     """JSON endpoint: never redirected to OAuth, reports the user if any."""
     return {"openid": request.wechat.openid, "is_wechat": request.wechat.is_wechat_browser}  # type: ignore[attr-defined]
+
+
+@app.post("/wechat/verify")
+def push() -> tuple[bytes, int, dict[str, str]]:
+    """Messages pushed to the verify path, checked (and decrypted) by the middleware."""
+    message = request.wechat.message  # type: ignore[attr-defined]
+    body = echo_reply(message) if message is not None else b""
+    return body, 200, {"Content-Type": REPLY_CONTENT_TYPE}

@@ -24,12 +24,14 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from examples.messages import echo_reply
 from wechat_middleware import WeChat
 from wechat_middleware.asgi import WeChatMiddleware, login_required
+from wechat_middleware.messages import REPLY_CONTENT_TYPE
 from wechat_middleware.user import User
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -132,6 +134,13 @@ async def me(request: Request) -> JSONResponse:
     return JSONResponse({"openid": context.openid, "is_wechat": context.is_wechat_browser})
 
 
+async def push(request: Request) -> Response:
+    """Messages pushed to the verify path, checked (and decrypted) by the middleware."""
+    message = request.state.wechat.message
+    body = echo_reply(message) if message is not None else b""
+    return Response(body, media_type=REPLY_CONTENT_TYPE)
+
+
 app = Starlette(
     routes=[
         Route("/", home),
@@ -141,6 +150,7 @@ app = Starlette(
         Route("/account", account),
         Route("/api/orders", orders),
         Route("/api/me", me),
+        Route("/wechat/verify", push, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 )

@@ -73,7 +73,7 @@ def session_user(wechat: WeChat, cookie: str | None) -> WeChatUser | None:
     if not cookie:
         return None
     codec = SessionCodec(
-        wechat.config.secret_key or "", wechat.config.session_max_age, app_id=wechat.config.app_id
+        wechat.config.secret_key or "", wechat.config.session_max_age, app_id=wechat.config.app_key
     )
     return codec.loads(cookie).user
 

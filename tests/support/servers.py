@@ -30,6 +30,8 @@ from pathlib import Path
 import requests
 
 from wechat_middleware.testing import FakeWeChat
+from wechat_middleware.testing.browser import fake_wecom_env
+from wechat_middleware.testing.fake_wecom import FakeWeCom
 
 from .page_files import page_file
 
@@ -142,6 +144,15 @@ def start_app(kind: str, fake: FakeWeChat, workdir: Path, **env: str) -> AppServ
         wechat_base_url=fake.base_url,
         store_path=workdir / "store.sqlite3",
     )
+    return start_server(kind, {**environment, **env}, workdir)
+
+
+def start_wecom_app(kind: str, fake: FakeWeCom, workdir: Path, **env: str) -> AppServer:
+    """The example app for ``kind`` run as a WeCom self-built app on ``fake``
+    (WECHAT_PROVIDER=wecom), its SQLite store in ``workdir``; ``env`` adds to it."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
+    environment.update(fake_wecom_env(fake, store=f"sqlite:///{workdir / 'store.sqlite3'}"))
+    environment["PYTHONUNBUFFERED"] = "1"
     return start_server(kind, {**environment, **env}, workdir)
 
 

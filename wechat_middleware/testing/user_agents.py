@@ -13,6 +13,7 @@ __all__ = [
     "IOS_WECHAT_UA",
     "NAVIGATION_ACCEPT",
     "USER_AGENTS",
+    "WXWORK_ANDROID_UA",
     "WXWORK_UA",
 ]
 
@@ -31,6 +32,8 @@ ANDROID_WECHAT_UA = (
 )
 # WeChat Work on iOS: MicroMessenger too, so only ``wxwork`` tells it apart.
 WXWORK_UA = IOS_WECHAT_UA + " wxwork/4.1.0"
+# WeChat Work on Android.
+WXWORK_ANDROID_UA = ANDROID_WECHAT_UA + " wxwork/4.1.0"
 # Chrome on Windows: not WeChat, so never sent to WeChat's login.
 DESKTOP_UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -41,6 +44,7 @@ USER_AGENTS: dict[str, str] = {
     "ios": IOS_WECHAT_UA,
     "android": ANDROID_WECHAT_UA,
     "wxwork": WXWORK_UA,
+    "wxwork-android": WXWORK_ANDROID_UA,
     "desktop": DESKTOP_UA,
 }
 
