@@ -30,31 +30,14 @@ from wechat_middleware.signing import server_signature
 from wechat_middleware.stores import open_store
 from wechat_middleware.testing.user_agents import (
     DESKTOP_UA,
-    IOS_WECHAT_UA,
-    NAVIGATION_ACCEPT,
     WXWORK_UA,
 )
 from wechat_middleware.urls import safe_next
 
-from .support.flow import Flow
+from .support.flow import Flow, view
 
 TOKEN = "server-check-token"
 API = "http://127.0.0.1:9"  # never called: deciding does no I/O
-
-
-def view(path: str = "/", query: str = "", **fields: Any) -> RequestView:
-    values: dict[str, Any] = {
-        "method": "GET",
-        "scheme": "http",
-        "host": "example.com",
-        "path": path,
-        "raw_path": path,
-        "query": query,
-        "user_agent": IOS_WECHAT_UA,
-        "accept": NAVIGATION_ACCEPT,
-    }
-    values.update(fields)
-    return RequestView(**values)
 
 
 def config(**overrides: Any) -> WeChatConfig:

@@ -27,16 +27,17 @@ from wechat_middleware.flow import (
     PassThrough,
     RequestView,
     Respond,
+    login_needed,
 )
 from wechat_middleware.signing import server_signature
 from wechat_middleware.testing.user_agents import (
     ANDROID_WECHAT_UA,
     DESKTOP_UA,
-    NAVIGATION_ACCEPT,
     WXWORK_UA,
 )
 
 from .support.flow import Flow
+from .support.flow import view as flow_view
 from .support.vectors import (
     AES_KEY,
     CORP_ID,
@@ -74,18 +75,22 @@ def wecom_flow(now: float | None = None, **overrides: Any) -> Flow:
 
 
 def view(path: str = "/", query: str = "", **fields: Any) -> RequestView:
-    values: dict[str, Any] = {
-        "method": "GET",
-        "scheme": "http",
-        "host": "example.com",
-        "path": path,
-        "raw_path": path,
-        "query": query,
-        "user_agent": WXWORK_UA,
-        "accept": NAVIGATION_ACCEPT,
-    }
-    values.update(fields)
-    return RequestView(**values)
+    """A request from WeCom's browser unless ``user_agent`` says otherwise."""
+    return flow_view(path, query, **{"user_agent": WXWORK_UA, **fields})
+
+
+def marked_route_answer(scope: str, *, is_wechat: bool) -> Respond | None:
+    """What a route marked with ``scope`` answers a page navigation with no user."""
+    return login_needed(
+        wecom_flow().rules,
+        None,
+        scope,
+        is_wechat=is_wechat,
+        navigation=True,
+        page="/me",
+        referer="",
+        site="http://example.com",
+    )
 
 
 def redirect_params(action: Action) -> tuple[str, dict[str, str]]:
@@ -183,19 +188,7 @@ def test_a_desktop_browser_passes_through_without_the_web_login() -> None:
 
 
 def test_a_marked_route_outside_wecom_says_to_open_it_in_wecom() -> None:
-    from wechat_middleware.flow import login_needed
-
-    flow = wecom_flow()
-    answer = login_needed(
-        flow.rules,
-        None,
-        "snsapi_base",
-        is_wechat=False,
-        navigation=True,
-        page="/me",
-        referer="",
-        site="http://example.com",
-    )
+    answer = marked_route_answer("snsapi_base", is_wechat=False)
     assert answer is not None and answer.status == 403
     assert "WeCom" in answer.body.decode()
 
@@ -390,17 +383,6 @@ def test_the_safe_mode_get_check_still_echoes_echostr_unchanged() -> None:
 def test_a_route_marked_for_wechats_consent_asks_wecom_for_its_own() -> None:
     """``snsapi_userinfo`` and ``snsapi_privateinfo`` both mean the consent screen: one
     app's markers work with either provider."""
-    from wechat_middleware.flow import login_needed
-
-    answer = login_needed(
-        wecom_flow().rules,
-        None,
-        "snsapi_userinfo",
-        is_wechat=True,
-        navigation=True,
-        page="/me",
-        referer="",
-        site="http://example.com",
-    )
+    answer = marked_route_answer("snsapi_userinfo", is_wechat=True)
     assert answer is not None and answer.status == 302
     assert dict(answer.headers)["Location"].endswith("scope=snsapi_privateinfo")

@@ -8,9 +8,9 @@ checked field by field here, and anything malformed is dropped, never trusted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .protocol import (
     ID_PATTERN,
@@ -99,10 +99,7 @@ class WeChatUser:
         The data comes from a cookie, possibly written by another version of this
         library, so nothing about its shape is assumed.
         """
-        try:
-            return cls._from_dict(data)
-        except Exception:  # a hostile Mapping may raise anything from its methods
-            return None
+        return _never_raising(cls._from_dict, data)
 
     @classmethod
     def _from_dict(cls, data: Mapping[str, Any]) -> WeChatUser | None:
@@ -225,10 +222,7 @@ class WeComUser:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WeComUser | None:
         """The user a session holds, or ``None`` for anything malformed; never raises."""
-        try:
-            return cls._from_dict(data)
-        except Exception:  # a hostile Mapping may raise anything from its methods
-            return None
+        return _never_raising(cls._from_dict, data)
 
     @classmethod
     def _from_dict(cls, data: Mapping[str, Any]) -> WeComUser | None:
@@ -301,6 +295,20 @@ def user_from_dict(data: Mapping[str, Any]) -> User | None:
     if isinstance(data, Mapping) and "corp_id" in data:
         return WeComUser.from_dict(data)
     return WeChatUser.from_dict(data)
+
+
+_Parsed = TypeVar("_Parsed")
+
+
+def _never_raising(
+    parse: Callable[[Mapping[str, Any]], _Parsed | None], data: Mapping[str, Any]
+) -> _Parsed | None:
+    """``parse(data)``, or ``None`` for whatever it raises: a hostile Mapping from a
+    cookie may raise anything from its methods."""
+    try:
+        return parse(data)
+    except Exception:
+        return None
 
 
 def _first_id(data: Mapping[str, Any], *names: str) -> str | None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from wechat_middleware import WeChat, WeChatConfig
 from wechat_middleware.flow import Action, PassThrough, RequestView, decide, session_of
 from wechat_middleware.keys import StoreKeys
 from wechat_middleware.rules import Rules
+from wechat_middleware.testing.user_agents import IOS_WECHAT_UA, NAVIGATION_ACCEPT
 from wechat_middleware.urls import location
 
 
@@ -40,3 +42,20 @@ class Flow:
     def location(self, next_url: str) -> str:
         """The Location a login that started from ``next_url`` comes back to."""
         return location(self.config.public_url, next_url)
+
+
+def view(path: str = "/", query: str = "", **fields: Any) -> RequestView:
+    """A request to ``example.com`` as a browser navigating to a page sends it (WeChat's
+    on iOS unless ``user_agent`` says otherwise)."""
+    values: dict[str, Any] = {
+        "method": "GET",
+        "scheme": "http",
+        "host": "example.com",
+        "path": path,
+        "raw_path": path,
+        "query": query,
+        "user_agent": IOS_WECHAT_UA,
+        "accept": NAVIGATION_ACCEPT,
+    }
+    values.update(fields)
+    return RequestView(**values)
