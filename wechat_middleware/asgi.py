@@ -71,16 +71,7 @@ class WeChatMiddleware:
             await self.app(scope, receive, send)
             return
         rules = self.rules
-        raw_headers = scope["headers"]
-        headers = dict(raw_headers)  # one C call; a repeated Cookie header is joined below
-        cookie = headers.get(b"cookie")
-        if cookie is None:
-            cookie_text = ""
-        else:
-            if len(headers) != len(raw_headers):
-                cookie = b"; ".join(value for name, value in raw_headers if name == b"cookie")
-            cookie_text = cookie.decode("latin-1")
-        user_agent = headers.get(b"user-agent", b"").decode("latin-1")
+        headers, user_agent, cookie_text = header_parts(scope["headers"])
         path: str = scope.get("path") or "/"
         if rules.passes_untouched(path, user_agent, cookie_text):
             page: PageSource = _ScopePage(scope, headers.get(b"host"), path)
@@ -125,6 +116,25 @@ class WeChatMiddleware:
             await self.app(scope, receive, send)
         except LoginRequired as needed:  # a route's marker (FastAPI's require_wechat_user)
             await _respond(needed.answer, send, head=scope.get("method") == "HEAD")
+
+
+def header_parts(raw_headers: list[tuple[bytes, bytes]]) -> tuple[dict[bytes, bytes], str, str]:
+    """The headers by name, the User-Agent and every Cookie header joined by "; "."""
+    headers = dict(raw_headers)  # one C call; a repeated Cookie header is joined below
+    cookie = headers.get(b"cookie")
+    if cookie is None:
+        cookie_text = ""
+    else:
+        if len(headers) != len(raw_headers):
+            cookie = b"; ".join(value for name, value in raw_headers if name == b"cookie")
+        cookie_text = cookie.decode("latin-1")
+    return headers, headers.get(b"user-agent", b"").decode("latin-1"), cookie_text
+
+
+def scope_view(scope: Scope) -> RequestView:
+    """The request view of an HTTP ``scope`` (for integrations that hold the scope)."""
+    headers, user_agent, cookie = header_parts(scope["headers"])
+    return _view(scope, scope.get("path") or "/", headers, user_agent, cookie)
 
 
 def _prefetch_ticket(context: WeChatContext) -> None:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from .demo import EXAMPLES as DEMO_EXAMPLES
 from .doctor import doctor
 from .errors import ConfigError, StoreError, WeChatError, explain
 from .flow import MAX_CLOCK_SKEW, fresh_timestamp
@@ -80,7 +81,7 @@ def _fail(command: str, message: str, code: int) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run
 
-    return run(args.host, args.port, args.check)
+    return run(args.host, args.port, args.check, args.app)
 
 
 def _fake_server(args: argparse.Namespace) -> int:
@@ -256,10 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "demo",
         _demo,
-        "run the Flask example against the built-in fake WeChat server",
-        "Serve examples/flask_app against FakeWeChat (run it from a checkout of the\n"
-        "repository: the example is not part of the installed package), or against\n"
-        "the real WeChat when WECHAT_APP_ID and WECHAT_APP_SECRET are set.",
+        "run an example app against the built-in fake WeChat server",
+        "Serve examples/flask_app (or examples/django_app with --app django) against\n"
+        "FakeWeChat (run it from a checkout of the repository: the examples are not part\n"
+        "of the installed package), or against the real WeChat when WECHAT_APP_ID and\n"
+        "WECHAT_APP_SECRET are set.",
+    )
+    demo.add_argument(
+        "--app", choices=sorted(DEMO_EXAMPLES), default="flask", help="which example to serve"
     )
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=port_number, default=8000, help="0 picks a free port")

@@ -1,4 +1,4 @@
-"""``python -m wechat_middleware demo``: the Flask example against FakeWeChat, locally.
+"""``python -m wechat_middleware demo``: an example app against FakeWeChat, locally.
 
 Nothing leaves the machine unless real credentials are in the environment
 (WECHAT_APP_ID and WECHAT_APP_SECRET without WECHAT_API_BASE): then the example talks
@@ -51,17 +51,25 @@ def demo_environment(environ: MutableMapping[str, str]) -> Iterator[Upstream]:
         yield Upstream(f"FakeWeChat at {fake.base_url}", fake)
 
 
-def load_example() -> Any:
-    """Import ``examples/flask_app/app.py`` from the current checkout."""
+#: Each example's WSGI module, file and callable.
+EXAMPLES = {
+    "flask": ("examples.flask_app.app", "examples/flask_app/app.py", "app"),
+    "django": ("examples.django_app.wsgi", "examples/django_app/wsgi.py", "application"),
+}
+
+
+def load_example(name: str = "flask") -> Any:
+    """Import an example's WSGI app from the current checkout."""
+    module, file, attribute = EXAMPLES[name]
     root = Path.cwd()
-    if not (root / "examples" / "flask_app" / "app.py").is_file():
+    if not (root / file).is_file():
         raise SystemExit(
-            "wechat-middleware demo: run it from a checkout of wechat_middleware "
-            "(examples/flask_app/app.py is not in the current directory, and the example "
-            "is not part of the installed package); `bash scripts/demo` does this for you"
+            f"wechat-middleware demo: run it from a checkout of wechat_middleware "
+            f"({file} is not in the current directory, and the examples are not part "
+            "of the installed package); `bash scripts/demo` does this for you"
         )
     sys.path.insert(0, str(root))
-    return importlib.import_module("examples.flask_app.app").app
+    return getattr(importlib.import_module(module), attribute)
 
 
 def self_check(base_url: str, fake: FakeWeChat | None) -> bool:
@@ -100,20 +108,20 @@ def self_check(base_url: str, fake: FakeWeChat | None) -> bool:
     return True
 
 
-def run(host: str, port: int, check: bool) -> int:
+def run(host: str, port: int, check: bool, example: str = "flask") -> int:
     from werkzeug.serving import make_server
 
     from .running import stop_on_sigterm, wait_until_interrupted
 
     # SIGTERM stops the demo cleanly from the start, like Ctrl-C.
     with stop_on_sigterm(), demo_environment(os.environ) as upstream:
-        app = load_example()
+        app = load_example(example)
         server = make_server(host, port, app, threaded=True)
         base_url = f"http://{host}:{server.server_port}"
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
-            print(f"wechat_middleware demo: the Flask example at {base_url}/")
+            print(f"wechat_middleware demo: the {example.title()} example at {base_url}/")
             print(f"upstream: {upstream.description}")
             print(f"store: {os.environ.get('WECHAT_STORE', default_store_url())}")
             if check:

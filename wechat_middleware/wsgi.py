@@ -132,6 +132,12 @@ _PAGE_KEYS = (
 )
 
 
+def environ_view(environ: WSGIEnvironment) -> RequestView:
+    """The request view of a WSGI ``environ`` (for integrations that hold the environ)."""
+    path = environ.get("PATH_INFO") or "/"
+    return _view(environ, path, environ.get("HTTP_USER_AGENT", ""), environ.get("HTTP_COOKIE", ""))
+
+
 def _view(environ: WSGIEnvironment, path: str, user_agent: str, cookie: str) -> RequestView:
     scheme, host, raw_path = _target(environ, path)
     return RequestView(

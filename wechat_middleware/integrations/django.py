@@ -1,0 +1,286 @@
+"""Django: ``request.wechat`` under WSGI and ASGI, from ``settings.WECHAT``.
+
+Only glue. A Django request carries what the server gave it (the WSGI environ, the ASGI
+scope), so the WSGI and ASGI adapters' own translations build the request view, the one
+decision (``flow.decide``) runs, and its answer becomes an ``HttpResponse``::
+
+    # settings.py
+    MIDDLEWARE = ["wechat_middleware.integrations.django.WeChatMiddleware", ...]
+    WECHAT = {"APP_ID": "wx...", "APP_SECRET": "...", "SECRET_KEY": "...", "STORE": "..."}
+    TEMPLATES = [{..., "OPTIONS": {"context_processors": [
+        ..., "wechat_middleware.integrations.django.context_processor"]}}]
+
+``WECHAT`` keys are the environment names without ``WECHAT_`` (``PROTECT``, ``SCOPE``,
+``PUBLIC_URL``...); what it leaves out is read from the ``WECHAT_*`` environment. The
+middleware answers its own paths (verify, callback, login, logout, the JS-SDK helper)
+before URL routing, so Django's CSRF check never sees them; a view that receives
+message pushes on the verify path needs ``@csrf_exempt`` (WeChat posts without a token;
+the middleware has checked the signature).
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.core.signals import setting_changed
+from django.dispatch import Signal
+from django.http import HttpRequest, HttpResponse
+
+from ..answers import Respond
+from ..asgi import scope_view
+from ..context import WeChatContext, bound
+from ..flow import IO_STEPS, Action, RequestView, decide, session_of, with_body
+from ..protocol import SCOPE_BASE
+from ..threads import run_in_thread
+from ..wsgi import environ_view
+
+if TYPE_CHECKING:
+    from ..user import User
+    from ..wechat import WeChat
+
+__all__ = [
+    "WeChatLoginRequiredMixin",
+    "WeChatMiddleware",
+    "context_processor",
+    "get_wechat",
+    "set_wechat",
+    "wechat_login_required",
+    "wechat_user_logged_in",
+]
+
+#: Sent once per completed login: ``sender`` is the app's :class:`WeChat`, with ``user``
+#: (a ``WeChatUser`` or ``WeComUser``) and ``is_new``. A receiver that raises fails the
+#: login (a 500 page, nothing kept), as an ``on_login`` hook does.
+wechat_user_logged_in = Signal()
+
+_View = TypeVar("_View", bound=Callable[..., Any])
+_wechat: WeChat | None = None
+_signalling: weakref.WeakSet[WeChat] = weakref.WeakSet()  # apps whose logins send the signal
+
+
+def get_wechat() -> WeChat:
+    """The project's :class:`WeChat`, built once from ``settings.WECHAT`` over the
+    ``WECHAT_*`` environment (and built again when a test overrides ``WECHAT``)."""
+    global _wechat
+    if _wechat is None:
+        import os
+
+        from ..wechat import WeChat
+
+        set_wechat(WeChat.from_env({**os.environ, **settings_environ()}))
+    assert _wechat is not None
+    return _wechat
+
+
+def set_wechat(wechat: WeChat | None) -> None:
+    """Use ``wechat`` instead of one built from the settings (an app that builds its
+    :class:`WeChat` in code, a test with its own); ``None`` goes back to the settings.
+    Middleware built afterwards (a new handler) uses it."""
+    global _wechat
+    _wechat = wechat
+    if wechat is not None and wechat not in _signalling:
+        wechat.on_login(_send_signal(wechat))
+        _signalling.add(wechat)
+
+
+def settings_environ() -> dict[str, str]:
+    """``settings.WECHAT`` as ``WECHAT_*`` variables: booleans as ``true``/``false``,
+    lists as comma-separated text, everything else as text."""
+    given: Mapping[str, Any] = getattr(settings, "WECHAT", None) or {}
+    environ = {}
+    for key, value in given.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, list | tuple):
+            text = ",".join(str(item) for item in value)
+        else:
+            text = str(value)
+        environ[f"WECHAT_{key}"] = text
+    return environ
+
+
+def _send_signal(wechat: WeChat) -> Callable[[User, bool], None]:
+    def send(user: User, is_new: bool) -> None:
+        wechat_user_logged_in.send(sender=type(wechat), wechat=wechat, user=user, is_new=is_new)
+
+    return send
+
+
+def _forget_wechat(*, setting: str, **kwargs: Any) -> None:
+    """``override_settings(WECHAT=...)`` in a test: build the app again from it."""
+    global _wechat
+    if setting == "WECHAT" and _wechat is not None:
+        _wechat.close()
+        _wechat = None
+
+
+setting_changed.connect(_forget_wechat)
+
+
+class WeChatMiddleware:
+    """``request.wechat`` for every request; WeChat's paths answered before routing.
+
+    Sync and async capable: under Django's ASGI handler it is a coroutine and anything
+    that may reach WeChat or the store (a login's code exchange, a due ticket) runs in a
+    worker thread.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.wechat, self.rules, self.steps, self.clock = bound(get_wechat())
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self._serve_async(request)
+        action = self._decide(request)
+        if isinstance(action, IO_STEPS):
+            action = self.steps.perform(_with_body(action, request))
+        if isinstance(action, Respond):
+            return _response(action, request)
+        self._attach(request, action)
+        return self.get_response(request)
+
+    async def _serve_async(self, request: HttpRequest) -> HttpResponse:
+        action = self._decide(request)
+        if isinstance(action, IO_STEPS):
+            action = await run_in_thread(self.steps.perform, _with_body(action, request))
+        if isinstance(action, Respond):
+            return _response(action, request)
+        context = self._attach(request, action)
+        if action.wants_signature and context.signing_needs_io:
+            # A page will most likely read the signature: fetch a due ticket off the loop.
+            await run_in_thread(_prefetch_ticket, context)
+        response: Awaitable[HttpResponse] = self.get_response(request)
+        return await response
+
+    def _decide(self, request: HttpRequest) -> Action:
+        view = _view_of(request)
+        return decide(view, self.rules, session_of(view.cookie, self.rules), self.clock())
+
+    def _attach(self, request: HttpRequest, action: Any) -> WeChatContext:
+        context = WeChatContext(
+            self.wechat,
+            page=action.page,
+            user=action.user,
+            is_wechat_browser=action.is_wechat,
+            logins_paused=action.logins_paused,
+            message=action.message,
+        )
+        request.wechat = context  # type: ignore[attr-defined]
+        return context
+
+
+def _view_of(request: HttpRequest) -> RequestView:
+    """The request as the WSGI or ASGI adapter would see it (the same translation)."""
+    scope = getattr(request, "scope", None)  # Django's ASGIRequest keeps the scope
+    return scope_view(scope) if scope is not None else environ_view(request.META)
+
+
+def _with_body(step: Any, request: HttpRequest) -> Any:
+    """The body a step asked for, read through Django (which keeps it for the view)."""
+    if not step.max_body:
+        return step
+    try:
+        body = request.body
+    except RequestDataTooBig:  # over DATA_UPLOAD_MAX_MEMORY_SIZE
+        body = b"\0" * (step.max_body + 1)
+    return with_body(step, body[: step.max_body + 1])
+
+
+def _prefetch_ticket(context: WeChatContext) -> None:
+    context.signature  # noqa: B018 - computes and caches the signature, or logs why not
+
+
+def _response(answer: Respond, request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(b"" if request.method == "HEAD" else answer.body, status=answer.status)
+    for name, value in answer.headers:
+        response.headers[name] = value
+    return response
+
+
+# -- marking views that need a login ------------------------------------------------------------
+
+
+def _login_answer(request: HttpRequest, scope: str) -> HttpResponse | None:
+    context = getattr(request, "wechat", None)
+    if not isinstance(context, WeChatContext):
+        raise RuntimeError(
+            "wechat_login_required needs wechat_middleware.integrations.django."
+            "WeChatMiddleware in settings.MIDDLEWARE"
+        )
+    answer = context.login_needed(
+        scope,
+        method=request.method or "GET",
+        accept=request.headers.get("Accept", ""),
+        requested_with=request.headers.get("X-Requested-With", ""),
+        referer=request.headers.get("Referer", ""),
+    )
+    return None if answer is None else _response(answer, request)
+
+
+@overload
+def wechat_login_required(view: _View, *, scope: str = ...) -> _View: ...
+
+
+@overload
+def wechat_login_required(view: None = None, *, scope: str = ...) -> Callable[[_View], _View]: ...
+
+
+def wechat_login_required(
+    view: _View | None = None, *, scope: str = SCOPE_BASE
+) -> _View | Callable[[_View], _View]:
+    """``@wechat_login_required`` or ``@wechat_login_required(scope="snsapi_userinfo")``
+    on a function view (plain or ``async``): it runs only for a user logged in with
+    ``scope``; a page is sent to log in, a ``fetch``/XHR gets ``401 {"error":
+    "login_required", "login_url": ...}``."""
+
+    def decorate(view: _View) -> _View:
+        if iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def guarded_async(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                answer = _login_answer(request, scope)
+                return answer if answer is not None else await view(request, *args, **kwargs)
+
+            return guarded_async  # type: ignore[return-value]
+
+        @functools.wraps(view)
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            answer = _login_answer(request, scope)
+            return answer if answer is not None else view(request, *args, **kwargs)
+
+        return guarded  # type: ignore[return-value]
+
+    return decorate(view) if view is not None else decorate
+
+
+class WeChatLoginRequiredMixin:
+    """For class-based views: ``class Orders(WeChatLoginRequiredMixin, View)``, with
+    ``wechat_scope = "snsapi_userinfo"`` to ask for the profile."""
+
+    wechat_scope: str = SCOPE_BASE
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        answer = _login_answer(request, self.wechat_scope)
+        if answer is not None:
+            return answer
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+
+def context_processor(request: HttpRequest) -> dict[str, Any]:
+    """``{{ wechat }}`` in templates: the request's :class:`WeChatContext`."""
+    return {"wechat": getattr(request, "wechat", None)}
