@@ -5,6 +5,7 @@ The snippets are the first code a user copies; a broken one costs trust at once.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -181,3 +182,56 @@ def test_readme_wecom_fastapi_sample_knows_a_member(
             assert phone.get("/me").json() == {"userid": fake.default_userid, "member": True}
     finally:
         fake.close()
+
+
+DJANGO_CHECK = """
+import json, os, django
+os.environ["DJANGO_SETTINGS_MODULE"] = "myproject.settings"
+django.setup()
+from django.test import Client
+from wechat_middleware.testing.user_agents import IOS_WECHAT_UA
+client = Client(HTTP_USER_AGENT=IOS_WECHAT_UA)
+orders = client.get("/orders", HTTP_ACCEPT="application/json")
+me = client.get("/me", HTTP_ACCEPT="text/html")
+print(json.dumps([orders.status_code, json.loads(orders.content), me.status_code, me["Location"]]))
+"""
+
+
+def test_readme_django_samples_make_a_working_project(
+    fake_wechat: FakeWeChat, tmp_path: Path
+) -> None:
+    """The README's settings and views, copied verbatim into a project (plus what any
+    Django project has: a secret key, hosts, URLs), answer as the README says."""
+    project = tmp_path / "myproject"
+    project.mkdir()
+    (project / "__init__.py").write_text("")
+    settings = snippet_with('"wechat_middleware.integrations.django.WeChatMiddleware"')
+    settings += '\nSECRET_KEY = "x" * 50\nALLOWED_HOSTS = ["testserver"]\n'
+    settings += 'ROOT_URLCONF = "myproject.urls"\nINSTALLED_APPS = []\nDATABASES = {}\n'
+    (project / "settings.py").write_text(settings)
+    (project / "views.py").write_text(snippet_with("class Orders(WeChatLoginRequiredMixin"))
+    (project / "urls.py").write_text(
+        "from django.urls import path\nfrom . import views\n"
+        'urlpatterns = [path("me", views.me), path("orders", views.Orders.as_view())]\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
+    env.update(
+        WECHAT_APP_SECRET=fake_wechat.app_secret,
+        WECHAT_SECRET_KEY="readme-secret-key-0123456789abcdef",
+        WECHAT_API_BASE=fake_wechat.api_base,
+        WECHAT_OPEN_BASE=fake_wechat.open_base,
+        WECHAT_STORE="memory://",
+        PYTHONPATH=str(tmp_path),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", DJANGO_CHECK],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    status, body, me_status, location = json.loads(done.stdout.strip().splitlines()[-1])
+    assert status == 401 and body["login_url"] == "/wechat/login?next=/&scope=snsapi_base"
+    assert me_status == 302 and location == "/wechat/login?next=/me&scope=snsapi_userinfo"

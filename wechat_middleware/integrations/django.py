@@ -208,7 +208,10 @@ def _prefetch_ticket(context: WeChatContext) -> None:
 def _response(answer: Respond, request: HttpRequest) -> HttpResponse:
     response = HttpResponse(b"" if request.method == "HEAD" else answer.body, status=answer.status)
     for name, value in answer.headers:
-        response.headers[name] = value
+        if name.lower() == "set-cookie":
+            response.cookies.load(value)  # where Django (and its test client) keeps cookies
+        else:
+            response.headers[name] = value
     return response
 
 
