@@ -25,6 +25,7 @@ import requests
 
 from wechat_middleware.__main__ import main
 from wechat_middleware.testing import FakeWeChat, Fault
+from wechat_middleware.testing.fake_wecom import FakeWeCom
 
 COMMANDS = ["demo", "fake-server", "sign", "verify", "doctor"]
 WRONG_SECRET = "not-the-app-secret-4b1d"
@@ -601,3 +602,44 @@ def test_fake_server_stops_on_sigterm_sent_the_moment_it_has_printed() -> None:
             if process.poll() is None:
                 process.kill()
                 process.communicate()
+
+
+# -- doctor for a WeCom app (docs/wecom-and-qrconnect.md sections 1.1, 1.2, 1.5) ---------------
+
+
+def test_doctor_checks_a_wecom_apps_token_and_both_tickets(
+    capsys: pytest.CaptureFixture[str], wecom_env: dict[str, str], fake_wecom: FakeWeCom
+) -> None:
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0, out
+    steps = report(out)
+    assert list(steps) == [
+        "config",
+        "store",
+        "API host",
+        "access token",
+        "jsapi ticket",
+        "app ticket",
+    ]
+    assert steps["config"][1].startswith(f"WeCom corp {fake_wecom.corp_id}, app ")
+    assert fake_wecom.calls("cgi-bin/ticket/get") == 1
+    assert wecom_env["WECHAT_CORP_SECRET"] not in out
+
+
+def test_doctor_names_the_trusted_ip_setting_on_60020(
+    capsys: pytest.CaptureFixture[str], wecom_env: dict[str, str], fake_wecom: FakeWeCom
+) -> None:
+    fake_wecom.inject(
+        "cgi-bin/gettoken",
+        Fault(
+            "errcode",
+            60020,
+            errmsg="not allow to access from your ip, hint: [1], from ip: 203.0.113.9, "
+            "more info at https://open.work.weixin.qq.com/devtool/query?e=60020",
+        ),
+    )
+    code, out, _ = run(capsys, "doctor")
+    assert code == 1
+    status, detail = report(out)["access token"]
+    assert status == "FAIL"
+    assert "203.0.113.9" in detail and "Trusted IPs" in detail
