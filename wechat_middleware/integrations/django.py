@@ -21,6 +21,7 @@ the middleware has checked the signature).
 from __future__ import annotations
 
 import functools
+import os
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -54,8 +55,8 @@ __all__ = [
     "wechat_user_logged_in",
 ]
 
-#: Sent once per completed login: ``sender`` is the app's :class:`WeChat`, with ``user``
-#: (a ``WeChatUser`` or ``WeComUser``) and ``is_new``. A receiver that raises fails the
+#: Sent once per completed login with ``wechat`` (the app's :class:`WeChat`; ``sender`` is
+#: its class), ``user`` (a ``WeChatUser`` or ``WeComUser``) and ``is_new``. A receiver that raises fails the
 #: login (a 500 page, nothing kept), as an ``on_login`` hook does.
 wechat_user_logged_in = Signal()
 
@@ -69,8 +70,6 @@ def get_wechat() -> WeChat:
     ``WECHAT_*`` environment (and built again when a test overrides ``WECHAT``)."""
     global _wechat
     if _wechat is None:
-        import os
-
         from ..wechat import WeChat
 
         set_wechat(WeChat.from_env({**os.environ, **settings_environ()}))
