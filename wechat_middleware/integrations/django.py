@@ -55,9 +55,9 @@ __all__ = [
     "wechat_user_logged_in",
 ]
 
-#: Sent once per completed login with ``wechat`` (the app's :class:`WeChat`; ``sender`` is
-#: its class), ``user`` (a ``WeChatUser`` or ``WeComUser``) and ``is_new``. A receiver that raises fails the
-#: login (a 500 page, nothing kept), as an ``on_login`` hook does.
+#: Sent once per completed login with ``wechat`` (the app's :class:`WeChat`; ``sender``
+#: is its class), ``user`` (a ``WeChatUser`` or ``WeComUser``) and ``is_new``. A receiver
+#: that raises fails the login (a 500 page, nothing kept), as an ``on_login`` hook does.
 wechat_user_logged_in = Signal()
 
 _View = TypeVar("_View", bound=Callable[..., Any])
