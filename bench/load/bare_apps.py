@@ -20,39 +20,53 @@ import html
 import os
 from pathlib import Path
 
-from flask import Flask, render_template_string
+from flask import Flask
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from wechat_middleware.render import HTML, jssdk_tags
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 JSSDK_URL = os.environ.get("WECHAT_JSSDK_URL", "https://res.wx.qq.com/open/js/jweixin-1.6.0.js")
 
 
 def example_constant(path: Path, name: str) -> str:
-    """The string constant ``name`` assigned at the top level of the module at ``path``."""
+    """The string ``name`` is assigned at the top level of the module at ``path``: a
+    string literal, or the first argument of a call (``PAGE = env.from_string("...")``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == name for t in node.targets
         ):
-            value = ast.literal_eval(node.value)
+            given = node.value.args[0] if isinstance(node.value, ast.Call) else node.value
+            value = ast.literal_eval(given)
             if isinstance(value, str):
                 return value
     raise LookupError(f"{path} assigns no string {name}")
+
+
+APIS = ["updateAppMessageShareData", "updateTimelineShareData"]  # the examples' own
 
 
 class NoWeChat:
     """What the examples' templates read from the WeChat context, with nothing in it."""
 
     openid = None
+    userid = None
+    user = None
     is_wechat_browser = False
     jssdk_url = JSSDK_URL
+    logout_url = "/wechat/logout"
 
     def signature_json(self) -> str:
         return "null"
+
+    def jssdk_tags(self, js_api_list: list[str]) -> HTML:
+        """The same tags the examples' pages carry (the helper script and its call)."""
+        return jssdk_tags("/wechat/jssdk/wechat.js", js_api_list, (), False)
 
 
 NO_WECHAT = NoWeChat()
@@ -60,19 +74,25 @@ NO_WECHAT = NoWeChat()
 # -- Flask --------------------------------------------------------------------------------
 
 FLASK_DIR = EXAMPLES / "flask_app"
-FLASK_PAGE = example_constant(FLASK_DIR / "app.py", "PAGE")
+STATIC = EXAMPLES / "static"
 
-flask_app = Flask(__name__, static_folder=str(FLASK_DIR / "static"))
+flask_app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
+# Compiled once, as the example does.
+FLASK_PAGE = flask_app.jinja_env.from_string(example_constant(FLASK_DIR / "app.py", "PAGE"))
+
+
+def _flask_render(title: str) -> str:
+    return FLASK_PAGE.render(title=title, spa=False, apis=APIS, wechat=NO_WECHAT)
 
 
 @flask_app.get("/")
 def home() -> str:
-    return render_template_string(FLASK_PAGE, title="WeChat middleware · Flask", wechat=NO_WECHAT)
+    return _flask_render("WeChat middleware · Flask")
 
 
 @flask_app.get("/second")
 def second() -> str:
-    return render_template_string(FLASK_PAGE, title="Second page · Flask", wechat=NO_WECHAT)
+    return _flask_render("Second page · Flask")
 
 
 @flask_app.get("/api/me")
@@ -91,8 +111,12 @@ def _render(title: str) -> HTMLResponse:
         STARLETTE_PAGE.format(
             title=html.escape(title),
             openid=html.escape(NO_WECHAT.openid or ""),
+            userid=html.escape(NO_WECHAT.userid or ""),
+            nickname="",
+            logout="",
             signature=NO_WECHAT.signature_json(),
-            jssdk_url=html.escape(NO_WECHAT.jssdk_url, quote=True),
+            jssdk_tags=NO_WECHAT.jssdk_tags(APIS),
+            spa_links="",
         )
     )
 
@@ -114,6 +138,6 @@ starlette_app = Starlette(
         Route("/", s_home),
         Route("/second", s_second),
         Route("/api/me", s_me),
-        Mount("/static", StaticFiles(directory=STARLETTE_DIR / "static"), name="static"),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 )
