@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render as render_template
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from examples.messages import echo_reply
 from wechat_middleware.integrations.django import (
@@ -27,24 +28,37 @@ from wechat_middleware.integrations.django import (
 from wechat_middleware.messages import REPLY_CONTENT_TYPE
 from wechat_middleware.user import User
 
+_View = TypeVar("_View", bound=Callable[..., HttpResponse])
+
 
 def render(request: HttpRequest, title: str, *, spa: bool = False) -> HttpResponse:
     return render_template(request, "page.html", {"title": title, "spa": spa})
 
 
+def page(view: _View) -> _View:
+    """A page: GET and HEAD only, anything else 405 as in the other examples. A view
+    that accepts no POST has nothing for Django's CSRF check to protect, which would
+    otherwise answer a POST 403 before the view could say 405."""
+    return csrf_exempt(require_safe(view))
+
+
+@page
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "WeChat middleware · Django")
 
 
+@page
 def second(request: HttpRequest) -> HttpResponse:
     return render(request, "Second page · Django")
 
 
+@page
 def spa(request: HttpRequest, route: str = "") -> HttpResponse:
     """One HTML shell for every route of the single-page app."""
     return render(request, "Single-page app · Django", spa=True)
 
 
+@page
 @wechat_login_required(scope="snsapi_userinfo")  # one consent screen, then the profile
 def account(request: HttpRequest) -> HttpResponse:
     return render(request, "Your account · Django")

@@ -1,6 +1,6 @@
 """Fixtures for the integration tests: FakeWeChat plus an example app in a real server.
 
-``app_server`` is started once per module and server kind (both kinds run every test);
+``app_server`` is started once per module and server kind (every kind runs every test);
 ``cold_app_server`` is a fresh server on a fresh SQLite store, for tests where a cold
 start is the point. A failing test shows the log its servers wrote while it ran
 (tests/support/reports.py). Browsers are the plugin's ``wechat_browser`` and its ``new()``.

@@ -1,8 +1,9 @@
 """Acceptance tests: a WeChat browser against the example apps in real servers.
 
-Each test runs against Flask under gunicorn (4 sync worker processes) and Starlette
-under uvicorn (2 worker processes), both talking to FakeWeChat over loopback sockets
-and sharing tokens between workers only through the SQLite store.
+Each test runs against Flask under gunicorn (4 sync worker processes), Starlette under
+uvicorn (2 worker processes) and Django under both (its WSGI and its ASGI handler), all
+talking to FakeWeChat over loopback sockets and sharing tokens between workers only
+through the SQLite store.
 """
 
 from __future__ import annotations
@@ -240,3 +241,24 @@ def test_verify_path_answers_wechats_server_check(app_server: AppServer) -> None
     assert valid.text == echostr
     assert forged.status_code == 403
     assert forged.text != echostr
+
+
+def test_a_fetch_to_a_marked_api_without_a_login_gets_401_json_with_its_login_url(
+    app_server: AppServer, wechat_browser: WeChatBrowser
+) -> None:
+    # /api/orders needs a login; a script cannot follow WeChat's consent page, so it is
+    # told where to send the user instead of being redirected.
+    browser = wechat_browser.new()
+
+    response = browser.get(
+        app_server.url("/api/orders"),
+        headers={"Accept": "application/json", "Referer": app_server.url("/second")},
+        follow_redirects=False,
+    )
+
+    assert response.status == 401
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["error"] == "login_required"
+    login = urlsplit(body["login_url"])
+    assert (login.path, query_of(body["login_url"])["next"]) == ("/wechat/login", ["/second"])

@@ -13,6 +13,7 @@ process group, and a failing test shows what each of its servers logged meanwhil
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 import re
@@ -50,7 +51,7 @@ _BOOTED_RE = re.compile(r"Booting worker with pid: (\d+)")
 _ACCESS_PID_RE = re.compile(r'"[A-Z]+ (\S+) HTTP/[\d.]+" (\d{3}) .* <(\d+)>$')
 
 
-def _gunicorn(port: int) -> list[str]:
+def _gunicorn(app: str, port: int) -> list[str]:
     command = [sys.executable, "-m", "gunicorn", "-w", "4", "-b", f"{LOOPBACK}:{port}"]
     command += ["--access-logfile", "-"]  # into the log a failing test shows
     command += ["--access-logformat", GUNICORN_ACCESS_LOG_FORMAT]
@@ -58,7 +59,7 @@ def _gunicorn(port: int) -> list[str]:
         # Gunicorn 25+ opens ~/.gunicorn/gunicorn.ctl, one path shared by every gunicorn
         # of the user: two servers at once (or a developer's own) would fight over it.
         command.append("--no-control-socket")
-    return [*command, "examples.flask_app.app:app"]
+    return [*command, app]
 
 
 def _gunicorn_has_control_socket() -> bool:
@@ -66,7 +67,7 @@ def _gunicorn_has_control_socket() -> bool:
     return any(setting.name == "control_socket_disable" for setting in settings)
 
 
-def _uvicorn(port: int) -> list[str]:
+def _uvicorn(app: str, port: int) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -77,7 +78,7 @@ def _uvicorn(port: int) -> list[str]:
         LOOPBACK,
         "--port",
         str(port),
-        "examples.starlette_app.app:app",
+        app,
     ]
 
 
@@ -87,8 +88,13 @@ def _pages(port: int) -> list[str]:
 
 #: Each server kind (a test id) and the command that serves its example app on a port.
 SERVER_COMMANDS: dict[str, Callable[[int], list[str]]] = {
-    "flask+gunicorn-4-workers": _gunicorn,
-    "starlette+uvicorn-2-workers": _uvicorn,
+    "flask+gunicorn-4-workers": functools.partial(_gunicorn, "examples.flask_app.app:app"),
+    "starlette+uvicorn-2-workers": functools.partial(_uvicorn, "examples.starlette_app.app:app"),
+    # The example's settings module comes from server_environment().
+    "django+gunicorn-4-workers": functools.partial(
+        _gunicorn, "examples.django_app.wsgi:application"
+    ),
+    "django+uvicorn-2-workers": functools.partial(_uvicorn, "examples.django_app.asgi:application"),
 }
 _COMMANDS = {**SERVER_COMMANDS, PAGES: _pages}
 
@@ -115,12 +121,12 @@ def app_environment(
     """The environment the example apps read with ``WeChat.from_env()``.
 
     The store is the SQLite file ``store_path`` or any ``store_url`` (e.g. Redis).
-    Inherited ``WECHAT_*`` variables are dropped, so a developer's shell cannot change
-    what the tests see (a stray WECHAT_PUBLIC_URL would change every signed URL).
+    Inherited ``WECHAT_*`` and ``DJANGO_*`` variables are dropped (see
+    :func:`server_environment`).
     """
     if (store_path is None) == (store_url is None):
         raise TypeError("pass exactly one of store_path and store_url")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
+    env = server_environment()
     env.update(
         WECHAT_APP_ID=app_id,
         WECHAT_APP_SECRET=app_secret,
@@ -130,6 +136,22 @@ def app_environment(
         WECHAT_OPEN_BASE=wechat_base_url,
         WECHAT_STORE=store_url or f"sqlite:///{store_path}",
         WECHAT_JSSDK_URL=f"http://{LOOPBACK}:9/jweixin-1.6.0.js",  # never fetched
+    )
+    return env
+
+
+def server_environment() -> dict[str, str]:
+    """This process's environment without its ``WECHAT_*`` and ``DJANGO_*`` variables, so
+    a developer's shell cannot change what the tests see (a stray WECHAT_PUBLIC_URL would
+    change every signed URL, a DJANGO_SETTINGS_MODULE the Django example's settings).
+
+    Django's secret key is given, as in production: gunicorn's workers import the app
+    one by one, and the example would otherwise draw a key of its own in each.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECHAT_", "DJANGO_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="examples.django_app.settings",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -150,9 +172,8 @@ def start_app(kind: str, fake: FakeWeChat, workdir: Path, **env: str) -> AppServ
 def start_wecom_app(kind: str, fake: FakeWeCom, workdir: Path, **env: str) -> AppServer:
     """The example app for ``kind`` run as a WeCom self-built app on ``fake``
     (WECHAT_PROVIDER=wecom), its SQLite store in ``workdir``; ``env`` adds to it."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
+    environment = server_environment()
     environment.update(fake_wecom_env(fake, store=f"sqlite:///{workdir / 'store.sqlite3'}"))
-    environment["PYTHONUNBUFFERED"] = "1"
     return start_server(kind, {**environment, **env}, workdir)
 
 
