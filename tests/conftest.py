@@ -7,6 +7,12 @@ of the wire at once, without sleeping.
 
 from __future__ import annotations
 
+import os
+
+# Django's settings are the process's: the example's, for tests/test_django.py and the
+# Django apps of tests/support/django_apps.py alike (each calls django.setup() when needed).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "examples.django_app.settings")
+
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -68,7 +74,7 @@ def make_wechat(fake_wechat: FakeWeChat, tmp_path: Path) -> Iterator[MakeWeChat]
 
 @pytest.fixture
 def open_client() -> Iterator[OpenClient]:
-    """``open_client(kind, wechat)``: a test app over ``kind`` ("wsgi" or "asgi") with
+    """``open_client(kind, wechat)``: a test app over ``kind`` (one of ``ALL_KINDS``) with
     its in-process client, closed after the test."""
     opened: list[AppClient] = []
 

@@ -1,4 +1,5 @@
-"""The JS-SDK endpoints of single-page apps, over both adapters (README, "Single-page apps").
+"""The JS-SDK endpoints of single-page apps, over both adapters and Django (README,
+"Single-page apps"); the report is a POST that Django's CSRF check never sees.
 
 ``GET {jssdk_path}/config`` signs a page URL of this site and answers the argument of
 ``wx.config`` (docs/wechat-protocol.md sections 4.1 and 4.5); ``GET .../wechat.js`` is
@@ -20,7 +21,7 @@ from wechat_middleware.testing import FakeWeChat, Fault
 from wechat_middleware.testing.user_agents import ANDROID_WECHAT_UA, DESKTOP_UA, IOS_WECHAT_UA
 
 from .conftest import MakeWeChat, OpenClient
-from .support.apps import KINDS, AppClient
+from .support.apps import ALL_KINDS, AppClient
 
 ORIGIN = "http://testserver"
 CONFIG_KEYS = {
@@ -36,7 +37,7 @@ CONFIG_KEYS = {
 }
 
 
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=ALL_KINDS)
 def client(
     request: pytest.FixtureRequest, open_client: OpenClient, make_wechat: MakeWeChat
 ) -> AppClient:

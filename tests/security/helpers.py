@@ -21,7 +21,7 @@ from wechat_middleware import WeChat
 from wechat_middleware.session import SessionCodec
 from wechat_middleware.user import WeChatUser
 
-from ..support.apps import Answer
+from ..support.apps import Answer, cookie_of
 
 ORIGIN = "http://testserver"
 CALLBACK = "/wechat/oauth-callback"
@@ -76,14 +76,6 @@ def session_user(wechat: WeChat, cookie: str | None) -> WeChatUser | None:
         wechat.config.secret_key or "", wechat.config.session_max_age, app_id=wechat.config.app_key
     )
     return codec.loads(cookie).user
-
-
-def cookie_of(answer: Answer, name: str) -> str | None:
-    for value in answer.set_cookies:
-        key, _, rest = value.partition("=")
-        if key == name:
-            return rest.split(";", 1)[0]
-    return None
 
 
 def no_login(wechat: WeChat, answer: Answer, *jars: str | None) -> None:

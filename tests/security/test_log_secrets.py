@@ -22,7 +22,7 @@ from wechat_middleware.testing import FakeWeChat, Fault
 from wechat_middleware.testing.user_agents import DESKTOP_UA
 
 from ..conftest import MakeWeChat
-from ..support.apps import KINDS, app_client
+from ..support.apps import ALL_KINDS, app_client
 from .helpers import authorize, secrets_in, session_user
 
 TOKEN = "server-check-token"
@@ -108,7 +108,7 @@ def is_test_browser_log(record: logging.LogRecord) -> bool:
     return record.name.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2")
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_no_log_record_carries_a_secret(
     kind: str,
     make_wechat: MakeWeChat,

@@ -13,7 +13,7 @@ import pytest
 from wechat_middleware.testing import FakeWeChat
 
 from ..conftest import MakeWeChat, OpenClient
-from ..support.apps import KINDS, AppClient
+from ..support.apps import ALL_KINDS, AppClient
 from .helpers import check_answer, no_login, state_of
 
 EXCHANGE = "sns/oauth2/access_token"
@@ -33,7 +33,7 @@ def forged_callback(client: AppClient, attempt: int, address: str) -> int:
     return answer.status
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_one_address_gets_at_most_the_per_client_bound_of_exchanges(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
@@ -43,7 +43,7 @@ def test_one_address_gets_at_most_the_per_client_bound_of_exchanges(
     assert fake_wechat.calls(EXCHANGE) == 5
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_another_address_keeps_its_own_bound(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
@@ -53,7 +53,7 @@ def test_another_address_keeps_its_own_bound(
     assert fake_wechat.calls(EXCHANGE) == 3
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_all_addresses_together_get_at_most_the_total_bound(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
@@ -63,7 +63,7 @@ def test_all_addresses_together_get_at_most_the_total_bound(
     assert fake_wechat.calls(EXCHANGE) == 4
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_a_proxy_address_is_not_bounded_as_one_client(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
@@ -74,7 +74,7 @@ def test_a_proxy_address_is_not_bounded_as_one_client(
     assert [forged_callback(client, i, "10.0.0.5") for i in range(3)] == [400] * 3
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_over_the_bound_the_answer_says_when_to_retry(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:

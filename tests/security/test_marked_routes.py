@@ -3,7 +3,8 @@
 A marked route answers for itself (a redirect to log in, or ``401`` JSON for a fetch):
 the same guarantees hold as on the middleware's own paths. No 5xx, no CR/LF in a header,
 a ``Location`` or ``login_url`` that stays on the site, nobody logged in by a forgery
-(SECURITY.md, threat model 4-6 and 13), on Flask, Starlette and FastAPI alike.
+(SECURITY.md, threat model 4-6 and 13), on Flask, Starlette, FastAPI and Django (its
+WSGI and ASGI handlers) alike.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from wechat_middleware.testing.browser import Response, WeChatBrowser
 from wechat_middleware.testing.user_agents import DESKTOP_UA, IOS_WECHAT_UA
 
 from ..conftest import MakeWeChat
+from ..support.apps import DJANGO_KINDS
 from ..test_login import BUILD, FRAMEWORKS
 from .helpers import check_answer, no_login
 from .test_bad_input import COOKIE_CASES, GARBAGE_CASES, HOST_CASES
@@ -28,7 +30,7 @@ from .test_bad_input import COOKIE_CASES, GARBAGE_CASES, HOST_CASES
 MARKED = [b"/base", b"/profile", b"/api/data"]
 
 
-@pytest.fixture(params=FRAMEWORKS)
+@pytest.fixture(params=FRAMEWORKS + DJANGO_KINDS)
 def framework(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -40,6 +42,10 @@ def wechat(make_wechat: MakeWeChat) -> WeChat:
 
 @pytest.fixture
 def app(framework: str, wechat: WeChat, wechat_browser: WeChatBrowser) -> WeChatBrowser:
+    if framework in DJANGO_KINDS:
+        from ..support.django_apps import in_process
+
+        return in_process(wechat_browser, framework, wechat, marked=True)
     build: Callable[[WeChat], Any] = BUILD[framework]
     bind = wechat_browser.wsgi if framework == "flask" else wechat_browser.asgi
     return bind(build(wechat))

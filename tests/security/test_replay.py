@@ -17,7 +17,7 @@ import pytest
 from wechat_middleware.signing import server_signature
 
 from ..conftest import MakeWeChat, OpenClient
-from ..support.apps import KINDS, AppClient
+from ..support.apps import ALL_KINDS, AppClient
 from .helpers import check_answer
 
 TOKEN = "server-check-token"  # tests/conftest.py's fake_config
@@ -29,7 +29,7 @@ def signed(nonce: str, *, timestamp: int | None = None, echostr: str = "e1") -> 
     return f"/wechat/verify?signature={signature}&timestamp={ts}&nonce={nonce}&echostr={echostr}"
 
 
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=ALL_KINDS)
 def client(
     open_client: OpenClient, request: pytest.FixtureRequest, make_wechat: MakeWeChat
 ) -> Iterator[AppClient]:

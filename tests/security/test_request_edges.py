@@ -8,14 +8,19 @@ hand them over one by one).
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
+from wechat_middleware.testing import FakeWeChat
+from wechat_middleware.testing.user_agents import DESKTOP_UA
+
 from ..conftest import MakeWeChat, OpenClient
-from ..support.apps import KINDS
+from ..support.apps import ALL_KINDS
 from .helpers import authorize, check_answer
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ALL_KINDS)
 @pytest.mark.parametrize("host", ["example.com:99999", "example.com:65536", "[::1]:70000"])
 def test_a_host_with_an_impossible_port_is_not_sent_to_wechat(
     open_client: OpenClient, kind: str, host: str, make_wechat: MakeWeChat
@@ -25,7 +30,7 @@ def test_a_host_with_an_impossible_port_is_not_sent_to_wechat(
     assert answer.status == 400 and answer.content == b"bad Host header"
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ALL_KINDS)
 @pytest.mark.parametrize("host", ["example.com:65535", "example.com:1", "[::1]:8000"])
 def test_a_host_with_a_real_port_is_fine(
     open_client: OpenClient, kind: str, host: str, make_wechat: MakeWeChat
@@ -34,7 +39,7 @@ def test_a_host_with_a_real_port_is_fine(
     assert answer.status == 302 and answer.location
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_the_session_cookie_is_found_in_a_second_cookie_header(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat
 ) -> None:
@@ -45,3 +50,19 @@ def test_the_session_cookie_is_found_in_a_second_cookie_header(
     session = f"{client.cookie_name}={client.cookie}".encode()
     page = client.get("/page", cookie="", headers={"Cookie": [b"theme=dark; lang=zh", session]})
     assert page.status == 200 and b'"openid": "o' in page.content
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_a_page_under_a_chinese_path_is_signed_for_the_url_as_sent(
+    open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+) -> None:
+    """Browsers send a Chinese path percent-encoded; Django hands its views the decoded
+    text ("/文章"), which a WSGI string cannot hold."""
+    sent = quote("/文章?页=2", safe="/?=")
+    page = open_client(kind, make_wechat()).get(sent, ua=DESKTOP_UA)
+    assert page.status == 200
+    signature = page.json()["signature"]
+    assert signature["url"] == "http://testserver" + sent
+    assert fake_wechat.check_jsapi_signature(
+        signature["url"], signature["nonceStr"], signature["timestamp"], signature["signature"]
+    )

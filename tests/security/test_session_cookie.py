@@ -22,13 +22,13 @@ from wechat_middleware.session import (
 )
 
 from ..conftest import MakeWeChat, OpenClient
-from ..support.apps import KINDS
+from ..support.apps import ALL_KINDS
 from .helpers import authorize, cookie_of, session_user
 
 KEY = "one-secret-key-shared-by-two-apps-0123456789"
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_a_cookie_of_another_app_with_the_same_key_is_not_a_login(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat
 ) -> None:
@@ -51,7 +51,7 @@ def test_the_codec_refuses_a_cookie_signed_for_another_app_id() -> None:
     assert mine.loads(value) == Session()
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_a_login_link_whose_next_grows_when_encoded_still_logs_in(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat
 ) -> None:

@@ -19,7 +19,7 @@ from wechat_middleware.testing import FakeWeChat
 from wechat_middleware.testing.user_agents import DESKTOP_UA as CHROME
 
 from ..conftest import MakeWeChat, OpenClient
-from ..support.apps import KINDS, AppClient
+from ..support.apps import ALL_KINDS, AppClient
 
 PUBLIC = "https://shop.example.com"
 
@@ -29,7 +29,7 @@ def sign(client: AppClient, url: str, *, host: str = "testserver") -> tuple[int,
     return answer.status, json.loads(answer.content)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_a_url_of_this_site_is_signed(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
@@ -40,7 +40,7 @@ def test_a_url_of_this_site_is_signed(
     )
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ALL_KINDS)
 @pytest.mark.parametrize(
     "url",
     [
@@ -61,7 +61,7 @@ def test_a_url_of_another_origin_is_refused_with_a_reason(
     assert "signature" not in body
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_with_a_public_url_a_spoofed_host_gets_no_signature_for_itself(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat
 ) -> None:

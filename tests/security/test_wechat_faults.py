@@ -26,7 +26,7 @@ from wechat_middleware.testing import FakeWeChat, Fault
 from wechat_middleware.testing.user_agents import DESKTOP_UA
 
 from ..conftest import MakeWeChat, OpenClient, fake_config
-from ..support.apps import KINDS, AppClient, app_client
+from ..support.apps import ALL_KINDS, AppClient, app_client
 from .helpers import authorize, check_answer, no_login, session_user
 
 TOKEN = "cgi-bin/stable_token"  # the default token endpoint
@@ -47,7 +47,7 @@ def fake_wechat() -> Iterator[FakeWeChat]:
         yield fake
 
 
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=ALL_KINDS)
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -1,5 +1,5 @@
 """Hostile and malformed requests to a WeCom app (WECHAT_PROVIDER=wecom), over both
-adapters (WSGI and ASGI, in-process), against FakeWeCom.
+adapters (WSGI and ASGI, in-process) and Django's two handlers, against FakeWeCom.
 
 The same four checks as ``test_bad_input`` (``check_answer``, ``no_login``): never a 5xx,
 no CR/LF/NUL in a header, every ``Location`` on the site or WeCom's authorize page coming
@@ -27,7 +27,7 @@ from wechat_middleware.stores import open_store
 from wechat_middleware.testing.fake_wecom import FakeWeCom
 from wechat_middleware.testing.user_agents import WXWORK_UA
 
-from ..support.apps import KINDS, AppClient
+from ..support.apps import ALL_KINDS, AppClient
 from .helpers import CALLBACK, check_answer, no_login, state_of
 
 USERINFO = "cgi-bin/auth/getuserinfo"
@@ -69,7 +69,7 @@ def wechat(fake: FakeWeCom) -> Iterator[WeChat]:
     wechat.close()
 
 
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=ALL_KINDS)
 def client(request: pytest.FixtureRequest, wechat: WeChat) -> Iterator[AppClient]:
     client = AppClient(str(request.param), wechat)
     yield client

@@ -1,5 +1,6 @@
 """Two tiny apps, one per adapter, that expose what a page sees of ``request.wechat``,
-and the client the in-process tests drive them with.
+and the client the in-process tests drive them with (the same routes on Django, over its
+WSGI and ASGI handlers, are in ``tests.support.django_apps``).
 
 Tests drive them in-process to check that both adapters carry out the same decisions;
 the example apps are driven over real servers in ``tests/integration``.
@@ -25,6 +26,8 @@ from wechat_middleware.testing.transports import CLIENT_ADDRESS
 from wechat_middleware.testing.user_agents import IOS_WECHAT_UA, NAVIGATION_ACCEPT
 
 KINDS = ("wsgi", "asgi")
+DJANGO_KINDS = ("django-wsgi", "django-asgi")  # tests/support/django_apps.py
+ALL_KINDS = KINDS + DJANGO_KINDS
 
 
 def page_state(context: object) -> dict[str, object]:
@@ -93,12 +96,28 @@ def starlette_app(wechat: WeChat) -> Starlette:
     return app
 
 
+def cookie_of(answer: Answer, name: str) -> str | None:
+    """The value ``answer`` sets for the cookie ``name`` ("" to delete it), or None.
+
+    Each header is read as an HTTP client reads it, without the whitespace around its
+    value (RFC 9110 section 5.5): Django's WSGI handler writes ``" name=value"``
+    (``Morsel.output(header="")``), which a server sends and a browser strips.
+    """
+    for header in answer.set_cookies:
+        key, _, rest = header.strip().partition("=")
+        if key == name:
+            return rest.split(";", 1)[0]
+    return None
+
+
 def _bytes(value: str | bytes) -> bytes:
     return value if isinstance(value, bytes) else value.encode("latin-1")
 
 
 class AppClient:
-    """One of the apps above over either adapter (``kind``), through ``WeChatBrowser``.
+    """One of the apps above over either adapter (``kind``: ``KINDS``), or ``flask_app``'s
+    routes on Django over its WSGI or ASGI handler (``DJANGO_KINDS``), through
+    ``WeChatBrowser``.
 
     What the tests need beyond the browser: one request at a time (no redirect followed),
     ``ua``/``accept``/``host`` as keywords, and a jar of the session cookie alone that a
@@ -114,8 +133,12 @@ class AppClient:
         self._browser = WeChatBrowser()
         if kind == "wsgi":
             self._app = self._browser.wsgi(flask_app(wechat))
-        else:
+        elif kind == "asgi":
             self._app = self._browser.asgi(starlette_app(wechat))
+        else:
+            from .django_apps import in_process  # Django only for the tests that use it
+
+            self._app = in_process(self._browser, kind, wechat)
 
     def request(
         self,
@@ -147,10 +170,9 @@ class AppClient:
         answer = self._app.request(
             method, _bytes(target), headers=sent, body=body, follow_redirects=False
         )
-        for header in answer.set_cookies:
-            name, _, rest = header.partition("=")
-            if name == self.cookie_name:
-                self.cookie = rest.split(";", 1)[0] or None
+        written = cookie_of(answer, self.cookie_name)
+        if written is not None:
+            self.cookie = written or None
         return answer
 
     def get(self, target: str | bytes, **kwargs: object) -> Answer:

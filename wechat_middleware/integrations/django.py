@@ -186,7 +186,25 @@ class WeChatMiddleware:
 def _view_of(request: HttpRequest) -> RequestView:
     """The request as the WSGI or ASGI adapter would see it (the same translation)."""
     scope = getattr(request, "scope", None)  # Django's ASGIRequest keeps the scope
-    return scope_view(scope) if scope is not None else environ_view(request.META)
+    if scope is not None:
+        return scope_view(scope)
+    # Django's WSGIRequest keeps the environ as META but replaces PATH_INFO and SCRIPT_NAME
+    # with text decoded from UTF-8 ("/你好"), which PEP 3333's latin-1 strings cannot
+    # hold: give the adapter the WSGI strings of those UTF-8 bytes again.
+    meta = request.META
+    return environ_view(
+        {
+            **meta,
+            "PATH_INFO": _pep3333(meta.get("PATH_INFO") or ""),
+            "SCRIPT_NAME": _pep3333(meta.get("SCRIPT_NAME") or ""),
+        }
+    )
+
+
+def _pep3333(text: str) -> str:
+    """A WSGI string: the text's UTF-8 bytes as latin-1. (Django's path is valid UTF-8,
+    the bytes it could not decode percent-encoded; a surrogate cannot make this raise.)"""
+    return text.encode("utf-8", "surrogatepass").decode("latin-1")
 
 
 def _with_body(step: Any, request: HttpRequest) -> Any:
