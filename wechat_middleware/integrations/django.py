@@ -23,8 +23,9 @@ from __future__ import annotations
 import functools
 import os
 import weakref
+from collections import ChainMap
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
@@ -192,13 +193,11 @@ def _view_of(request: HttpRequest) -> RequestView:
     # with text decoded from UTF-8 ("/你好"), which PEP 3333's latin-1 strings cannot
     # hold: give the adapter the WSGI strings of those UTF-8 bytes again.
     meta = request.META
-    return environ_view(
-        {
-            **meta,
-            "PATH_INFO": _pep3333(meta.get("PATH_INFO") or ""),
-            "SCRIPT_NAME": _pep3333(meta.get("SCRIPT_NAME") or ""),
-        }
-    )
+    paths = {
+        "PATH_INFO": _pep3333(meta.get("PATH_INFO") or ""),
+        "SCRIPT_NAME": _pep3333(meta.get("SCRIPT_NAME") or ""),
+    }
+    return environ_view(cast("dict[str, Any]", ChainMap(paths, meta)))  # META not copied
 
 
 def _pep3333(text: str) -> str:

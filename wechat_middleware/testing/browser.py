@@ -160,8 +160,9 @@ class Response:
 
     @property
     def set_cookies(self) -> list[str]:
-        """Every ``Set-Cookie`` header of this answer, one cookie each."""
-        return [value for name, value in self.header_list if name.lower() == "set-cookie"]
+        """Every ``Set-Cookie`` header of this answer, one cookie each (without the space
+        Django's WSGI handler puts before the value, which browsers ignore)."""
+        return [value.lstrip() for name, value in self.header_list if name.lower() == "set-cookie"]
 
     def json(self) -> Any:
         return json.loads(self.content)
