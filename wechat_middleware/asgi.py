@@ -93,14 +93,7 @@ class WeChatMiddleware:
             if isinstance(action, Respond):
                 await _respond(action, send, head=view.method == "HEAD")
                 return
-            context = WeChatContext(
-                self.wechat,
-                page=action.page,
-                user=action.user,
-                is_wechat_browser=action.is_wechat,
-                logins_paused=action.logins_paused,
-                message=action.message,
-            )
+            context = WeChatContext.passing(self.wechat, action)
             wants_signature = action.wants_signature
         if wants_signature and context.signing_needs_io:
             # A page will most likely read the signature: fetch a due ticket now, in a

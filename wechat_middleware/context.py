@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .answers import Respond
 from .errors import ForeignURLError, StoreError, WeChatError
-from .flow import is_page_request, login_needed
+from .flow import PassThrough, is_page_request, login_needed
 from .render import HTML, jssdk_tags, script_safe_json, wx_config_json
 from .urls import PageSource, check_page_url, origin_of, safe_next, same_origin
 from .user import User
@@ -101,6 +101,18 @@ class WeChatContext:
         self.user = user
         self.is_wechat_browser = is_wechat_browser
         self._signed: Signed | None = _UNSET
+
+    @classmethod
+    def passing(cls, wechat: SigningParts, action: PassThrough) -> WeChatContext:
+        """The context of a request the decision passes through to the app."""
+        return cls(
+            wechat,
+            page=action.page,
+            user=action.user,
+            is_wechat_browser=action.is_wechat,
+            logins_paused=action.logins_paused,
+            message=action.message,
+        )
 
     def __repr__(self) -> str:
         return f"<WeChatContext url={self.page_url!r} openid={self.openid!r}>"

@@ -75,14 +75,7 @@ class WeChatMiddleware:
         if isinstance(action, Respond):
             start_response(_STATUS_LINES[action.status], action.headers)
             return [] if view.method == "HEAD" else [action.body]
-        environ["wechat"] = WeChatContext(
-            self.wechat,
-            page=action.page,
-            user=action.user,
-            is_wechat_browser=action.is_wechat,
-            logins_paused=action.logins_paused,
-            message=action.message,
-        )
+        environ["wechat"] = WeChatContext.passing(self.wechat, action)
         return self.app(environ, start_response)
 
 

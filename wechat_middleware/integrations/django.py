@@ -37,7 +37,7 @@ from django.http import HttpRequest, HttpResponse
 from ..answers import Respond
 from ..asgi import scope_view
 from ..context import WeChatContext, bound
-from ..flow import IO_STEPS, Action, RequestView, decide, session_of, with_body
+from ..flow import IO_STEPS, Action, PassThrough, RequestView, decide, session_of, with_body
 from ..protocol import SCOPE_BASE
 from ..threads import run_in_thread
 from ..wsgi import environ_view
@@ -171,15 +171,8 @@ class WeChatMiddleware:
         view = _view_of(request)
         return decide(view, self.rules, session_of(view.cookie, self.rules), self.clock())
 
-    def _attach(self, request: HttpRequest, action: Any) -> WeChatContext:
-        context = WeChatContext(
-            self.wechat,
-            page=action.page,
-            user=action.user,
-            is_wechat_browser=action.is_wechat,
-            logins_paused=action.logins_paused,
-            message=action.message,
-        )
+    def _attach(self, request: HttpRequest, action: PassThrough) -> WeChatContext:
+        context = WeChatContext.passing(self.wechat, action)
         request.wechat = context  # type: ignore[attr-defined]
         return context
 
