@@ -9,6 +9,7 @@ import pytest
 from wechat_middleware.session import (
     LOOP_LIMIT,
     STATE_TTL,
+    PendingLogin,
     Session,
     SessionCodec,
     make_state,
@@ -77,3 +78,21 @@ def test_login_attempts_are_capped_within_the_window() -> None:
 def test_logging_in_resets_the_attempts_and_the_pending_login() -> None:
     session = Session().with_login_started("abc", "/", 1000.0)
     assert session.logged_in(WeChatUser(openid="o1")) == Session(user=WeChatUser(openid="o1"))
+
+
+def test_a_too_large_qr_login_session_keeps_a_valid_identity() -> None:
+    """A desktop QR login (``snsapi_login``, ``via="qrconnect"``) slimmed for a cookie
+    that would be too large still reads back as that login, not as a malformed one."""
+    import secrets
+
+    codec = SessionCodec("k" * 32, 3600, app_id="wx0123456789abcdef")
+    user = WeChatUser(
+        "o" * 28,
+        "snsapi_login",
+        nickname=secrets.token_urlsafe(180),
+        headimgurl="https://thirdwx.qlogo.cn/" + secrets.token_urlsafe(1500),
+        via="qrconnect",
+    )
+    done = PendingLogin("a" * 32, "/" + secrets.token_urlsafe(1500), 0.0, "qrconnect")
+    kept = codec.loads(codec.dumps(Session(user=user, completed=done))).user
+    assert kept == WeChatUser("o" * 28, "snsapi_login", via="qrconnect")
