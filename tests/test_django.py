@@ -15,8 +15,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "examples.django_app.settings")
 
 import json
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -215,6 +217,50 @@ def test_the_login_signal_fires_once_per_login(phone: WeChatBrowser) -> None:
     finally:
         integration.wechat_user_logged_in.disconnect(receiver)
     assert len(seen) == 1 and seen[0][1] is True
+
+
+LATE_URLS = """
+from django.http import HttpResponse
+from django.urls import path
+
+from . import views
+
+urlpatterns = [path("", lambda request: HttpResponse("home"))]
+"""
+LATE_VIEWS = """
+from django.dispatch import receiver
+
+from wechat_middleware.integrations.django import wechat_user_logged_in
+
+seen = []
+
+
+@receiver(wechat_user_logged_in)
+def remember(sender, user, is_new, **kwargs):
+    seen.append(user.openid)
+"""
+
+
+def test_a_receiver_in_views_hears_a_login_that_is_a_fresh_workers_first_request(
+    wechat: WeChat,
+    wechat_browser: WeChatBrowser,
+    fake_wechat: FakeWeChat,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The callback is answered before routing: a worker whose first request is a login
+    must still have imported the views (through the URLconf) before it sends the signal."""
+    package = tmp_path / "late_project"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "urls.py").write_text(LATE_URLS)
+    (package / "views.py").write_text(LATE_VIEWS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with override_settings(ROOT_URLCONF="late_project.urls"):
+        phone = wechat_browser.wsgi(WSGIHandler())
+        home = phone.get("/")  # to WeChat, back to the callback, then routed to "/"
+    assert home.status == 200 and home.text == "home"
+    assert sys.modules["late_project.views"].seen == [fake_wechat.default_openid]
 
 
 def test_a_failing_signal_receiver_fails_the_login_and_keeps_nothing(

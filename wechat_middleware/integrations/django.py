@@ -33,6 +33,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.signals import setting_changed
 from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponse
+from django.urls import get_resolver
 
 from ..answers import Respond
 from ..asgi import scope_view
@@ -109,6 +110,10 @@ def settings_environ() -> dict[str, str]:
 
 def _send_signal(wechat: WeChat) -> Callable[[User, bool], None]:
     def send(user: User, is_new: bool) -> None:
+        # The callback is answered before routing, so in a fresh worker nothing may have
+        # imported the URLconf yet, nor the views whose receivers it would connect: load it
+        # first, as Django's own login view (reached through routing) always has.
+        get_resolver().url_patterns  # noqa: B018 (a cached property: loads once)
         wechat_user_logged_in.send(sender=type(wechat), wechat=wechat, user=user, is_new=is_new)
 
     return send
