@@ -49,5 +49,6 @@ TEMPLATES = [
     }
 ]
 USE_TZ = True
+TIME_ZONE = "UTC"  # Django's default (America/Chicago) would also set the process's TZ
 
 WECHAT: dict[str, object] = {}  # everything from the WECHAT_* environment
