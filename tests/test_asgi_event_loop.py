@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 import pytest
@@ -47,12 +47,17 @@ def server(make_wechat: MakeWeChat) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-def run_while_slow(slow: callable, fast: callable, count: int = 5) -> list[str]:  # type: ignore[valid-type]
-    """Start ``slow``, then ``count`` fast requests; return the order they finished in."""
+def run_while_slow(server: str, slow: Callable[[], None], count: int = 5) -> list[str]:
+    """Start ``slow``, then ``count`` quick JSON requests to ``server``; return the order
+    they finished in (a call whose assertion fails never finishes)."""
     finished: list[str] = []
     lock = threading.Lock()
 
-    def run(name: str, call: callable) -> None:  # type: ignore[valid-type]
+    def fast() -> None:
+        reply = requests.get(f"{server}/api/me", headers={"Accept": "application/json"}, timeout=30)
+        assert reply.status_code == 200
+
+    def run(name: str, call: Callable[[], None]) -> None:
         call()
         with lock:
             finished.append(name)
@@ -81,11 +86,7 @@ def test_loop_serves_other_requests_while_the_ticket_fetch_is_slow(
         )
         assert page.status_code == 200 and '"signature": {' in page.text
 
-    def fast() -> None:
-        reply = requests.get(f"{server}/api/me", headers={"Accept": "application/json"}, timeout=30)
-        assert reply.status_code == 200
-
-    finished = run_while_slow(slow, fast)
+    finished = run_while_slow(server, slow)
     assert finished[-1] == "slow" and len(finished) == 6
 
 
@@ -104,11 +105,7 @@ def test_loop_serves_other_requests_while_the_code_exchange_is_slow(
         back = session.get(authorize.headers["Location"], allow_redirects=False, timeout=30)
         assert back.status_code == 302
 
-    def fast() -> None:
-        reply = requests.get(f"{server}/api/me", headers={"Accept": "application/json"}, timeout=30)
-        assert reply.status_code == 200
-
-    finished = run_while_slow(slow, fast)
+    finished = run_while_slow(server, slow)
     assert finished[-1] == "slow" and len(finished) == 6
 
 
@@ -130,11 +127,7 @@ def test_loop_serves_other_requests_while_a_json_endpoint_awaits_a_signature(
         reply = requests.get(server + target, headers={"Accept": "application/json"}, timeout=30)
         assert reply.status_code == 200 and reply.json()["signature"]
 
-    def fast() -> None:
-        reply = requests.get(f"{server}/api/me", headers={"Accept": "application/json"}, timeout=30)
-        assert reply.status_code == 200
-
-    finished = run_while_slow(slow, fast)
+    finished = run_while_slow(server, slow)
     assert finished[-1] == "slow" and len(finished) == 6
 
 
@@ -149,9 +142,5 @@ def test_loop_serves_other_requests_while_the_config_endpoint_waits_for_wechat(
         reply = requests.get(f"{server}/wechat/jssdk/config?url={page}", timeout=30)
         assert reply.status_code == 200 and reply.json()["signature"]
 
-    def fast() -> None:
-        reply = requests.get(f"{server}/api/me", headers={"Accept": "application/json"}, timeout=30)
-        assert reply.status_code == 200
-
-    finished = run_while_slow(slow, fast)
+    finished = run_while_slow(server, slow)
     assert finished[-1] == "slow" and len(finished) == 6
