@@ -348,8 +348,7 @@ def marked(make_wechat: MakeWeChat) -> Iterator[WeChat]:
 def marked_request(marked: WeChat, **headers: str) -> HttpRequest:
     """A request that went through the middleware (WeChat's browser, no user)."""
     request = RequestFactory().get("/orders", HTTP_USER_AGENT=IOS_WECHAT_UA, **headers)
-    middleware = integration.WeChatMiddleware(lambda request: HttpResponse("unused"))
-    middleware._attach(request, middleware._decide(request))
+    integration.WeChatMiddleware(lambda request: HttpResponse("unused"))(request)
     return request
 
 

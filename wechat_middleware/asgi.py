@@ -35,6 +35,7 @@ from .urls import Page, PageSource, host_of, raw_path_of
 
 if TYPE_CHECKING:
     from .context import MiddlewareParts
+    from .rules import Rules
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -71,19 +72,14 @@ class WeChatMiddleware:
             await self.app(scope, receive, send)
             return
         rules = self.rules
-        headers, user_agent, cookie_text = header_parts(scope["headers"])
-        path: str = scope.get("path") or "/"
-        if rules.passes_untouched(path, user_agent, cookie_text):
-            page: PageSource = _ScopePage(scope, headers.get(b"host"), path)
-            context = WeChatContext(self.wechat, page, None, None, False)
-            wants_signature = is_page_request(
-                scope.get("method", "GET"),
-                headers.get(b"accept", b"").decode("latin-1"),
-                headers.get(b"x-requested-with", b"").decode("latin-1"),
-            )
+        parts = header_parts(scope["headers"])
+        untouched = untouched_page(scope, parts, rules)
+        if untouched is not None:
+            page, wants_signature = untouched
+            context = WeChatContext(self.wechat, page)
         else:
-            view = _view(scope, path, headers, user_agent, cookie_text)
-            action = decide(view, rules, session_of(cookie_text, rules), self.clock())
+            view = scope_view(scope, parts)
+            action = decide(view, rules, session_of(view.cookie, rules), self.clock())
             if isinstance(action, IO_STEPS):
                 if action.max_body:
                     body, more = await _read_body(receive, action.max_body)
@@ -95,10 +91,10 @@ class WeChatMiddleware:
                 return
             context = WeChatContext.passing(self.wechat, action)
             wants_signature = action.wants_signature
-        if wants_signature and context.signing_needs_io:
+        if wants_signature:
             # A page will most likely read the signature: fetch a due ticket now, in a
             # worker thread, rather than on the loop inside the endpoint.
-            await run_in_thread(_prefetch_ticket, context)
+            await context.prefetch_signature()
         scope["wechat"] = context
         state = scope.get("state")
         if state is None:
@@ -111,7 +107,7 @@ class WeChatMiddleware:
             await _respond(needed.answer, send, head=scope.get("method") == "HEAD")
 
 
-def header_parts(raw_headers: list[tuple[bytes, bytes]]) -> tuple[dict[bytes, bytes], str, str]:
+def header_parts(raw_headers: list[tuple[bytes, bytes]]) -> HeaderParts:
     """The headers by name, the User-Agent and every Cookie header joined by "; "."""
     headers = dict(raw_headers)  # one C call; a repeated Cookie header is joined below
     cookie = headers.get(b"cookie")
@@ -124,14 +120,32 @@ def header_parts(raw_headers: list[tuple[bytes, bytes]]) -> tuple[dict[bytes, by
     return headers, headers.get(b"user-agent", b"").decode("latin-1"), cookie_text
 
 
-def scope_view(scope: Scope) -> RequestView:
-    """The request view of an HTTP ``scope`` (for integrations that hold the scope)."""
-    headers, user_agent, cookie = header_parts(scope["headers"])
+HeaderParts = tuple[dict[bytes, bytes], str, str]  # what header_parts gives
+
+
+def untouched_page(
+    scope: Scope, parts: HeaderParts, rules: Rules
+) -> tuple[PageSource, bool] | None:
+    """The page of a request that passes untouched (not our path, no cookie of ours, not
+    the app's browser: no decision needed) and whether it asks for a page (which will
+    most likely read the signature); ``None`` when the decision must see it."""
+    headers, user_agent, cookie = parts
+    path: str = scope.get("path") or "/"
+    if not rules.passes_untouched(path, user_agent, cookie):
+        return None
+    wants_signature = is_page_request(
+        scope.get("method", "GET"),
+        headers.get(b"accept", b"").decode("latin-1"),
+        headers.get(b"x-requested-with", b"").decode("latin-1"),
+    )
+    return _ScopePage(scope, headers.get(b"host"), path), wants_signature
+
+
+def scope_view(scope: Scope, parts: HeaderParts | None = None) -> RequestView:
+    """The request view of an HTTP ``scope`` (``parts``: its :func:`header_parts`, when
+    already split)."""
+    headers, user_agent, cookie = parts or header_parts(scope["headers"])
     return _view(scope, scope.get("path") or "/", headers, user_agent, cookie)
-
-
-def _prefetch_ticket(context: WeChatContext) -> None:
-    context.signature  # noqa: B018 - computes and caches the signature, or logs why not
 
 
 def _target(scope: Scope, host: bytes | None, path: str) -> tuple[str, str, str, str]:

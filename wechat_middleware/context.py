@@ -15,6 +15,7 @@ from .answers import Respond
 from .errors import ForeignURLError, StoreError, WeChatError
 from .flow import PassThrough, is_page_request, login_needed
 from .render import HTML, jssdk_tags, script_safe_json, wx_config_json
+from .threads import run_in_thread
 from .urls import PageSource, check_page_url, origin_of, safe_next, same_origin
 from .user import User
 
@@ -200,11 +201,14 @@ class WeChatContext:
 
     async def asignature(self) -> JSSignature | None:
         """:attr:`signature` for ``async`` code (the ticket fetch off the event loop)."""
-        if self.signing_needs_io:
-            from .threads import run_in_thread
-
-            await run_in_thread(self._page_signed)
+        await self.prefetch_signature()
         return self.signature
+
+    async def prefetch_signature(self) -> None:
+        """Sign this page now, in a worker thread when that needs the store or WeChat, so
+        that reading the signature afterwards never blocks an event loop."""
+        if self.signing_needs_io:
+            await run_in_thread(self._page_signed)
 
     def signature_json(self) -> str:
         """The signature as script-safe JSON (``null`` when unavailable)."""

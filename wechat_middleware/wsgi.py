@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Any
 from .answers import Respond
 from .context import WeChatContext, bound
 from .flow import IO_STEPS, RequestView, decide, session_of, with_body
-from .urls import Page, host_of, raw_path_of
+from .urls import Page, PageSource, host_of, raw_path_of
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from .context import MiddlewareParts
+    from .rules import Rules
 
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
@@ -56,16 +57,12 @@ class WeChatMiddleware:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         rules = self.rules
-        path = environ.get("PATH_INFO") or "/"
-        user_agent = environ.get("HTTP_USER_AGENT", "")
-        cookie = environ.get("HTTP_COOKIE", "")
-        if rules.passes_untouched(path, user_agent, cookie):
-            environ["wechat"] = WeChatContext(
-                self.wechat, _EnvironPage(environ, path), None, None, False
-            )
+        page = untouched_page(environ, rules)
+        if page is not None:
+            environ["wechat"] = WeChatContext(self.wechat, page)
             return self.app(environ, start_response)
-        view = _view(environ, path, user_agent, cookie)
-        action = decide(view, rules, session_of(cookie, rules), self.clock())
+        view = environ_view(environ)
+        action = decide(view, rules, session_of(view.cookie, rules), self.clock())
         if isinstance(action, IO_STEPS):
             if action.max_body:
                 body = _read_body(environ, action.max_body)
@@ -123,6 +120,16 @@ _PAGE_KEYS = (
     "SCRIPT_NAME",
     "QUERY_STRING",
 )
+
+
+def untouched_page(environ: WSGIEnvironment, rules: Rules) -> PageSource | None:
+    """The page of a request that passes untouched (not our path, no cookie of ours, not
+    the app's browser: no decision needed), or ``None`` when the decision must see it."""
+    path = environ.get("PATH_INFO") or "/"
+    user_agent = environ.get("HTTP_USER_AGENT", "")
+    if rules.passes_untouched(path, user_agent, environ.get("HTTP_COOKIE", "")):
+        return _EnvironPage(environ, path)
+    return None
 
 
 def environ_view(environ: WSGIEnvironment) -> RequestView:

@@ -9,10 +9,11 @@ section 6), the ASGI adapter does not hop to a worker thread to prefetch it.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
-from wechat_middleware import asgi
+from wechat_middleware import context as context_module
 from wechat_middleware.logs import ThrottledWarning
 from wechat_middleware.testing import FakeWeChat, Fault
 from wechat_middleware.testing.user_agents import DESKTOP_UA as CHROME
@@ -71,13 +72,13 @@ def test_asgi_does_not_prefetch_a_ticket_while_backing_off(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hops: list[object] = []
-    real = asgi._prefetch_ticket
+    real = context_module.run_in_thread
 
-    def counted(context: object) -> None:
-        hops.append(context)
-        real(context)  # type: ignore[arg-type]
+    async def counted(call: Any, *args: Any) -> Any:
+        hops.append(call)  # the context's one hop: signing the page off the loop
+        return await real(call, *args)
 
-    monkeypatch.setattr(asgi, "_prefetch_ticket", counted)
+    monkeypatch.setattr(context_module, "run_in_thread", counted)
     wechat_down(fake_wechat)
     with app_client("asgi", make_wechat()) as client:
         for _ in range(10):

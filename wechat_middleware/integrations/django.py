@@ -36,12 +36,14 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import get_resolver
 
 from ..answers import Respond
-from ..asgi import scope_view
+from ..asgi import header_parts, scope_view
+from ..asgi import untouched_page as scope_untouched_page
 from ..context import WeChatContext, bound
-from ..flow import IO_STEPS, Action, PassThrough, RequestView, decide, session_of, with_body
+from ..flow import IO_STEPS, Action, RequestView, decide, session_of, with_body
 from ..protocol import SCOPE_BASE
 from ..threads import run_in_thread
 from ..wsgi import environ_view
+from ..wsgi import untouched_page as environ_untouched_page
 
 if TYPE_CHECKING:
     from ..user import User
@@ -151,51 +153,65 @@ class WeChatMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self._serve_async(request)
-        action = self._decide(request)
-        if isinstance(action, IO_STEPS):
-            action = self.steps.perform(_with_body(action, request))
-        if isinstance(action, Respond):
-            return _response(action, request)
-        self._attach(request, action)
+        found = self._translate(request)
+        if isinstance(found, RequestView):
+            action = self._decide(found)
+            if isinstance(action, IO_STEPS):
+                action = self.steps.perform(_with_body(action, request))
+            if isinstance(action, Respond):
+                return _response(action, request)
+            found = WeChatContext.passing(self.wechat, action), action.wants_signature
+        request.wechat = found[0]  # type: ignore[attr-defined]
         return self.get_response(request)
 
     async def _serve_async(self, request: HttpRequest) -> HttpResponse:
-        action = self._decide(request)
-        if isinstance(action, IO_STEPS):
-            action = await run_in_thread(self.steps.perform, _with_body(action, request))
-        if isinstance(action, Respond):
-            return _response(action, request)
-        context = self._attach(request, action)
-        if action.wants_signature and context.signing_needs_io:
-            # A page will most likely read the signature: fetch a due ticket off the loop.
-            await run_in_thread(_prefetch_ticket, context)
+        found = self._translate(request)
+        if isinstance(found, RequestView):
+            action = self._decide(found)
+            if isinstance(action, IO_STEPS):
+                action = await run_in_thread(self.steps.perform, _with_body(action, request))
+            if isinstance(action, Respond):
+                return _response(action, request)
+            found = WeChatContext.passing(self.wechat, action), action.wants_signature
+        context, wants_signature = found
+        request.wechat = context  # type: ignore[attr-defined]
+        if wants_signature:  # a page will most likely read the signature: sign off the loop
+            await context.prefetch_signature()
         response: Awaitable[HttpResponse] = self.get_response(request)
         return await response
 
-    def _decide(self, request: HttpRequest) -> Action:
-        view = _view_of(request)
+    def _translate(self, request: HttpRequest) -> RequestView | tuple[WeChatContext, bool]:
+        """The request as the WSGI or ASGI adapter translates it: the view the decision
+        must see, or, for a request that passes untouched, its context and whether it
+        asks for a page."""
+        scope = getattr(request, "scope", None)  # Django's ASGIRequest keeps the scope
+        if scope is not None:
+            parts = header_parts(scope["headers"])
+            untouched = scope_untouched_page(scope, parts, self.rules)
+            if untouched is None:
+                return scope_view(scope, parts)
+            page, wants_signature = untouched
+            return WeChatContext(self.wechat, page), wants_signature
+        environ = _environ_of(request)
+        found = environ_untouched_page(environ, self.rules)
+        if found is None:
+            return environ_view(environ)
+        return WeChatContext(self.wechat, found), False  # WSGI: nothing to run off a loop
+
+    def _decide(self, view: RequestView) -> Action:
         return decide(view, self.rules, session_of(view.cookie, self.rules), self.clock())
 
-    def _attach(self, request: HttpRequest, action: PassThrough) -> WeChatContext:
-        context = WeChatContext.passing(self.wechat, action)
-        request.wechat = context  # type: ignore[attr-defined]
-        return context
 
-
-def _view_of(request: HttpRequest) -> RequestView:
-    """The request as the WSGI or ASGI adapter would see it (the same translation)."""
-    scope = getattr(request, "scope", None)  # Django's ASGIRequest keeps the scope
-    if scope is not None:
-        return scope_view(scope)
-    # Django's WSGIRequest keeps the environ as META but replaces PATH_INFO and SCRIPT_NAME
-    # with text decoded from UTF-8 ("/你好"), which PEP 3333's latin-1 strings cannot
-    # hold: give the adapter the WSGI strings of those UTF-8 bytes again.
+def _environ_of(request: HttpRequest) -> dict[str, Any]:
+    """The WSGI environ of a ``WSGIRequest``. Django keeps it as META but replaces
+    PATH_INFO and SCRIPT_NAME with text decoded from UTF-8 ("/你好"), which PEP 3333's
+    latin-1 strings cannot hold: the WSGI strings of those UTF-8 bytes are put back."""
     meta = request.META
     paths = {
         "PATH_INFO": _pep3333(meta.get("PATH_INFO") or ""),
         "SCRIPT_NAME": _pep3333(meta.get("SCRIPT_NAME") or ""),
     }
-    return environ_view(cast("dict[str, Any]", ChainMap(paths, meta)))  # META not copied
+    return cast("dict[str, Any]", ChainMap(paths, meta))  # META not copied
 
 
 def _pep3333(text: str) -> str:
@@ -213,10 +229,6 @@ def _with_body(step: Any, request: HttpRequest) -> Any:
     except RequestDataTooBig:  # over DATA_UPLOAD_MAX_MEMORY_SIZE
         body = b"\0" * (step.max_body + 1)
     return with_body(step, body[: step.max_body + 1])
-
-
-def _prefetch_ticket(context: WeChatContext) -> None:
-    context.signature  # noqa: B018 - computes and caches the signature, or logs why not
 
 
 def _response(answer: Respond, request: HttpRequest) -> HttpResponse:
