@@ -264,14 +264,7 @@ def login_required(scope: str = SCOPE_BASE) -> Callable[[Endpoint], Endpoint]:
             context = request.scope.get("wechat")
             if not isinstance(context, WeChatContext):
                 raise RuntimeError("login_required needs WeChatMiddleware on the app")
-            headers = request.headers
-            answer = context.login_needed(
-                scope,
-                method=request.method,
-                accept=headers.get("accept", ""),
-                requested_with=headers.get("x-requested-with", ""),
-                referer=headers.get("referer", ""),
-            )
+            answer = context.login_needed(scope, request.method, request.headers)
             if answer is not None:
                 return _Answer(answer)
             result = endpoint(request)

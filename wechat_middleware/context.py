@@ -45,6 +45,13 @@ class SigningParts(Protocol):
     def rules(self) -> Rules: ...
 
 
+class HeaderLookup(Protocol):
+    """A request's headers, looked up by name in any case (werkzeug's, Starlette's and
+    Django's all are)."""
+
+    def get(self, key: str, default: str, /) -> str: ...
+
+
 class MiddlewareParts(SigningParts, Protocol):
     """What an adapter uses of its :class:`~wechat_middleware.WeChat`."""
 
@@ -250,21 +257,22 @@ class WeChatContext:
         script = self._wechat.config.jssdk_path + "/wechat.js"
         return jssdk_tags(script, js_api_list, open_tag_list, debug)
 
-    def login_needed(
-        self, scope: str, *, method: str, accept: str, requested_with: str, referer: str
-    ) -> Respond | None:
+    def login_needed(self, scope: str, method: str, headers: HeaderLookup) -> Respond | None:
         """What a route that needs a login with ``scope`` answers (a redirect to log
         in, or a 401 JSON for a ``fetch``), or ``None`` when this user may go on. The
-        markers of :mod:`wechat_middleware.integrations` call it with their request."""
+        markers of :mod:`wechat_middleware.integrations` call it with their request's
+        method and (case-insensitive) headers."""
         page_url = self.page_url
         return login_needed(
             self._wechat.rules,
             self.user,
             scope,
             is_wechat=self.is_wechat_browser,
-            navigation=is_page_request(method, accept, requested_with),
+            navigation=is_page_request(
+                method, headers.get("Accept", ""), headers.get("X-Requested-With", "")
+            ),
             page=safe_next(_path_of(page_url)),
-            referer=referer,
+            referer=headers.get("Referer", ""),
             site=origin_of(page_url) if page_url else None,
             paused=self.logins_paused,
         )

@@ -251,13 +251,7 @@ def _login_answer(request: HttpRequest, scope: str) -> HttpResponse | None:
             "wechat_login_required needs wechat_middleware.integrations.django."
             "WeChatMiddleware in settings.MIDDLEWARE"
         )
-    answer = context.login_needed(
-        scope,
-        method=request.method or "GET",
-        accept=request.headers.get("Accept", ""),
-        requested_with=request.headers.get("X-Requested-With", ""),
-        referer=request.headers.get("Referer", ""),
-    )
+    answer = context.login_needed(scope, request.method or "GET", request.headers)
     return None if answer is None else _response(answer, request)
 
 

@@ -57,13 +57,7 @@ def login_required(scope: str = SCOPE_BASE) -> Callable[[_View], _View]:
             context = request.environ.get("wechat")
             if context is None:
                 raise RuntimeError("login_required needs wechat.init_app(app)")
-            answer = context.login_needed(
-                scope,
-                method=request.method,
-                accept=request.headers.get("Accept", ""),
-                requested_with=request.headers.get("X-Requested-With", ""),
-                referer=request.headers.get("Referer", ""),
-            )
+            answer = context.login_needed(scope, request.method, request.headers)
             if answer is None:
                 return view(*args, **kwargs)
             return Response(answer.body, status=answer.status, headers=answer.headers)

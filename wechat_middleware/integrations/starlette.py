@@ -40,14 +40,7 @@ def require_wechat_user(scope: str = SCOPE_BASE) -> Callable[[Request], User]:
 
     def dependency(request: Request) -> User:
         context = get_wechat(request)
-        headers = request.headers
-        answer = context.login_needed(
-            scope,
-            method=request.method,
-            accept=headers.get("accept", ""),
-            requested_with=headers.get("x-requested-with", ""),
-            referer=headers.get("referer", ""),
-        )
+        answer = context.login_needed(scope, request.method, request.headers)
         if answer is not None:
             raise LoginRequired(answer)
         assert context.user is not None
