@@ -205,7 +205,6 @@ def _view(
         if_none_match=headers.get(b"if-none-match", b"").decode("latin-1"),
         origin=headers.get(b"origin", b"").decode("latin-1"),
         fetch_site=headers.get(b"sec-fetch-site", b"").decode("latin-1"),
-        referer=headers.get(b"referer", b"").decode("latin-1"),
     )
 
 

@@ -250,6 +250,13 @@ class WeChatConfig:
         return self.app_id
 
     @property
+    def jssdk_paths(self) -> tuple[str, str, str]:
+        """The browser helper's config endpoint, script and report endpoint, in that
+        order (all under ``jssdk_path``)."""
+        base = self.jssdk_path
+        return base + "/config", base + "/wechat.js", base + "/report"
+
+    @property
     def scopes(self) -> tuple[str, ...]:
         """The OAuth scopes this provider knows (``WECHAT_SCOPE``, ``?scope=`` to log in)."""
         return WECOM_SCOPES if self.is_wecom else SCOPES

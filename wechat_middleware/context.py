@@ -16,7 +16,15 @@ from .errors import ForeignURLError, StoreError, WeChatError
 from .flow import PassThrough, is_page_request, login_needed
 from .render import HTML, jssdk_tags, script_safe_json, wx_config_json
 from .threads import run_in_thread
-from .urls import PageSource, check_page_url, origin_of, safe_next, same_origin
+from .urls import (
+    PageSource,
+    check_page_url,
+    origin_of,
+    path_of,
+    safe_next,
+    same_origin,
+    with_next,
+)
 from .user import User
 
 if TYPE_CHECKING:
@@ -254,7 +262,7 @@ class WeChatContext:
         helper (which signs the URL WeChat checks on iOS and on Android, and keeps
         ``wx`` configured across route changes) and its ``ready`` call. Safe to put
         in a template as it is (``{{ request.wechat.jssdk_tags([...]) }}``)."""
-        script = self._wechat.config.jssdk_path + "/wechat.js"
+        _, script, _ = self._wechat.config.jssdk_paths
         return jssdk_tags(script, js_api_list, open_tag_list, debug)
 
     def login_needed(self, scope: str, method: str, headers: HeaderLookup) -> Respond | None:
@@ -271,7 +279,7 @@ class WeChatContext:
             navigation=is_page_request(
                 method, headers.get("Accept", ""), headers.get("X-Requested-With", "")
             ),
-            page=safe_next(_path_of(page_url)),
+            page=safe_next(path_of(page_url)),
             referer=headers.get("Referer", ""),
             site=origin_of(page_url) if page_url else None,
             paused=self.logins_paused,
@@ -281,18 +289,12 @@ class WeChatContext:
     def logout_url(self) -> str:
         """Where a logout form posts (``<form method="post" action="...">``); it comes back
         to this page."""
-        from urllib.parse import quote
-
-        here = safe_next(_path_of(self.page_url))
-        return f"{self._wechat.config.logout_path}?next={quote(here, safe='/')}"
+        return with_next(self._wechat.config.logout_path, safe_next(path_of(self.page_url)))
 
     def login_url(self, next: str | None = None, scope: str | None = None) -> str:
         """Where to send the browser to log in and come back to ``next`` (a local path)."""
-        from urllib.parse import quote
-
-        target = next if next is not None else _path_of(self.page_url)
-        url = f"{self._wechat.config.login_path}?next={quote(target, safe='/')}"
-        return f"{url}&scope={scope}" if scope else url
+        target = next if next is not None else path_of(self.page_url)
+        return with_next(self._wechat.config.login_path, target, scope)
 
     def _page_signed(self) -> Signed | None:
         """This page's signature, made on first use (its own URL needs no origin check)."""
@@ -312,9 +314,3 @@ class WeChatContext:
         except (WeChatError, StoreError) as exc:
             self._wechat.signing_failures.warning("no JS-SDK signature for this page: %s", exc)
         return None
-
-
-def _path_of(url: str) -> str:
-    rest = url.split("://", 1)[-1]
-    slash = rest.find("/")
-    return rest[slash:] if slash >= 0 else "/"

@@ -17,7 +17,7 @@ import hmac
 import logging
 from dataclasses import dataclass, replace
 from typing import ClassVar
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs
 
 from . import answers
 from .answers import Respond
@@ -43,6 +43,7 @@ from .urls import (
     qrconnect_url,
     safe_next,
     wecom_login_url,
+    with_next,
 )
 from .user import User
 
@@ -93,7 +94,6 @@ class RequestView(Page):
         "method",
         "origin",
         "path",
-        "referer",
         "requested_with",
         "user_agent",
     )
@@ -115,7 +115,6 @@ class RequestView(Page):
         if_none_match: str = "",
         origin: str = "",
         fetch_site: str = "",  # Sec-Fetch-Site
-        referer: str = "",
     ) -> None:
         # Page's fields set here, not through super().__init__: one call less on a
         # path every WeChat request takes.
@@ -134,7 +133,6 @@ class RequestView(Page):
         self.if_none_match = if_none_match
         self.origin = origin
         self.fetch_site = fetch_site
-        self.referer = referer
 
     def __repr__(self) -> str:
         return f"<RequestView {self.method} {self.scheme}://{self.host}{self.raw_path}>"
@@ -574,7 +572,7 @@ def login_needed(
             secure=False,
         )
     back = page if navigation else local_referer(referer, site)
-    target = f"{rules.login_path}?next={quote(back, safe='/')}&scope={scope}"
+    target = with_next(rules.login_path, back, scope)
     if navigation and paused:
         # Just logged out (or declined): a link to log in again, not a silent login.
         return answers.page(

@@ -130,7 +130,7 @@ class JSSDK:
         Not cached: the ticket is held in memory and a SHA-1 costs a microsecond."""
         if self.agent_id is None:
             raise ValueError("wx.agentConfig is WeCom's: this app has no WECHAT_AGENT_ID")
-        url = normalize_url(check_page_url(url))
+        url = check_page_url(url)
         ticket = self.tokens.agent_ticket()
         nonce = make_nonce()
         timestamp = int(self._clock())

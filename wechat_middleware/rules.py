@@ -48,6 +48,10 @@ class Rules:
     agent_id: str | None  # WeCom: the app's AgentId
     login_base: str  # WeCom's web (QR) login host
     desktop_login: bool  # browsers outside the app go to a QR login (website app, WeCom)
+    # A browser outside WeChat on a protected page is sent to log in: to the QR login
+    # of a website app when there is one, else to WeChat's OAuth when
+    # ``login_required_outside_wechat``.
+    logs_in_outside_wechat: bool
     crypto: MessageCrypto | None  # the callback cipher, with an EncodingAESKey
     keys: StoreKeys
     codec: SessionCodec
@@ -63,30 +67,31 @@ class Rules:
         """The rules of ``config``; :class:`ConfigError` if the middleware cannot run."""
         config.require_middleware_settings()
         assert config.secret_key is not None
+        jssdk_config, jssdk_script, jssdk_report = config.jssdk_paths
+        protect_all = config.protect == "all"
+        desktop_login = config.desktop_login or config.web_app_id is not None
         return cls(
             app_id=config.app_id,
             verify_path=config.verify_path,
             callback_path=config.callback_path,
             login_path=config.login_path,
             logout_path=config.logout_path,
-            jssdk_config_path=config.jssdk_path + "/config",
-            jssdk_script_path=config.jssdk_path + "/wechat.js",
-            jssdk_report_path=config.jssdk_path + "/report",
+            jssdk_config_path=jssdk_config,
+            jssdk_script_path=jssdk_script,
+            jssdk_report_path=jssdk_report,
             special_paths=frozenset(
                 {
                     config.verify_path,
                     config.callback_path,
                     config.login_path,
                     config.logout_path,
-                    config.jssdk_path + "/config",
-                    config.jssdk_path + "/wechat.js",
-                    config.jssdk_path + "/report",
+                    *config.jssdk_paths,
                 }
             ),
             exclude=config.exclude,
             include_wxwork=config.include_wxwork,
             login_outside_wechat=config.login_required_outside_wechat,
-            protect_all=config.protect == "all",
+            protect_all=protect_all,
             web_app_id=config.web_app_id,
             public_url=config.public_url,
             scope=config.scope,
@@ -96,7 +101,9 @@ class Rules:
             wecom=config.is_wecom,
             agent_id=config.agent_id,
             login_base=config.login_base,
-            desktop_login=config.desktop_login or config.web_app_id is not None,
+            desktop_login=desktop_login,
+            logs_in_outside_wechat=protect_all
+            and (config.login_required_outside_wechat or desktop_login),
             crypto=_crypto(config),
             keys=keys,
             codec=SessionCodec(config.secret_key, config.session_max_age, app_id=config.app_key),
@@ -149,13 +156,6 @@ class Rules:
             and not self.logs_in_outside_wechat
             and not self.is_wechat(user_agent)
         )
-
-    @property
-    def logs_in_outside_wechat(self) -> bool:
-        """Whether a browser outside WeChat on a protected page is sent to log in: to
-        the QR login of a website app when there is one, else to WeChat's OAuth when
-        ``login_required_outside_wechat``."""
-        return self.protect_all and (self.login_outside_wechat or self.desktop_login)
 
     def secure(self, scheme: str) -> bool:
         """Whether the browser reaches us over https (the cookie is then ``Secure``)."""

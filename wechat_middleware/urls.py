@@ -243,9 +243,21 @@ def local_referer(referer: str, site: str | None) -> str:
     a login started by a page's ``fetch`` comes back to."""
     if site is None or not referer or origin_of(referer) != origin_of(site):
         return "/"
-    rest = referer.split("://", 1)[-1]
+    return safe_next(path_of(referer).split("#", 1)[0])
+
+
+def path_of(url: str) -> str:
+    """The path and what follows it of an absolute URL (``/`` when it has no path)."""
+    rest = url.split("://", 1)[-1]
     slash = rest.find("/")
-    return safe_next(rest[slash:].split("#", 1)[0]) if slash >= 0 else "/"
+    return rest[slash:] if slash >= 0 else "/"
+
+
+def with_next(path: str, next: str, scope: str | None = None) -> str:
+    """``path?next=...`` (and ``&scope=...``): a link to our login or logout path that
+    comes back to the local path ``next``."""
+    link = f"{path}?next={quote(next, safe='/')}"
+    return f"{link}&scope={scope}" if scope else link
 
 
 def is_http_url(value: str) -> bool:
