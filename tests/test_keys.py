@@ -64,6 +64,7 @@ def test_every_key_of_an_app_starts_with_its_prefix() -> None:
     made = [
         keys.credential("jsapi_ticket"),
         keys.lock("access_token"),
+        keys.rejected("jsapi_ticket"),
         keys.failure("access_token"),
         keys.manual_refresh,
         keys.changed,

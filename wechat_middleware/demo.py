@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .flow import MAX_CLOCK_SKEW
 from .signing import server_signature
 from .stores import default_store_url
 
@@ -155,7 +156,8 @@ def verify_hint(base_url: str, token: str) -> str:
     signature = server_signature(token, timestamp, nonce)
     return (
         f"\nWECHAT_TOKEN={token} (the server-check token; the dashboard's 'Token').\n"
-        "Try the server check (valid for 5 minutes, once: a replay is refused):\n"
+        f"Try the server check (valid for {MAX_CLOCK_SKEW // 60} minutes, once: a replay "
+        "is refused):\n"
         f"  curl -s '{base_url}/wechat/verify?signature={signature}"
         f"&timestamp={timestamp}&nonce={nonce}&echostr=hello'"
     )

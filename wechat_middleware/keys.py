@@ -43,6 +43,11 @@ class StoreKeys:
         """The single-flight lock of a refresh (or of the manual-refresh counter)."""
         return f"{self.prefix}lock:{name}"
 
+    def rejected(self, kind: str) -> str:
+        """Held while a ``kind`` a browser reported rejected is fetched again: at most
+        one such refetch per window for every worker and host."""
+        return self.lock(f"rejected:{kind}")
+
     def failure(self, kind: str) -> str:
         """The last failed fetch of ``kind``, kept for the back-off window."""
         return f"{self.prefix}failure:{kind}"

@@ -35,7 +35,7 @@ from .flow import (
 )
 from .hooks import LoginHooks
 from .jssdk import JSSDK
-from .limits import ExchangeLimits
+from .limits import WINDOW, ExchangeLimits
 from .logs import DedupedWarning, ThrottledWarning
 from .oauth import OAuth
 from .render import script_safe_json
@@ -201,7 +201,7 @@ class LoginSteps:
                     "Too many logins right now. Please try again in a minute.",
                     step,
                     None,
-                    extra=[("Retry-After", "60")],
+                    extra=[("Retry-After", str(int(WINDOW)))],
                 )
             claimed = self.store.acquire_lock(
                 self.rules.keys.used_state(step.state), uuid.uuid4().hex, STATE_CLAIM_TTL

@@ -23,8 +23,8 @@ from .errors import RefreshTokenExpiredError, WeChatAPIError, WeChatError, WeCha
 from .keys import StoreKeys
 from .protocol import (
     LANGS,
-    MAX_CODE_LENGTH,
     MAX_ID_LENGTH,
+    MAX_STATE_LENGTH,
     OAUTH_TOKEN_TTL,
     REFRESH_TOKEN_TTL,
     SCOPE_BASE,
@@ -35,7 +35,7 @@ from .protocol import (
 )
 from .stores.base import Store
 from .urls import check_redirect_url
-from .user import LoginResult, WeChatUser, grants_userinfo, is_snapshot, valid_id
+from .user import LoginResult, WeChatUser, check_code, grants_userinfo, is_snapshot, valid_id
 
 log = logging.getLogger("wechat_middleware")
 
@@ -131,7 +131,7 @@ class OAuth:
         if url is None:
             raise ValueError("no redirect URL: pass custom_url or configure redirect_url")
         if not isinstance(state, str) or STATE_PATTERN.fullmatch(state) is None:
-            raise ValueError("state must be at most 128 characters of [A-Za-z0-9]")
+            raise ValueError(f"state must be at most {MAX_STATE_LENGTH} characters of [A-Za-z0-9]")
         return self.client.authorize_url(
             check_redirect_url(url), _check_scope(scope or self.scope), state
         )
@@ -144,7 +144,7 @@ class OAuth:
         The token is kept under the user's openid, so later calls for this user
         (``get_user_info_by_openid``, ``refresh_access_token``) need no new code.
         """
-        _check_code(code)
+        check_code(code)
         data = self.client.oauth_access_token(code)
         if not valid_id(data.get("openid")):
             raise WeChatUnavailableError("sns/oauth2/access_token: malformed openid")
@@ -353,11 +353,6 @@ def _check_scope(scope: str) -> str:
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
     return scope
-
-
-def _check_code(code: str) -> None:
-    if not isinstance(code, str) or not code or len(code) > MAX_CODE_LENGTH:
-        raise ValueError("code must be the non-empty 'code' WeChat added to the callback URL")
 
 
 def _check_openid(openid: str) -> str:

@@ -26,7 +26,7 @@ LANGS = ("zh_CN", "zh_TW", "en")
 
 # The OAuth state: at most 128 bytes of [a-zA-Z0-9] (section 5.1).
 MAX_STATE_LENGTH = 128
-STATE_PATTERN = re.compile(r"[A-Za-z0-9]{0,128}")
+STATE_PATTERN = re.compile(rf"[A-Za-z0-9]{{0,{MAX_STATE_LENGTH}}}")
 
 # A callback's code: single-use, 5 minutes; we accept at most this many characters
 # (WeCom documents 512 bytes; section 5.2, wecom-and-qrconnect.md section 1.3).
@@ -54,10 +54,8 @@ ENCRYPTED_CHECK_FIELDS = ("msg_signature", "timestamp", "nonce")
 # Official Account safe mode adds ``encrypt_type=aes`` to its pushes (section 1.3).
 ENCRYPT_TYPE_AES = "aes"
 
-# A WeCom ``user_ticket`` lives 1,800 s; ``getuserdetail`` must be called within it
-# (wecom-and-qrconnect.md section 1.3). Userids of interconnected corps look like
-# ``CorpId/userid``; room, not garbage.
-WECOM_USER_TICKET_TTL = 1800.0
+# WeCom userids (wecom-and-qrconnect.md section 1.3); those of interconnected corps
+# look like ``CorpId/userid``. Room, not garbage.
 WECOM_ID_PATTERN = re.compile(r"[A-Za-z0-9_@./-]{1,128}")
 
 # WeCom's ticket limits (wecom-and-qrconnect.md section 1.2): jsapi tickets 400 an hour per

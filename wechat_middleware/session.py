@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import re
 import secrets
 import threading
 import time
@@ -23,14 +22,13 @@ from typing import Any
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from .protocol import SCOPES, WECOM_SCOPES
-from .user import User, user_from_dict
+from .protocol import SCOPES, STATE_PATTERN, WECOM_SCOPES
+from .user import VIAS, User, user_from_dict
 
 _PENDING_SCOPES = frozenset(SCOPES + WECOM_SCOPES)
 
 STATE_TTL = 600.0
 STATE_LENGTH = 32
-_STATE_RE = re.compile(r"[A-Za-z0-9]{1,128}")
 #: OAuth redirects allowed per browser within LOOP_WINDOW before we stop redirecting.
 LOOP_LIMIT = 3
 LOOP_WINDOW = 600.0
@@ -44,7 +42,7 @@ def make_state() -> str:
 
 
 def valid_state(value: str) -> bool:
-    return _STATE_RE.fullmatch(value) is not None
+    return bool(value) and STATE_PATTERN.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -211,7 +209,7 @@ def _pending(raw: object) -> PendingLogin | None:
     scope = raw[4] if len(raw) == 5 else ""
     if not (isinstance(state, str) and valid_state(state) and isinstance(next_url, str)):
         return None
-    if via not in ("oauth", "qrconnect") or scope not in ("", *_PENDING_SCOPES):
+    if via not in VIAS or scope not in ("", *_PENDING_SCOPES):
         return None
     return PendingLogin(state, next_url, _number(started), via, scope)
 

@@ -12,6 +12,8 @@ import hmac
 import secrets
 from collections.abc import Mapping
 
+from .protocol import SERVER_CHECK_FIELDS
+
 
 def make_nonce(length: int = 16) -> str:
     """A random lowercase-hex string from the OS's CSPRNG (64 bits by default).
@@ -63,7 +65,7 @@ def verify_server_check(token: str | None, query: Mapping[str, str | None]) -> b
     ``signature``, ``timestamp`` and ``nonce``; ``False`` without a token."""
     if not token:
         return False
-    values = [query.get(name) for name in ("signature", "timestamp", "nonce")]
+    values = [query.get(name) for name in SERVER_CHECK_FIELDS]
     if not all(isinstance(v, str) and 0 < len(v) <= MAX_SERVER_CHECK_FIELD for v in values):
         return False
     signature, timestamp, nonce = values

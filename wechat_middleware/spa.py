@@ -15,6 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from .protocol import WECHAT_UA_MARKER
 from .urls import MAX_PAGE_URL_LENGTH, check_page_url, origin_of
 
 MAX_APIS = 64  # WeChat's JS-SDK has about 40 APIs
@@ -162,7 +163,7 @@ def diagnose(report: Report, site: str | None, ticket_id: str | None) -> Diagnos
         return Diagnosis("origin", foreign_origin_reason(report.url, site) + f" ({facts})")
     if report.err_msg.startswith("config endpoint:"):
         return Diagnosis("endpoint", f"the config endpoint refused the page: {err} ({facts})")
-    ios = bool(_IOS.search(report.ua)) and "MicroMessenger" in report.ua
+    ios = bool(_IOS.search(report.ua)) and WECHAT_UA_MARKER in report.ua
     expected = report.landing_url if ios else report.url
     if expected and report.signed_url and report.signed_url != expected:
         if ios:

@@ -427,9 +427,7 @@ class TokenManager:
         per ``at_most_every`` seconds for every worker and host, and within the seed's
         manual-refresh limit (reports may be forged: they must not drain the quota).
         ``True`` when it was invalidated."""
-        if not self.store.acquire_lock(
-            self.keys.lock(f"rejected:{kind}"), uuid.uuid4().hex, at_most_every
-        ):
+        if not self.store.acquire_lock(self.keys.rejected(kind), uuid.uuid4().hex, at_most_every):
             return False
         try:
             self._count_manual_refresh()

@@ -14,6 +14,8 @@ import re
 from typing import Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
+from .protocol import SCOPE_LOGIN
+
 MAX_NEXT_LENGTH = 2048
 MAX_PAGE_URL_LENGTH = 4096
 MAX_REDIRECT_URL_LENGTH = 4096
@@ -215,7 +217,7 @@ def qrconnect_url(open_base: str, web_app_id: str, redirect_uri: str, state: str
         ("appid", web_app_id),
         ("redirect_uri", redirect_uri),
         ("response_type", "code"),
-        ("scope", "snsapi_login"),
+        ("scope", SCOPE_LOGIN),
         ("state", state),
     ]
     query = urlencode(params, quote_via=quote, safe="")

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from .protocol import (
     ID_PATTERN,
+    MAX_CODE_LENGTH,
     SCOPE_BASE,
     SCOPE_LOGIN,
     SCOPE_PRIVATEINFO,
@@ -32,6 +33,13 @@ MAX_HEADIMGURL_LENGTH = 2048
 def valid_id(value: object) -> bool:
     """An openid or unionid as WeChat issues them (docs/wechat-protocol.md section 5.3)."""
     return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
+
+
+def check_code(code: object, issuer: str = "WeChat") -> None:
+    """``ValueError`` unless ``code`` may be a callback's ``code`` (checked before it is
+    sent to ``issuer``: docs/wechat-protocol.md section 5.2)."""
+    if not isinstance(code, str) or not code or len(code) > MAX_CODE_LENGTH:
+        raise ValueError(f"code must be the non-empty 'code' {issuer} added to the callback URL")
 
 
 def profile_text(value: object, limit: int) -> str | None:

@@ -11,10 +11,6 @@ from __future__ import annotations
 from .client import JSON, APIClient
 from .errors import WECOM_MEANINGS
 
-#: The tickets a WeCom app signs with: the corp's for ``wx.config`` and the app's own
-#: for ``wx.agentConfig`` (docs/wecom-and-qrconnect.md section 1.5).
-TICKET_KINDS = ("jsapi_ticket", "agent_ticket")
-
 
 class WeComClient(APIClient):
     """The endpoints a WeCom app's login and JS-SDK need. ``app_id`` is the corp id,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 
 from .errors import InvalidCodeError, WeChatAPIError, WeChatError, WeChatUnavailableError, explain
-from .protocol import MAX_CODE_LENGTH, SCOPE_BASE, SCOPE_PRIVATEINFO
+from .protocol import SCOPE_BASE, SCOPE_PRIVATEINFO
 from .tokens import TokenManager
-from .user import LoginResult, WeComUser
+from .user import LoginResult, WeComUser, check_code
 from .wecom_client import WeComClient
 
 log = logging.getLogger("wechat_middleware")
@@ -45,8 +45,7 @@ class WeComLogin:
         """
         if via == "qrconnect":
             scope = SCOPE_PRIVATEINFO
-        if not isinstance(code, str) or not code or len(code) > MAX_CODE_LENGTH:
-            raise ValueError("code must be the non-empty 'code' WeCom added to the callback URL")
+        check_code(code, "WeCom")
         try:
             who = self.tokens.with_access_token(
                 lambda token: self.client.get_user_info(token, code)

@@ -43,7 +43,6 @@ token announces it, and the others drop their in-memory copies at once.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import threading
 import weakref
@@ -67,9 +66,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from ..errors import ConfigError, StoreError
+from ..redaction import scrub
 from .redis_pubsub import Callback, Listener, announce, as_text
-
-log = logging.getLogger("wechat_middleware")
 
 _T = TypeVar("_T")
 
@@ -160,8 +158,7 @@ class RedisStore:
         except (ValueError, TypeError) as exc:
             # urllib's and redis-py's messages name the bad part, never the password;
             # scrub it anyway, in case a future version echoes the URL.
-            password = urlsplit(url).password
-            reason = str(exc).replace(password, "***") if password else str(exc)
+            reason = scrub(str(exc), urlsplit(url).password)
             raise ConfigError(
                 f"WECHAT_STORE is not a usable Redis URL ({reason}); use "
                 "redis://[[user]:password@]host:6379/0, rediss://... or "
@@ -285,7 +282,7 @@ class RedisStore:
             return {channel: list(callbacks) for channel, callbacks in self._callbacks.items()}
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._password, "***") if self._password else text
+        return scrub(text, self._password)
 
     def _error(self, exc: RedisError) -> StoreError:
         where = f"token store {self.description}"

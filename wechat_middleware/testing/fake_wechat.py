@@ -1,4 +1,3 @@
-# Over 300 lines as one job: the fake's state, clock, counters, faults and test API.
 """A faithful fake of WeChat's HTTP API, served by a real HTTP server on loopback.
 
 Why a server and not mocks: the bugs that hurt in production live at the protocol edges
@@ -16,15 +15,14 @@ checked against this fake's jsapi ticket, then fires ``wx.ready`` or ``wx.error`
 
 Only the standard library is used, so users can run it in their own test suites.
 
-This module is the fake itself: its state, lock, clock, counters and faults, the routing
-of requests, and the test API. WeChat's rules live in ``fake_tokens`` (global tokens and
-tickets), ``fake_oauth`` (the login) and ``fake_jssdk`` (the JS-SDK stand-in); its
-vocabulary and records in ``fake_records``; HTTP in ``fake_http``.
+This module is the fake's routes and test API, on :class:`FakeServer` (the lock, clock,
+counters and faults, in ``fake_wecom_base``). WeChat's rules live in ``fake_tokens``
+(global tokens and tickets), ``fake_oauth`` (the login) and ``fake_jssdk`` (the JS-SDK
+stand-in); its vocabulary and records in ``fake_records``; HTTP in ``fake_http``.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 
 from .fake_jssdk import CORS_PATHS, JSSDKStandIn, cors_preflight
@@ -105,8 +103,6 @@ __all__ += [
     "TICKET_OVERLAP",
     "TICKET_TYPES",
 ]
-
-logger = logging.getLogger(__name__)
 
 
 class FakeWeChat(FakeServer):

@@ -2,9 +2,8 @@
 
 :class:`FakeWeCom` is built on :class:`FakeServer`: one lock over all state, a clock that
 tests move forward, a call counter and a fault queue per path, and the dispatch that
-applies them before an endpoint runs. The semantics are FakeWeChat's, so a test moves
-between the two fakes without relearning them. (FakeWeChat keeps its own copy of this
-machinery in ``fake_wechat.py``; it could stand on this class instead.)
+applies them before an endpoint runs. Both fakes stand on it, so a test moves between
+them without relearning anything.
 
 Endpoint handlers run with the lock held; a latency fault sleeps without it, so other
 requests keep flowing.
