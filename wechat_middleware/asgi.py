@@ -83,7 +83,7 @@ class WeChatMiddleware:
             if isinstance(action, IO_STEPS):
                 if action.max_body:
                     body, more = await _read_body(receive, action.max_body)
-                    action = with_body(action, body[: action.max_body + 1])
+                    action = with_body(action, body)
                     receive = _handing_on(body, more, receive)  # the app may read it too
                 action = await run_in_thread(self.steps.perform, action)
             if isinstance(action, Respond):

@@ -244,8 +244,11 @@ Action = (
 
 
 def with_body(step: IOStep, body: bytes) -> IOStep:
-    """``step`` with the request body it asked for (``max_body``) read in."""
-    return replace(step, body=body) if isinstance(step, ReceiveReport | OpenMessage) else step
+    """``step`` with the request body it asked for read in: at most ``max_body`` bytes and
+    one more, which tells the step the body was too large."""
+    if not isinstance(step, ReceiveReport | OpenMessage):
+        return step
+    return replace(step, body=body[: step.max_body + 1])
 
 
 def session_of(cookie_header: str, rules: Rules) -> Session:

@@ -128,19 +128,25 @@ class JSSDK:
         """A WeCom app's ``wx.agentConfig`` signature for ``url``: the same algorithm as
         ``wx.config``'s, with the app's own ticket (docs/wecom-and-qrconnect.md 1.5).
         Not cached: the ticket is held in memory and a SHA-1 costs a microsecond."""
+        return self.agent_signed(url)[0]
+
+    def agent_signed(self, url: str) -> tuple[AgentSignature, str]:
+        """:meth:`agent_signature` and the id of the ticket it was made with (what a
+        browser's report names, never the ticket itself)."""
         if self.agent_id is None:
             raise ValueError("wx.agentConfig is WeCom's: this app has no WECHAT_AGENT_ID")
         url = check_page_url(url)
         ticket = self.tokens.agent_ticket()
         nonce = make_nonce()
         timestamp = int(self._clock())
-        return {
+        signature: AgentSignature = {
             "corpid": self.app_id,
             "agentid": self.agent_id,
             "timestamp": timestamp,
             "nonceStr": nonce,
             "signature": jsapi_signature(ticket, nonce, timestamp, url),
         }
+        return signature, credential_id(ticket)
 
     def create_new_signature(self, url: str) -> JSSignature:
         """Sign ``url`` now, with a new nonce and timestamp, and cache it."""

@@ -130,7 +130,7 @@ class LoginSteps:
             # WeCom: wx.config in beta mode (the corp's identity), then wx.agentConfig
             # (the app's), signed with the app's own ticket (wecom-and-qrconnect.md 1.5).
             try:
-                agent = self.jssdk.agent_signature(request.url)
+                agent, agent_ticket_id = self.jssdk.agent_signed(request.url)
             except (WeChatError, StoreError) as exc:
                 self.signing_failures.warning("no wx.agentConfig signature: %s", exc)
                 return answers.json_error(503, "WeCom is unavailable right now; try again later")
@@ -138,7 +138,7 @@ class LoginSteps:
             config["agentConfig"] = {
                 **agent,
                 "jsApiList": list(request.apis),
-                "ticketId": credential_id(self.tokens.agent_ticket()),  # for reports
+                "ticketId": agent_ticket_id,  # for reports
             }
         return answers.json_answer(200, script_safe_json(config))
 

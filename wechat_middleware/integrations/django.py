@@ -228,7 +228,7 @@ def _with_body(step: Any, request: HttpRequest) -> Any:
         body = request.body
     except RequestDataTooBig:  # over DATA_UPLOAD_MAX_MEMORY_SIZE
         body = b"\0" * (step.max_body + 1)
-    return with_body(step, body[: step.max_body + 1])
+    return with_body(step, body)
 
 
 def _response(answer: Respond, request: HttpRequest) -> HttpResponse:
