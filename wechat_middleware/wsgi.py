@@ -126,10 +126,20 @@ def untouched_page(environ: WSGIEnvironment, rules: Rules) -> PageSource | None:
     """The page of a request that passes untouched (not our path, no cookie of ours, not
     the app's browser: no decision needed), or ``None`` when the decision must see it."""
     path = environ.get("PATH_INFO") or "/"
+    route = path if path.isascii() else _text(path)
     user_agent = environ.get("HTTP_USER_AGENT", "")
-    if rules.passes_untouched(path, user_agent, environ.get("HTTP_COOKIE", "")):
+    if rules.passes_untouched(route, user_agent, environ.get("HTTP_COOKIE", "")):
         return _EnvironPage(environ, path)
     return None
+
+
+def _text(path: str) -> str:
+    """A PEP 3333 path (the request's bytes as latin-1) as the text the config's paths
+    and ASGI's ``path`` are: its bytes decoded as UTF-8, as ASGI servers decode them."""
+    try:
+        return path.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a server that passed text already
+        return path
 
 
 def environ_view(environ: WSGIEnvironment) -> RequestView:
@@ -144,7 +154,7 @@ def _view(environ: WSGIEnvironment, path: str, user_agent: str, cookie: str) -> 
         method=environ.get("REQUEST_METHOD", "GET"),
         scheme=scheme,
         host=host,
-        path=path,
+        path=path if path.isascii() else _text(path),
         raw_path=raw_path,
         query=environ.get("QUERY_STRING", ""),
         user_agent=user_agent,

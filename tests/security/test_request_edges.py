@@ -66,3 +66,14 @@ def test_a_page_under_a_chinese_path_is_signed_for_the_url_as_sent(
     assert fake_wechat.check_jsapi_signature(
         signature["url"], signature["nonceStr"], signature["timestamp"], signature["signature"]
     )
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_an_excluded_chinese_path_is_excluded_on_every_adapter(
+    open_client: OpenClient, kind: str, make_wechat: MakeWeChat
+) -> None:
+    """``WECHAT_EXCLUDE`` holds text ("/静态/"); a WSGI ``PATH_INFO`` holds the path's
+    UTF-8 bytes as latin-1 (PEP 3333) where ASGI's ``path`` holds the text: both match."""
+    client = open_client(kind, make_wechat(exclude=("/静态/",)))
+    assert client.get(quote("/静态/a")).status == 200  # WeChat's browser, not sent to log in
+    assert client.get(quote("/文章")).location  # a page outside it still logs in
