@@ -57,6 +57,25 @@ def _append_query(url: str, params: list[tuple[str, str]]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
+def redirect_back(url: str, params: list[tuple[str, str]]) -> Reply:
+    """The 302 back to the app's ``redirect_uri`` with ``params`` (code, state)."""
+    location = _append_query(url, params)
+    return html_reply(302, "Redirecting", location, headers=(("Location", location),))
+
+
+def scan_page(request: Request, path: str, title: str, prompt: str) -> Reply | None:
+    """A desktop login's QR page until it is "scanned" (``scan=1``, or the scan header:
+    a test's browser clicks ``#scan``); ``None`` once it is."""
+    if request.arg("scan") == "1" or request.headers.get(HEADER_SCAN) == "1":
+        return None
+    scan = f"/{path}?" + urlencode({**request.query, "scan": "1"})
+    page = (
+        f"<!doctype html><meta charset=utf-8><title>{title}</title><p>{prompt}</p>"
+        f'<p><a id="scan" href="{html.escape(scan, quote=True)}">Scan</a></p>'
+    )
+    return Reply(200, page.encode(), HTML_TYPE)
+
+
 def _is_absolute_http_url(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
@@ -178,8 +197,7 @@ class OAuthRules:
             params.append(("code", self.new_code(openid, scope, snapshot)))
         if state:
             params.append(("state", state))
-        location = _append_query(redirect_uri, params)
-        return html_reply(302, "Redirecting", location, headers=(("Location", location),))
+        return redirect_back(redirect_uri, params)
 
     def qrconnect(self, request: Request) -> Reply:
         """A website app's QR login page: the "scan" (``scan=1``, or the scan header)
@@ -195,22 +213,21 @@ class OAuthRules:
             return _authorize_error_page(10003, "redirect_uri or response_type is wrong")
         if not _is_valid_state(state):
             return _authorize_error_page(-1, "state must be at most 128 bytes of [a-zA-Z0-9]")
-        if request.arg("scan") != "1" and request.headers.get(HEADER_SCAN) != "1":
-            scan = f"/{PATH_QRCONNECT}?" + urlencode({**request.query, "scan": "1"})
-            page = (
-                "<!doctype html><meta charset=utf-8><title>WeChat QR login</title>"
-                "<p>Scan this QR code with WeChat (FakeWeChat: click instead)</p>"
-                f'<p><a id="scan" href="{html.escape(scan, quote=True)}">Scan</a></p>'
-            )
-            return Reply(200, page.encode(), HTML_TYPE)
+        page = scan_page(
+            request,
+            PATH_QRCONNECT,
+            "WeChat QR login",
+            "Scan this QR code with WeChat (FakeWeChat: click instead)",
+        )
+        if page is not None:
+            return page
         openid = request.headers.get(HEADER_OPENID) or self.fake.default_openid
         user = self.user(openid)
         grant = Grant(self.web_openid(openid), SCOPE_LOGIN, False, user.unionid, app="web")
         code = random_alnum(32)
         self.codes[code] = Code(grant, self.clock() + self.fake.code_ttl)
         params = [("code", code)] + ([("state", state)] if state else [])
-        location = _append_query(redirect_uri, params)
-        return html_reply(302, "Redirecting", location, headers=(("Location", location),))
+        return redirect_back(redirect_uri, params)
 
     def access_token(self, request: Request) -> Reply:
         """Exchange a code, once, for a per-user OAuth token, with the credentials of

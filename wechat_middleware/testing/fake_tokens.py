@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from .fake_records import (
     STABLE_FORCE_INTERVAL,
@@ -46,6 +46,58 @@ def jsapi_signature(ticket: str, noncestr: str, timestamp: str, url: str) -> str
     return hashlib.sha1(plain.encode("utf-8")).hexdigest()  # noqa: S324 - WeChat's algorithm
 
 
+class TicketShelf:
+    """Tickets by key (a ticket type, a WeCom agent): the current one, and the one it
+    replaced (which keeps verifying signatures for ``TICKET_OVERLAP``)."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, Ticket] = {}
+        self.previous: dict[str, Ticket] = {}
+
+    def issue(self, key: str, now: float, ttl: int) -> Ticket:
+        """The live ticket of ``key``, or a new one when there is none."""
+        ticket = self.current.get(key)
+        if ticket is None or now >= ticket.expires_at:
+            if ticket is not None:
+                self.previous[key] = ticket
+            ticket = self.current[key] = Ticket(secrets.token_urlsafe(64), now + ttl)
+        return ticket
+
+    def live(self, key: str, now: float) -> str | None:
+        ticket = self.current.get(key)
+        return ticket.value if ticket is not None and now < ticket.expires_at else None
+
+    def retire(self, key: str) -> None:
+        """The next issue makes a new ticket; this one keeps its overlap."""
+        ticket = self.current.pop(key, None)
+        if ticket is not None:
+            self.previous[key] = ticket
+
+    def revoke(self, key: str) -> None:
+        """The current and previous tickets stop verifying now."""
+        self.current.pop(key, None)
+        self.previous.pop(key, None)
+
+    def verifying(self, keys: Iterable[str], now: float) -> list[Ticket]:
+        """The tickets a signature may still be made with, for these keys."""
+        candidates = [shelf.get(k) for k in keys for shelf in (self.current, self.previous)]
+        return [t for t in candidates if t is not None and now < t.expires_at + TICKET_OVERLAP]
+
+
+def signed_with_any(
+    tickets: list[Ticket], url: str, noncestr: str, timestamp: str | int, signature: str
+) -> bool:
+    """The JS-SDK's check: sha1 over one of these tickets and the page URL without ``#``."""
+    page_url = url.split("#", 1)[0]
+    return any(
+        hmac.compare_digest(
+            jsapi_signature(t.value, noncestr, str(timestamp), page_url).encode(),
+            signature.encode(),
+        )
+        for t in tickets
+    )
+
+
 class TokenRules:
     """Global tokens and tickets: what is issued, what is still accepted, and until when."""
 
@@ -55,8 +107,7 @@ class TokenRules:
         self.global_tokens: dict[str, GlobalToken] = {}
         self.stable_current: GlobalToken | None = None
         self.stable_forced_at: float | None = None
-        self.tickets: dict[str, Ticket] = {}  # current ticket per type
-        self.previous_tickets: dict[str, Ticket] = {}  # the one it replaced, per type
+        self.tickets = TicketShelf()  # per type
 
     # ----------------------------------------------------------------- state
 
@@ -91,40 +142,22 @@ class TokenRules:
             token.expires_at = min(token.expires_at, now)
 
     def live_ticket(self, kind: str) -> str | None:
-        ticket = self.tickets.get(kind)
-        if ticket is None or ticket.expires_at <= self.clock():
-            return None
-        return ticket.value
+        return self.tickets.live(kind, self.clock())
 
     def retire_ticket(self, kind: str) -> None:
         """The next getticket issues a new ticket; this one keeps its overlap."""
-        ticket = self.tickets.pop(kind, None)
-        if ticket is not None:
-            self.previous_tickets[kind] = ticket
+        self.tickets.retire(kind)
 
     def revoke_tickets(self, kind: str) -> None:
         """The current and previous tickets stop verifying now; the next getticket issues one."""
-        self.tickets.pop(kind, None)
-        self.previous_tickets.pop(kind, None)
+        self.tickets.revoke(kind)
 
     def signature_valid(
         self, url: str, noncestr: str, timestamp: str | int, signature: str
     ) -> bool:
         """Would the JS-SDK accept this ``wx.config`` signature for this page (no fragment)?"""
-        page_url = url.split("#", 1)[0]
-        now = self.clock()
-        tickets = [
-            ticket
-            for ticket in (self.tickets.get("jsapi"), self.previous_tickets.get("jsapi"))
-            if ticket is not None and now < ticket.expires_at + TICKET_OVERLAP
-        ]
-        return any(
-            hmac.compare_digest(
-                jsapi_signature(ticket.value, noncestr, str(timestamp), page_url).encode(),
-                signature.encode(),
-            )
-            for ticket in tickets
-        )
+        tickets = self.tickets.verifying(["jsapi"], self.clock())
+        return signed_with_any(tickets, url, noncestr, timestamp, signature)
 
     def _new_token(self, kind: str, now: float) -> GlobalToken:
         token = GlobalToken(secrets.token_urlsafe(120), kind, now + self.fake.token_ttl)
@@ -199,12 +232,7 @@ class TokenRules:
         if kind not in TICKET_TYPES:
             return error_reply(40097)
         now = self.clock()
-        ticket = self.tickets.get(kind)
-        if ticket is None or now >= ticket.expires_at:
-            if ticket is not None:
-                self.previous_tickets[kind] = ticket
-            ticket = Ticket(secrets.token_urlsafe(64), now + self.fake.ticket_ttl)
-            self.tickets[kind] = ticket
+        ticket = self.tickets.issue(kind, now, self.fake.ticket_ttl)
         return json_reply(
             {
                 "errcode": 0,

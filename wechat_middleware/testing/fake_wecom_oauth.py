@@ -12,21 +12,18 @@ the agent they were issued for: another agent's token gets 50001. A member gets 
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
-from .fake_oauth import _append_query, _is_absolute_http_url, _is_valid_state
+from .fake_oauth import _is_absolute_http_url, _is_valid_state, redirect_back, scan_page
 from .fake_records import (
     HEADER_CONSENT,
     HEADER_OPENID,
-    HEADER_SCAN,
     HEADER_USERID,
-    HTML_TYPE,
     LOGIN_TYPE_CORP_APP,
     PATH_WECOM_SSO,
     SCOPE_PRIVATEINFO,
@@ -110,11 +107,6 @@ class UserTicket:
 def _error_page(message: str) -> Reply:
     """WeCom shows a bad login link as a page (status 200), e.g. "redirect_uri参数错误"."""
     return html_reply(200, "出错了", message)
-
-
-def _redirect(url: str, params: list[tuple[str, str]]) -> Reply:
-    location = _append_query(url, params)
-    return html_reply(302, "Redirecting", location, headers=(("Location", location),))
 
 
 def _device_id(person: str) -> str:
@@ -201,14 +193,14 @@ class WeComOAuthRules:
         error = self._link_error(request, agent_required=True)
         if error:
             return error
-        if request.arg("scan") != "1" and request.headers.get(HEADER_SCAN) != "1":
-            scan = f"/{PATH_WECOM_SSO}?" + urlencode({**request.query, "scan": "1"})
-            page = (
-                "<!doctype html><meta charset=utf-8><title>企业微信登录</title>"
-                "<p>Scan with WeCom to log in (FakeWeCom: click instead)</p>"
-                f'<p><a id="scan" href="{html.escape(scan, quote=True)}">Scan</a></p>'
-            )
-            return Reply(200, page.encode(), HTML_TYPE)
+        page = scan_page(
+            request,
+            PATH_WECOM_SSO,
+            "企业微信登录",
+            "Scan with WeCom to log in (FakeWeCom: click instead)",
+        )
+        if page is not None:
+            return page
         if request.headers.get(HEADER_CONSENT, "").lower() == "deny":
             return self._back(request, None)  # refused on the phone: no code
         member = self.member(request.headers.get(HEADER_USERID) or self.fake.default_userid)
@@ -219,7 +211,7 @@ class WeComOAuthRules:
         """302 to ``redirect_uri`` with a code for ``login`` (none if refused) and the state."""
         state = request.arg("state")
         params = [("code", self.new_code(login))] if login is not None else []
-        return _redirect(
+        return redirect_back(
             request.arg("redirect_uri"), params + ([("state", state)] if state else [])
         )
 

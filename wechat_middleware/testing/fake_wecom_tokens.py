@@ -15,11 +15,10 @@ answers the rest of its life, and a replaced ticket still verifies signatures fo
 
 from __future__ import annotations
 
-import hmac
 import math
 import secrets
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .fake_records import (
@@ -27,15 +26,13 @@ from .fake_records import (
     AGENT_TICKETS_PER_AGENT_HOUR,
     CORP_TICKETS_PER_AGENT_HOUR,
     CORP_TICKETS_PER_CORP_HOUR,
-    TICKET_OVERLAP,
     Reply,
     Request,
-    Ticket,
     WeComSettings,
     wecom_error_reply,
     wecom_json_reply,
 )
-from .fake_tokens import jsapi_signature
+from .fake_tokens import TicketShelf, signed_with_any
 
 HOUR = 3600.0
 
@@ -71,47 +68,6 @@ class HourlyLimit:
 
     def count(self, now: float) -> None:
         self.times.append(now)
-
-
-class TicketShelf:
-    """One kind of ticket, per agent: the current one, and the one it replaced (which
-    keeps verifying signatures for ``TICKET_OVERLAP``)."""
-
-    def __init__(self) -> None:
-        self.current: dict[str, Ticket] = {}
-        self.previous: dict[str, Ticket] = {}
-
-    def issue(self, agent_id: str, now: float, ttl: int) -> Ticket:
-        """The agent's live ticket, or a new one when there is none."""
-        ticket = self.current.get(agent_id)
-        if ticket is None or now >= ticket.expires_at:
-            if ticket is not None:
-                self.previous[agent_id] = ticket
-            ticket = self.current[agent_id] = Ticket(secrets.token_urlsafe(64), now + ttl)
-        return ticket
-
-    def live(self, agent_id: str, now: float) -> str | None:
-        ticket = self.current.get(agent_id)
-        return ticket.value if ticket is not None and now < ticket.expires_at else None
-
-    def verifying(self, agent_ids: Iterable[str], now: float) -> list[Ticket]:
-        """The tickets a signature may still be made with, for these agents."""
-        candidates = [shelf.get(a) for a in agent_ids for shelf in (self.current, self.previous)]
-        return [t for t in candidates if t is not None and now < t.expires_at + TICKET_OVERLAP]
-
-
-def signed_with_any(
-    tickets: list[Ticket], url: str, noncestr: str, timestamp: str | int, signature: str
-) -> bool:
-    """The JS-SDK's check: sha1 over one of these tickets and the page URL without ``#``."""
-    page_url = url.split("#", 1)[0]
-    return any(
-        hmac.compare_digest(
-            jsapi_signature(t.value, noncestr, str(timestamp), page_url).encode(),
-            signature.encode(),
-        )
-        for t in tickets
-    )
 
 
 class WeComTokenRules:
