@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from wechat_middleware.config import _ENV, WeChatConfig
+from wechat_middleware.config import _ENV, _EXPECTED, WeChatConfig, _parse_prefixes
 from wechat_middleware.errors import ConfigError
 
 APP_ID = "wx1234567890abcdef"
@@ -122,6 +122,13 @@ def test_environment_name_maps_to_its_attribute(
 def test_every_environment_name_in_the_table_is_specified_here() -> None:
     """A new WECHAT_* name must be added to ENV_CASES (it becomes public contract)."""
     assert {case[0] for case in ENV_CASES} == set(_ENV)
+
+
+def test_every_variable_whose_value_can_be_refused_says_what_it_expects() -> None:
+    """Text is taken as it is; a number or a boolean can be malformed, and its error
+    message then says what a valid value looks like."""
+    parsed = {name for name, (_, parse) in _ENV.items() if parse not in (str, _parse_prefixes)}
+    assert parsed == set(_EXPECTED)
 
 
 def test_environment_values_are_stripped() -> None:

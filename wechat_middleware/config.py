@@ -201,7 +201,7 @@ class WeChatConfig:
         """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for name, (attr, parse, expected) in _ENV.items():
+        for name, (attr, parse) in _ENV.items():
             raw = env.get(name)
             if raw is None or raw.strip() == "":
                 continue
@@ -209,7 +209,7 @@ class WeChatConfig:
                 values[attr] = parse(raw.strip())
             except ValueError:
                 raise ConfigError(
-                    f"{name} is malformed: {_describe(name, raw)}; expected {expected}"
+                    f"{name} is malformed: {_describe(name, raw)}; expected {_EXPECTED[name]}"
                 ) from None
         values.update(overrides)
         required: tuple[tuple[str, str], ...]
@@ -340,54 +340,54 @@ def _parse_prefixes(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
-# name -> (attribute, parser, what a valid value looks like for the error message)
-_ENV: dict[str, tuple[str, Callable[[str], Any], str]] = {
-    "WECHAT_APP_ID": ("app_id", str, "the AppID, e.g. wx0123456789abcdef"),
-    "WECHAT_APP_SECRET": ("app_secret", str, "the AppSecret"),
-    "WECHAT_PROVIDER": ("provider", str, "wechat (an Official Account) or wecom"),
-    "WECHAT_CORP_ID": ("corp_id", str, "the WeCom corp id, e.g. ww0123456789abcdef"),
-    "WECHAT_CORP_SECRET": ("corp_secret", str, "the WeCom app's Secret"),
-    "WECHAT_AGENT_ID": ("agent_id", str, "the WeCom app's AgentId, e.g. 1000002"),
-    "WECHAT_ENCODING_AES_KEY": ("encoding_aes_key", str, "the 43-character EncodingAESKey"),
-    "WECHAT_DESKTOP_LOGIN": ("desktop_login", _parse_bool, "true or false (also 1/0, yes/no)"),
-    "WECHAT_LOGIN_BASE": ("login_base", str, "an http(s) URL"),
-    "WECHAT_TOKEN": ("token", str, "the server-check Token"),
-    "WECHAT_SECRET_KEY": ("secret_key", str, "a random key of at least 32 characters"),
-    "WECHAT_SCOPE": ("scope", str, "snsapi_base or snsapi_userinfo"),
-    "WECHAT_VERIFY_PATH": ("verify_path", str, "a path such as /wechat/verify"),
-    "WECHAT_CALLBACK_PATH": ("callback_path", str, "a path such as /wechat/oauth-callback"),
-    "WECHAT_LOGIN_PATH": ("login_path", str, "a path such as /wechat/login"),
-    "WECHAT_JSSDK_PATH": ("jssdk_path", str, "a path such as /wechat/jssdk"),
-    "WECHAT_LOGOUT_PATH": ("logout_path", str, "a path such as /wechat/logout"),
-    "WECHAT_PROTECT": ("protect", str, "all or marked"),
-    "WECHAT_WEB_APP_ID": ("web_app_id", str, "the website app's AppID (Open Platform)"),
-    "WECHAT_WEB_APP_SECRET": ("web_app_secret", str, "the website app's AppSecret"),
-    "WECHAT_PUBLIC_URL": ("public_url", str, "the public origin, e.g. https://shop.example.com"),
-    "WECHAT_STORE": ("store", str, "a store URL"),
-    "WECHAT_API_BASE": ("api_base", str, "an http(s) URL"),
-    "WECHAT_OPEN_BASE": ("open_base", str, "an http(s) URL"),
-    "WECHAT_TOKEN_ENDPOINT": ("token_endpoint", str, "stable or classic"),
-    "WECHAT_TIMEOUT": ("timeout", float, "seconds as a number, e.g. 5 or 2.5"),
-    "WECHAT_REFRESH_MARGIN": ("refresh_margin", float, "seconds as a number, e.g. 180"),
-    "WECHAT_EXCLUDE": ("exclude", _parse_prefixes, "comma-separated paths, e.g. /static/,/api/"),
-    "WECHAT_INCLUDE_WXWORK": ("include_wxwork", _parse_bool, "true or false (also 1/0, yes/no)"),
-    "WECHAT_LOGIN_OUTSIDE_WECHAT": (
-        "login_required_outside_wechat",
-        _parse_bool,
-        "true or false (also 1/0, yes/no)",
-    ),
-    "WECHAT_SESSION_MAX_AGE": ("session_max_age", int, "whole seconds, e.g. 604800 for 7 days"),
-    "WECHAT_JSSDK_URL": ("jssdk_url", str, "the JS-SDK script URL"),
-    "WECHAT_LOGIN_RATE_PER_CLIENT": (
-        "login_rate_per_client",
-        int,
-        "logins a minute from one address, e.g. 20 (0: no limit)",
-    ),
-    "WECHAT_LOGIN_RATE_TOTAL": (
-        "login_rate_total",
-        int,
-        "logins a minute in all, e.g. 3000 (0: no limit)",
-    ),
+# name -> (attribute, parser); text is taken as it is, numbers and booleans are parsed
+_ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "WECHAT_APP_ID": ("app_id", str),
+    "WECHAT_APP_SECRET": ("app_secret", str),
+    "WECHAT_PROVIDER": ("provider", str),
+    "WECHAT_CORP_ID": ("corp_id", str),
+    "WECHAT_CORP_SECRET": ("corp_secret", str),
+    "WECHAT_AGENT_ID": ("agent_id", str),
+    "WECHAT_ENCODING_AES_KEY": ("encoding_aes_key", str),
+    "WECHAT_DESKTOP_LOGIN": ("desktop_login", _parse_bool),
+    "WECHAT_LOGIN_BASE": ("login_base", str),
+    "WECHAT_TOKEN": ("token", str),
+    "WECHAT_SECRET_KEY": ("secret_key", str),
+    "WECHAT_SCOPE": ("scope", str),
+    "WECHAT_VERIFY_PATH": ("verify_path", str),
+    "WECHAT_CALLBACK_PATH": ("callback_path", str),
+    "WECHAT_LOGIN_PATH": ("login_path", str),
+    "WECHAT_JSSDK_PATH": ("jssdk_path", str),
+    "WECHAT_LOGOUT_PATH": ("logout_path", str),
+    "WECHAT_PROTECT": ("protect", str),
+    "WECHAT_WEB_APP_ID": ("web_app_id", str),
+    "WECHAT_WEB_APP_SECRET": ("web_app_secret", str),
+    "WECHAT_PUBLIC_URL": ("public_url", str),
+    "WECHAT_STORE": ("store", str),
+    "WECHAT_API_BASE": ("api_base", str),
+    "WECHAT_OPEN_BASE": ("open_base", str),
+    "WECHAT_TOKEN_ENDPOINT": ("token_endpoint", str),
+    "WECHAT_TIMEOUT": ("timeout", float),
+    "WECHAT_REFRESH_MARGIN": ("refresh_margin", float),
+    "WECHAT_EXCLUDE": ("exclude", _parse_prefixes),
+    "WECHAT_INCLUDE_WXWORK": ("include_wxwork", _parse_bool),
+    "WECHAT_LOGIN_OUTSIDE_WECHAT": ("login_required_outside_wechat", _parse_bool),
+    "WECHAT_SESSION_MAX_AGE": ("session_max_age", int),
+    "WECHAT_JSSDK_URL": ("jssdk_url", str),
+    "WECHAT_LOGIN_RATE_PER_CLIENT": ("login_rate_per_client", int),
+    "WECHAT_LOGIN_RATE_TOTAL": ("login_rate_total", int),
+}
+# What a valid value looks like, for the variables whose parser can refuse one.
+_BOOLEAN = "true or false (also 1/0, yes/no)"
+_EXPECTED = {
+    "WECHAT_DESKTOP_LOGIN": _BOOLEAN,
+    "WECHAT_TIMEOUT": "seconds as a number, e.g. 5 or 2.5",
+    "WECHAT_REFRESH_MARGIN": "seconds as a number, e.g. 180",
+    "WECHAT_INCLUDE_WXWORK": _BOOLEAN,
+    "WECHAT_LOGIN_OUTSIDE_WECHAT": _BOOLEAN,
+    "WECHAT_SESSION_MAX_AGE": "whole seconds, e.g. 604800 for 7 days",
+    "WECHAT_LOGIN_RATE_PER_CLIENT": "logins a minute from one address, e.g. 20 (0: no limit)",
+    "WECHAT_LOGIN_RATE_TOTAL": "logins a minute in all, e.g. 3000 (0: no limit)",
 }
 _SECRET_ENV = {
     "WECHAT_APP_SECRET",
