@@ -69,6 +69,12 @@ ENV_CASES: list[tuple[str, str, str, Any]] = [
         "jssdk_url",
         "https://res2.wx.qq.com/open/js/jweixin-1.6.0.js",
     ),
+    (
+        "WECHAT_WECOM_JSSDK_URL",
+        "https://cdn.example.com/wecom-jssdk-2.4.4.js",
+        "wecom_jssdk_url",
+        "https://cdn.example.com/wecom-jssdk-2.4.4.js",
+    ),
     ("WECHAT_LOGIN_RATE_PER_CLIENT", "5", "login_rate_per_client", 5),
     ("WECHAT_LOGIN_RATE_TOTAL", "0", "login_rate_total", 0),
     ("WECHAT_PROVIDER", "wecom", "provider", "wecom"),

@@ -121,12 +121,15 @@ def test_script_is_served_as_javascript(fake: FakeWeChat) -> None:
     assert response.headers["Content-Type"].startswith("application/javascript")
 
 
-def test_script_defines_wx_with_config_ready_error_and_the_common_apis(fake: FakeWeChat) -> None:
+def test_script_defines_the_bridge_then_wx_with_config_ready_error_and_the_common_apis(
+    fake: FakeWeChat,
+) -> None:
     script = requests.get(fake.jssdk_url, timeout=5).text
 
-    assert "window.wx = window.jWeixin = wx" in script
-    for name in ("config", "ready", "error"):
-        assert f"{name}: {name}" in script
+    bridge, stand_in = script.index("window.WeixinJSBridge = bridge"), script.index("window.wx =")
+    assert bridge < stand_in and "window.wx = window.jWeixin = wx" in script
+    for member in ("config: config,", "ready: function (fn)", "error: function (fn)"):
+        assert member in script[bridge:]
     for name in ("updateAppMessageShareData", "updateTimelineShareData", "checkJsApi"):
         assert f'"{name}"' in script
 

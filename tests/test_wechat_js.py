@@ -117,3 +117,20 @@ def test_helper_is_in_the_wheel(tmp_path: Path) -> None:
         shipped = archive.read(f"wechat_middleware/{RESOURCE}").decode("utf-8")
 
     assert shipped == helper_source()
+
+
+def test_a_wecom_apps_helper_names_wecoms_sdk_and_the_ids_it_registers() -> None:
+    # jweixin has no wx.agentConfig: a WeCom page registers with WeCom's own SDK
+    # (docs/wecom-and-qrconnect.md section 1.5).
+    from wechat_middleware.static import WeComPage, helper_script
+
+    wecom = WeComPage("https://cdn.example/wecom.js", "ww0123456789abcdef", "1000002")
+    body = helper_script("https://res.example/jweixin.js", "/wechat/jssdk", wecom).body.decode()
+    plain = helper_script("https://res.example/jweixin.js", "/wechat/jssdk").body.decode()
+
+    expected = (
+        '"wecom": {"sdkUrl": "https://cdn.example/wecom.js", "corpId": "ww0123456789abcdef",'
+        ' "agentId": "1000002"}'
+    )
+    assert expected in body
+    assert '"wecom": null' in plain and PLACEHOLDER not in body + plain

@@ -25,6 +25,9 @@ PROVIDERS = ("wechat", "wecom")
 #: docs/wecom-and-qrconnect.md section 1.1).
 API_BASES = {"wechat": "https://api.weixin.qq.com", "wecom": "https://qyapi.weixin.qq.com"}
 DEFAULT_JSSDK_URL = "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
+#: WeCom's own JS-SDK (@wecom/jssdk), its browser build as WeCom's docs link it
+#: (docs/wecom-and-qrconnect.md section 1.5): jweixin has no wx.agentConfig.
+DEFAULT_WECOM_JSSDK_URL = "https://wwcdn.weixin.qq.com/node/open/js/wecom-jssdk-2.0.2.js"
 MIN_SECRET_KEY_LENGTH = 32
 MAKE_SECRET_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105
 
@@ -73,6 +76,7 @@ class WeChatConfig:
     session_cookie: str = "wechat_session"
     session_max_age: int = 7 * 86400
     jssdk_url: str = DEFAULT_JSSDK_URL
+    wecom_jssdk_url: str = DEFAULT_WECOM_JSSDK_URL  # WeCom: the helper's SDK (window.ww)
     login_rate_per_client: int = 20  # OAuth code exchanges a minute from one address
     login_rate_total: int = 3000  # ... and from everyone; 0 turns a limit off
 
@@ -374,6 +378,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "WECHAT_LOGIN_OUTSIDE_WECHAT": ("login_required_outside_wechat", _parse_bool),
     "WECHAT_SESSION_MAX_AGE": ("session_max_age", int),
     "WECHAT_JSSDK_URL": ("jssdk_url", str),
+    "WECHAT_WECOM_JSSDK_URL": ("wecom_jssdk_url", str),
     "WECHAT_LOGIN_RATE_PER_CLIENT": ("login_rate_per_client", int),
     "WECHAT_LOGIN_RATE_TOTAL": ("login_rate_total", int),
 }

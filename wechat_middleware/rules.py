@@ -15,7 +15,7 @@ from .config import WeChatConfig
 from .keys import StoreKeys
 from .protocol import SCOPE_PRIVATEINFO, SCOPE_USERINFO, WECHAT_UA_MARKER, WECOM_UA_MARKER
 from .session import SessionCodec
-from .static import Script, helper_script
+from .static import Script, WeComPage, helper_script
 
 if TYPE_CHECKING:
     from .crypto import MessageCrypto
@@ -112,7 +112,13 @@ class Rules:
             cookie_attributes=f"Path=/; Max-Age={config.session_max_age}; HttpOnly; SameSite=Lax",
             # Several Cookie headers arrive joined: by "; " (HTTP/2, ASGI) or by ","
             # (a WSGI server joining repeats); our value never holds either character.
-            helper_script=helper_script(config.jssdk_url, config.jssdk_path),
+            helper_script=helper_script(
+                config.jssdk_url,
+                config.jssdk_path,
+                WeComPage(config.wecom_jssdk_url, config.app_id, config.agent_id)
+                if config.is_wecom
+                else None,
+            ),
             cookie_pattern=re.compile(
                 rf"(?:^|[;,])\s*{re.escape(config.session_cookie)}=([^;,\s]*)"
             ),

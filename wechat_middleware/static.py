@@ -21,9 +21,23 @@ class Script:
     etag: str  # a strong validator: the hash of exactly these bytes
 
 
-def helper_script(jssdk_url: str, base: str) -> Script:
-    """``wechat.js`` for an app whose JS-SDK is ``jssdk_url`` and endpoints are at ``base``."""
+@dataclass(frozen=True, slots=True)
+class WeComPage:
+    """What the helper needs in a WeCom app: WeCom's own SDK and the ids it registers."""
+
+    sdk_url: str
+    corp_id: str
+    agent_id: str | None
+
+
+def helper_script(jssdk_url: str, base: str, wecom: WeComPage | None = None) -> Script:
+    """``wechat.js`` for an app whose JS-SDK is ``jssdk_url`` and endpoints are at ``base``
+    (a WeCom app: registered with WeCom's SDK, ``wecom``)."""
     source = resources.files("wechat_middleware").joinpath("static/wechat.js").read_text("utf-8")
-    settings = json.dumps({"jssdkUrl": jssdk_url, "base": base}).replace("<", "\\u003c")
+    page = None
+    if wecom is not None:
+        page = {"sdkUrl": wecom.sdk_url, "corpId": wecom.corp_id, "agentId": wecom.agent_id}
+    settings = json.dumps({"jssdkUrl": jssdk_url, "base": base, "wecom": page})
+    settings = settings.replace("<", "\\u003c")
     body = source.replace(PLACEHOLDER, settings).encode("utf-8")
     return Script(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')

@@ -2,9 +2,11 @@
 
 Chromium is Debian's (``/usr/bin/chromium``), never a browser Playwright downloads; one
 browser serves a test module and each test gets a fresh context (no shared cookies). The
-example apps run in real servers (tests/support/servers.py) with ``WECHAT_JSSDK_URL`` at
-FakeWeChat's JS-SDK stand-in. A failing test shows its servers' logs and the browser's
-console (tests/support/reports.py).
+example apps run in real servers (tests/support/servers.py) loading the official JS-SDKs
+from npm, unmodified (tests/support/official_sdks.py). A page opened with WeChat's or
+WeCom's User-Agent gets the fake's ``window.WeixinJSBridge`` before its own scripts, as
+WeChat's client injects its own (``native_side``). A failing test shows its servers' logs
+and the browser's console (tests/support/reports.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from wechat_middleware.testing import FakeWeChat
+from wechat_middleware.testing.fake_wecom import FakeWeCom
 
+from ..support.official_sdks import OfficialSDKs, Unavailable, serve_official_sdks
 from ..support.servers import REPO_ROOT, SERVER_COMMANDS, AppServer, start_app
 
 if TYPE_CHECKING:
@@ -115,17 +119,31 @@ def browser_log() -> BrowserLog:
 
 
 @pytest.fixture
-def open_page(browser: Browser, browser_log: BrowserLog) -> Iterator[OpenPage]:
-    """``open_page(user_agent=..., mobile=...)``: a page in a fresh browser context."""
+def native_side(fake: FakeWeChat) -> FakeWeChat | FakeWeCom | None:
+    """Whose ``window.WeixinJSBridge`` a WeChat page gets (a module overrides this fixture
+    for WeCom, or returns None for a page that brings its own, like the stand-in)."""
+    return fake
+
+
+@pytest.fixture
+def open_page(
+    browser: Browser, browser_log: BrowserLog, native_side: FakeWeChat | FakeWeCom | None
+) -> Iterator[OpenPage]:
+    """``open_page(user_agent=..., mobile=..., bridge_delay_ms=-1)``: a page in a fresh
+    browser context. With WeChat's (or WeCom's) User-Agent it gets ``native_side``'s bridge
+    before its own scripts; ``bridge_delay_ms`` >= 0 makes the bridge arrive that much
+    later, with ``WeixinJSBridgeReady``, as on a slow client."""
     contexts: list[BrowserContext] = []
 
-    def open_one(*, user_agent: str, mobile: bool) -> Page:
+    def open_one(*, user_agent: str, mobile: bool, bridge_delay_ms: int = -1) -> Page:
         context = browser.new_context(
             user_agent=user_agent,
             viewport={"width": 390, "height": 844} if mobile else {"width": 1280, "height": 800},
             is_mobile=mobile,
             has_touch=mobile,
         )
+        if native_side is not None and "micromessenger" in user_agent.lower():
+            context.add_init_script(script=native_side.bridge_script(delay_ms=bridge_delay_ms))
         contexts.append(context)
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
@@ -156,12 +174,27 @@ def fake() -> Iterator[FakeWeChat]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def official_sdks() -> Iterator[OfficialSDKs]:
+    """The official jweixin and WeCom SDKs from npm on a loopback server (skipped, with the
+    reason, only when npm itself is missing or cannot reach its registry)."""
+    try:
+        with serve_official_sdks() as sdks:
+            yield sdks
+    except Unavailable as exc:
+        pytest.skip(f"the official JS-SDKs are not available: {exc}")
+
+
 @pytest.fixture(scope="module", params=sorted(SERVER_COMMANDS))
 def app_server(
-    request: pytest.FixtureRequest, fake: FakeWeChat, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    fake: FakeWeChat,
+    official_sdks: OfficialSDKs,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[AppServer]:
-    """Each example app in its production server (its test id), loading the stand-in."""
+    """Each example app in its production server (its test id), loading the official
+    jweixin."""
     kind: str = request.param
     workdir = tmp_path_factory.mktemp(kind)
-    with start_app(kind, fake, workdir, WECHAT_JSSDK_URL=fake.jssdk_url) as server:
+    with start_app(kind, fake, workdir, WECHAT_JSSDK_URL=official_sdks.jweixin_url) as server:
         yield server

@@ -3,9 +3,9 @@
 Headless Chromium, with WeChat's User-Agent on iOS and on Android, opens an example app
 (Flask under gunicorn, Starlette under uvicorn) and follows every redirect itself: to
 FakeWeChat's authorize page, back to the app's OAuth callback, back to the page. The page
-loads FakeWeChat's stand-in for jweixin-1.6.0.js, whose ``wx.config`` asks the fake, as the
-phone asks WeChat, whether the app's signature is right for this page. A desktop browser
-is not sent to OAuth. Each test saves a screenshot under test-artifacts/e2e/.
+loads the official jweixin-1.6.0.js, whose configuration asks WeChat's bridge (the fake's),
+as the phone asks WeChat, whether the app's signature is right for this page. A desktop
+browser is not sent to OAuth. Each test saves a screenshot under test-artifacts/e2e/.
 """
 
 from __future__ import annotations
@@ -151,7 +151,9 @@ def test_desktop_browser_sees_no_logged_in_user(desktop_visit: Visit) -> None:
 
 
 def test_desktop_browser_page_shows_the_jssdk_result(desktop_visit: Visit) -> None:
-    # The stand-in checks the signature whatever the browser: the page still gets a
-    # signature for its URL without an OAuth user.
-    assert desktop_visit.wx_status == "ready"
-    assert desktop_visit.config_checks == 1
+    # The official jweixin works only inside WeChat (it waits for WeChat's bridge, which a
+    # desktop browser never has): the helper says so at once, and nothing is checked.
+    assert desktop_visit.wx_status == (
+        "error: not in WeChat's browser: the JS-SDK works only inside WeChat (or WeCom)"
+    )
+    assert desktop_visit.config_checks == 0

@@ -23,6 +23,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 SETTLED = "() => document.getElementById('wx-status').textContent !== 'loading'"
 
 
+@pytest.fixture
+def native_side() -> None:
+    """The demo's stand-in brings the bridge of the demo's own fake."""
+    return None
+
+
 def test_the_demo_shows_jssdk_ready_on_its_first_and_second_run(
     open_page: OpenPage, tmp_path: Path, screenshot_path: Path
 ) -> None:

@@ -1,9 +1,12 @@
-"""The browser helper ``wechat.js`` in a real Chromium, against FakeWeChat's JS-SDK stand-in.
+"""The browser helper ``wechat.js`` in a real Chromium, with the official jweixin-1.6.0.js
+(npm, unmodified) over FakeWeChat's native side (``window.WeixinJSBridge``).
 
 The helper must sign the URL each platform checks: on iOS WeChat the landing URL, elsewhere
-the current one, configuring again after route changes where needed. The stand-in verifies
-``wx.config`` the way the platform named by the User-Agent does (tests/test_fake_jssdk.py),
-so a helper that signs the wrong URL fails here as it would on that phone.
+the current one, configuring again after route changes where needed, and settle ready()
+on WeChat's verdict for the configuration it waits on. The bridge verifies
+``preVerifyJSAPI`` the way the platform named by the User-Agent does
+(tests/test_fake_jssdk.py), so a helper that signs the wrong URL fails here as it would on
+that phone.
 
 The app side is :class:`Site`, a small stdlib HTTP server written for these tests: it serves
 a page, the helper (its settings filled in), ``/wechat/jssdk/config`` (a real signature over
@@ -27,9 +30,10 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from wechat_middleware.signing import jsapi_signature
-from wechat_middleware.testing import FakeWeChat
+from wechat_middleware.testing import FakeWeChat, Fault
 from wechat_middleware.testing.user_agents import ANDROID_WECHAT_UA, IOS_WECHAT_UA
 
+from ..support.official_sdks import OfficialSDKs
 from .conftest import OpenPage
 from .test_jssdk_stand_in import CONFIG_CHECK, NONCE, live_jsapi_ticket
 
@@ -59,18 +63,23 @@ class Site:
     """
 
     def __init__(
-        self, fake: FakeWeChat, ticket: Callable[[], str], script_in: str, own_jssdk: bool
+        self,
+        fake: FakeWeChat,
+        ticket: Callable[[], str],
+        script_in: str,
+        own_jssdk: bool,
+        jssdk_url: str,
     ) -> None:
         self.fake, self.ticket = fake, ticket
         # Where the page loads the helper, and whether it loads the JS-SDK itself, first.
-        places = {"head": f'<script src="{fake.jssdk_url}"></script>' if own_jssdk else ""}
+        places = {"head": f'<script src="{jssdk_url}"></script>' if own_jssdk else ""}
         places["body"] = ""
         places[script_in] += HELPER_TAG
         self.page = PAGE.format(**places)
         self.configs: list[dict[str, str]] = []
         self.reports: list[dict[str, Any]] = []
         self.lines: list[str] = []
-        settings = json.dumps({"jssdkUrl": fake.jssdk_url, "base": BASE})
+        settings = json.dumps({"jssdkUrl": jssdk_url, "base": BASE, "wecom": None})
         helper = resources.files("wechat_middleware").joinpath("static/wechat.js")
         self.helper = helper.read_text(encoding="utf-8").replace(PLACEHOLDER, settings)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -164,9 +173,17 @@ def ticket_id(ticket: str) -> str:
 
 
 @pytest.fixture
-def open_site(fake_wechat: FakeWeChat) -> Iterator[Callable[..., Site]]:
-    """``open_site(ticket=..., script_in="body", own_jssdk=False)``: a running Site,
-    closed after the test.
+def native_side(fake_wechat: FakeWeChat) -> FakeWeChat:
+    """The pages' bridge asks the same fake the Site signs with."""
+    return fake_wechat
+
+
+@pytest.fixture
+def open_site(
+    fake_wechat: FakeWeChat, official_sdks: OfficialSDKs
+) -> Iterator[Callable[..., Site]]:
+    """``open_site(ticket=..., script_in="body", own_jssdk=False)``: a running Site whose
+    pages load the official jweixin, closed after the test.
 
     By default it signs with the fake's live ticket, fetched as an app would."""
     sites: list[Site] = []
@@ -177,7 +194,7 @@ def open_site(fake_wechat: FakeWeChat) -> Iterator[Callable[..., Site]]:
     def open_one(
         ticket: Callable[[], str] = live_ticket, script_in: str = "body", own_jssdk: bool = False
     ) -> Site:
-        sites.append(Site(fake_wechat, ticket, script_in, own_jssdk))
+        sites.append(Site(fake_wechat, ticket, script_in, own_jssdk, official_sdks.jweixin_url))
         return sites[-1]
 
     yield open_one
@@ -226,11 +243,11 @@ def signed_urls(site: Site) -> list[str]:
     return [config["url"] for config in site.configs]
 
 
-def jssdk_scripts(page: Page, fake: FakeWeChat) -> int:
+def jssdk_scripts(page: Page, sdks: OfficialSDKs) -> int:
     """How many script elements of the page load the JS-SDK."""
     count: int = page.evaluate(
         "src => [...document.scripts].filter(script => script.src === src).length",
-        fake.jssdk_url,
+        sdks.jweixin_url,
     )
     return count
 
@@ -279,7 +296,8 @@ def test_android_route_change_alone_configures_again(
     )
 
     wait_until(lambda: fake_wechat.calls(CONFIG_CHECK) == 2, "the second check")
-    page.wait_for_function("() => wx.__fake.state() === 'ready'")
+    assert ready(page) == f"ready {site.url(ROUTES[1])}"  # that round's verdict, no third
+    assert fake_wechat.calls(CONFIG_CHECK) == 2
     assert signed_urls(site) == [site.url(LANDING), site.url(ROUTES[1])]
     assert site.reports == []
 
@@ -309,7 +327,11 @@ def test_ios_signs_the_landing_url_on_every_route(
 
 @pytest.mark.parametrize("script_in", ["head", "body"])
 def test_ready_calls_together_share_one_configuration(
-    open_page: OpenPage, open_site: Callable[..., Site], fake_wechat: FakeWeChat, script_in: str
+    open_page: OpenPage,
+    open_site: Callable[..., Site],
+    fake_wechat: FakeWeChat,
+    official_sdks: OfficialSDKs,
+    script_in: str,
 ) -> None:
     site = open_site(script_in=script_in)
     page = open_at(open_page, site.url(LANDING), ANDROID_WECHAT_UA)
@@ -325,11 +347,11 @@ def test_ready_calls_together_share_one_configuration(
     assert len(site.configs) == 1 and fake_wechat.calls(CONFIG_CHECK) == 1
     assert site.configs[0]["apis"] == "updateAppMessageShareData,chooseImage"
     assert site.configs[0]["open_tags"] == "wx-open-launch-weapp"
-    assert jssdk_scripts(page, fake_wechat) == 1  # loaded once
+    assert jssdk_scripts(page, official_sdks) == 1  # loaded once
 
 
 def test_page_that_loads_the_jssdk_itself_gets_it_configured_without_report_fields(
-    open_page: OpenPage, open_site: Callable[..., Site], fake_wechat: FakeWeChat
+    open_page: OpenPage, open_site: Callable[..., Site], official_sdks: OfficialSDKs
 ) -> None:
     site = open_site(script_in="head", own_jssdk=True)
     page = open_at(open_page, site.url(LANDING), ANDROID_WECHAT_UA)
@@ -340,9 +362,10 @@ def test_page_that_loads_the_jssdk_itself_gets_it_configured_without_report_fiel
 
     assert ready(page) == f"ready {site.url(LANDING)}"
 
-    fields = ["appId", "debug", "jsApiList", "nonceStr", "openTagList", "signature", "timestamp"]
-    assert page.evaluate("() => window.configured") == [fields]  # no url, no ticketId
-    assert jssdk_scripts(page, fake_wechat) == 1  # the page's own, not loaded again
+    # Once, after WeChat's verdict, with check: false (the helper asked the bridge itself).
+    fields = ["appId", "check", "debug", "jsApiList", "nonceStr", "openTagList", "signature"]
+    assert page.evaluate("() => window.configured") == [[*fields, "timestamp"]]  # no url, ticketId
+    assert jssdk_scripts(page, official_sdks) == 1  # the page's own, not loaded again
 
 
 # --------------------------------------------------------------------------- failures
@@ -393,7 +416,145 @@ def test_invalid_signature_rejects_and_reports_once_per_page_url(
     signed_on_route = landing if platform == "ios" else route
     common = {"errMsg": "config:invalid signature", "ua": user_agent, "landing_url": landing}
     common["ticket_id"] = ticket_id("not-the-live-ticket")
+    # The URL the client checked (realAuthUrl, beside errMsg), passed on for the diagnosis.
     assert site.reports == [
-        {"url": landing, "signed_url": landing, **common},
-        {"url": route, "signed_url": signed_on_route, **common},
+        {"url": landing, "signed_url": landing, **common, "realAuthUrl": [landing]},
+        {"url": route, "signed_url": signed_on_route, **common, "realAuthUrl": [signed_on_route]},
     ]
+
+
+# --------------------------------------------------------------------------- WeChat's verdict
+# jweixin-1.6.0 runs wx.ready handlers at once after its first configuration completed
+# (``ready: 0 != state ? f() : push(f)``; the state never goes back to 0), so on Android,
+# where each route is configured again, only the bridge's answer to that round's
+# "preVerifyJSAPI" may settle ready() (docs/fake-beliefs.md, "The official SDKs").
+
+
+def api_outcome(page: Page, api: str) -> str:
+    """What ``wx.<api>()`` answers now: its errMsg."""
+    outcome: str = page.evaluate(
+        """api => new Promise(resolve => wx[api]({
+            complete: res => resolve(res.errMsg)
+        }))""",
+        api,
+    )
+    return outcome
+
+
+class SwitchableTicket:
+    """The ticket the Site signs with, made wrong (as after WeChat revoked it) on demand."""
+
+    def __init__(self, fake: FakeWeChat) -> None:
+        self.fake, self.wrong = fake, False
+
+    def __call__(self) -> str:
+        return "a-ticket-wechat-no-longer-accepts" if self.wrong else live_jsapi_ticket(self.fake)
+
+
+def test_a_refused_reconfiguration_after_a_route_change_rejects_on_android(
+    open_page: OpenPage, open_site: Callable[..., Site], fake_wechat: FakeWeChat
+) -> None:
+    ticket = SwitchableTicket(fake_wechat)
+    site = open_site(ticket=ticket)
+    page = open_at(open_page, site.url(LANDING), ANDROID_WECHAT_UA)
+    assert ready(page) == f"ready {site.url(LANDING)}"
+    assert api_outcome(page, SHARE[0]) == f"{SHARE[0]}:ok"
+
+    ticket.wrong = True
+    for route in ROUTES:  # every following route waits for its own verdict: a refusal
+        navigate(page, route)
+        assert ready(page) == "error config:invalid signature"
+
+    assert api_outcome(page, SHARE[0]) == f"{SHARE[0]}:permission denied"
+    wait_until(lambda: len(site.reports) == len(ROUTES), "a report per route")
+    assert [report["url"] for report in site.reports] == [site.url(r) for r in ROUTES]
+
+
+def test_ready_waits_for_the_verdict_on_every_route_not_only_the_first(
+    open_page: OpenPage, open_site: Callable[..., Site], fake_wechat: FakeWeChat
+) -> None:
+    site = open_site()
+    page = open_at(open_page, site.url(LANDING), ANDROID_WECHAT_UA)
+    assert ready(page).startswith("ready ")
+    fake_wechat.inject(CONFIG_CHECK, Fault("latency", 1.0))  # WeChat takes its time
+
+    navigate(page, ROUTES[0])
+    started = time.monotonic()
+    assert ready(page) == f"ready {site.url(ROUTES[0])}"
+
+    assert time.monotonic() - started >= 1.0  # not before the bridge answered
+    assert fake_wechat.calls(CONFIG_CHECK) == 2
+
+
+@pytest.mark.parametrize("platform", ["android", "ios"])
+def test_a_bridge_that_arrives_late_is_waited_for(
+    open_page: OpenPage, open_site: Callable[..., Site], platform: str
+) -> None:
+    site = open_site()
+    user_agent = IOS_WECHAT_UA if platform == "ios" else ANDROID_WECHAT_UA
+    page = open_page(user_agent=user_agent, mobile=True, bridge_delay_ms=800)
+    page.goto(site.url(LANDING), wait_until="load")
+
+    assert ready(page) == f"ready {site.url(LANDING)}"
+    navigate(page, ROUTES[0])
+    expected = site.url(LANDING) if platform == "ios" else site.url(ROUTES[0])
+    assert ready(page) == f"ready {expected}"
+    assert page.evaluate("() => WeixinJSBridge.__fake.count('preVerifyJSAPI')") >= 1
+
+
+def test_outside_wechat_ready_rejects_at_once_with_the_reason(
+    open_page: OpenPage, open_site: Callable[..., Site]
+) -> None:
+    site = open_site()
+    page = open_at(open_page, site.url(LANDING), "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0")
+
+    assert ready(page) == (
+        "error not in WeChat's browser: the JS-SDK works only inside WeChat (or WeCom)"
+    )
+
+
+# --------------------------------------------------------------------------- open tags on iOS
+# Open tags are granted for the URL the page is at when WeChat checks (community reports
+# for iOS single-page apps; docs/fake-beliefs.md): after a route change iOS WeChat needs a
+# new wx.config, still signed over the landing URL, before a tag renders.
+
+TAG = "wx-open-launch-weapp"
+
+
+def tag_ready(page: Page) -> bool:
+    ok: bool = page.evaluate("tag => WeixinJSBridge.__fake.tagReady(tag)", TAG)
+    return ok
+
+
+@pytest.mark.parametrize("platform", ["android", "ios"])
+def test_open_tags_are_configured_again_after_each_route_change(
+    open_page: OpenPage, open_site: Callable[..., Site], fake_wechat: FakeWeChat, platform: str
+) -> None:
+    site = open_site()
+    user_agent = IOS_WECHAT_UA if platform == "ios" else ANDROID_WECHAT_UA
+    landing = site.url(LANDING)
+    page = open_at(open_page, landing, user_agent)
+    assert ready(page, [], openTagList=[TAG]).startswith("ready ")
+    assert tag_ready(page)
+
+    for step, route in enumerate(ROUTES, start=2):
+        navigate(page, route)
+        wait_until(lambda step=step: fake_wechat.calls(CONFIG_CHECK) == step, "a new check")
+        signed = landing if platform == "ios" else site.url(route)
+        assert ready(page, [], openTagList=[TAG]) == f"ready {signed}"
+        assert tag_ready(page)
+    assert site.reports == []
+
+
+def test_on_ios_a_route_change_without_open_tags_needs_no_new_configuration(
+    open_page: OpenPage, open_site: Callable[..., Site], fake_wechat: FakeWeChat
+) -> None:
+    site = open_site()
+    page = open_at(open_page, site.url(LANDING), IOS_WECHAT_UA)
+    assert ready(page, ["getNetworkType"]).startswith("ready ")
+
+    navigate(page, ROUTES[0])
+    assert ready(page, ["getNetworkType"]) == f"ready {site.url(LANDING)}"
+
+    assert fake_wechat.calls(CONFIG_CHECK) == 1
+    assert api_outcome(page, "getNetworkType") == "getNetworkType:ok"  # still granted

@@ -1,10 +1,12 @@
-"""FakeWeCom in a real browser: the JS-SDK stand-in's ``wx.agentConfig`` and the desktop
-login page, in Chromium on a page of another origin.
+"""FakeWeCom in a real browser: WeCom's native side (``window.WeixinJSBridge``) asked as
+WeCom's official SDK asks it, and the desktop login page, in Chromium on a page of another
+origin that has loaded @wecom/jssdk from npm.
 
-In WeCom mode the stand-in checks ``wx.config`` against the corp ticket (``appId`` is
-the CorpID) and ``wx.agentConfig`` against the app's ticket, with the same signature and
-URL rules as in WeChat (docs/wecom-and-qrconnect.md section 1.5). ``agentConfig``
-answers its own ``success``/``fail`` and works only in WeCom's browser.
+The bridge checks ``preVerifyJSAPI`` (the corp's identity) against the corp ticket
+(``appId`` is the CorpID) and ``agentConfig`` (the app's) against the app's ticket, with
+the same signature rules as in WeChat and the current URL on every platform
+(docs/wecom-and-qrconnect.md section 1.5). ``agentConfig`` works only in
+WeCom's browser.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ import requests
 from wechat_middleware.testing import FakeWeCom
 from wechat_middleware.testing.user_agents import DESKTOP_UA, IOS_WECHAT_UA, WXWORK_UA
 
+from ..support.official_sdks import OfficialSDKs
 from ..support.servers import PageServer
 from .conftest import OpenPage
-from .test_jssdk_stand_in import REGISTER_THEN_CONFIG as CONFIG
-from .test_jssdk_stand_in import events, stand_in_page
+from .test_jssdk_stand_in import events, sdk_page
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -33,13 +35,25 @@ pytestmark = [pytest.mark.browser]
 
 CALLBACK_PATH = "/wecom/login-callback"
 NONCE = "Wm3WZYTPz0wzccnW"
-# FakeWeChat's stand-in test page (stand_in_page, which needs only the fake's jssdk_url)
-# records each result in window.events.
-AGENT_CONFIG = """cfg => {
-  cfg.success = record("success");
-  cfg.fail = record("fail");
-  wx.agentConfig(cfg);
-}"""
+# The calls WeCom's SDK (@wecom/jssdk 2.4.4: ensureAgentConfigReady, ensureCorpConfigReady)
+# makes of WeCom's native side; the page (sdk_page) records each answer in window.events.
+AGENT_CONFIG = """cfg => WeixinJSBridge.invoke("agentConfig", cfg, record("agentConfig"))"""
+CONFIG = """cfg => WeixinJSBridge.invoke("preVerifyJSAPI", {
+  appId: cfg.appId, verifyAppId: cfg.appId, verifySignType: "sha1",
+  verifyTimestamp: String(cfg.timestamp), verifyNonceStr: cfg.nonceStr,
+  verifySignature: cfg.signature, verifyJsApiList: cfg.jsApiList || [], verifyOpenTagList: []
+}, record("config"))"""
+CALL = """api => WeixinJSBridge.invoke(api, {}, record(api))"""
+
+
+@pytest.fixture
+def native_side(fake_wecom: FakeWeCom) -> FakeWeCom:
+    """WeCom's pages here get the bridge of the fake the tests sign with."""
+    return fake_wecom
+
+
+def wecom_page(open_page: OpenPage, pages: PageServer, sdks: OfficialSDKs, ua: str) -> Page:
+    return sdk_page(open_page, pages, sdks.wecom_url, ua)
 
 
 @pytest.fixture(scope="module")
@@ -79,73 +93,89 @@ def agent_config(fake: FakeWeCom, url: str, **overrides: Any) -> dict[str, Any]:
 
 
 def run(page: Page, script: str, cfg: dict[str, Any]) -> list[str]:
-    """Call ``wx.agentConfig`` or ``wx.config``; the first recorded result (bounded wait)."""
+    """Ask the bridge for ``agentConfig`` or ``preVerifyJSAPI``; the first recorded answer."""
     page.evaluate(script, cfg)
     return events(page, 1)
 
 
-# --------------------------------------------------------------------------- wx.agentConfig
+# --------------------------------------------------------------------------- agentConfig
 
 
 def test_agent_config_with_the_apps_signature_succeeds(
-    open_page: OpenPage, pages: PageServer, fake_wecom: FakeWeCom
+    open_page: OpenPage, pages: PageServer, fake_wecom: FakeWeCom, official_sdks: OfficialSDKs
 ) -> None:
-    page = stand_in_page(open_page, pages, fake_wecom, WXWORK_UA)
+    page = wecom_page(open_page, pages, official_sdks, WXWORK_UA)
     assert run(page, AGENT_CONFIG, agent_config(fake_wecom, page.url)) == [
-        "success: agentConfig:ok"
+        "agentConfig: agentConfig:ok"
     ]
     assert fake_wecom.calls("fake/jssdk/agent_config") == 1  # the preflight is not a check
 
 
 def test_agent_config_with_a_bad_signature_fails_with_invalid_signature(
-    open_page: OpenPage, pages: PageServer, fake_wecom: FakeWeCom
+    open_page: OpenPage, pages: PageServer, fake_wecom: FakeWeCom, official_sdks: OfficialSDKs
 ) -> None:
     # docs/wecom-and-qrconnect.md section 1.2: agentConfig:invalid signature ... e=40093.
-    page = stand_in_page(open_page, pages, fake_wecom, WXWORK_UA)
+    page = wecom_page(open_page, pages, official_sdks, WXWORK_UA)
     (event,) = run(page, AGENT_CONFIG, agent_config(fake_wecom, page.url, signature="0" * 40))
-    assert event.startswith("fail: agentConfig:") and "invalid signature" in event
+    assert event.startswith("agentConfig: agentConfig:") and "invalid signature" in event
     assert "40093" in event
 
 
 def test_agent_config_outside_wecom_fails(
-    open_page: OpenPage, pages: PageServer, fake_wecom: FakeWeCom
+    open_page: OpenPage, pages: PageServer, fake_wecom: FakeWeCom, official_sdks: OfficialSDKs
 ) -> None:
     # docs/wecom-and-qrconnect.md section 1.5: only inside WeCom.
-    page = stand_in_page(open_page, pages, fake_wecom, IOS_WECHAT_UA)
+    page = wecom_page(open_page, pages, official_sdks, IOS_WECHAT_UA)
     (event,) = run(page, AGENT_CONFIG, agent_config(fake_wecom, page.url))
-    assert event.startswith("fail: agentConfig:fail")
+    assert event.startswith("agentConfig: agentConfig:fail")
 
 
-def test_agent_config_leaves_ready_and_error_to_wx_config(
-    open_page: OpenPage, pages: PageServer, fake_wecom: FakeWeCom
+def test_agent_config_grants_the_apps_apis(
+    open_page: OpenPage, pages: PageServer, fake_wecom: FakeWeCom, official_sdks: OfficialSDKs
 ) -> None:
-    page = stand_in_page(open_page, pages, fake_wecom, WXWORK_UA)
-    page.evaluate("() => { wx.ready(record('ready')); wx.error(record('error')); }")
+    page = wecom_page(open_page, pages, official_sdks, WXWORK_UA)
+    page.evaluate(CALL, "getContext")
+    assert events(page, 1) == ["getContext: getContext:permission denied"]
+
     run(page, AGENT_CONFIG, agent_config(fake_wecom, page.url))
-    page.wait_for_timeout(200)
-    assert page.evaluate("() => window.events") == ["success: agentConfig:ok"]
+    page.evaluate(CALL, "getContext")
+
+    assert events(page, 3)[1:] == ["agentConfig: agentConfig:ok", "getContext: getContext:ok"]
 
 
-# --------------------------------------------------------------------------- wx.config
-
-
-def test_wx_config_with_the_corp_ticket_fires_ready(
-    open_page: OpenPage, pages: PageServer, fake_wecom: FakeWeCom
+def test_wecom_on_ios_checks_the_current_url_after_a_route_change(
+    open_page: OpenPage, pages: PageServer, fake_wecom: FakeWeCom, official_sdks: OfficialSDKs
 ) -> None:
-    # docs/wecom-and-qrconnect.md section 1.5: beta: true, appId = CorpID, the corp ticket.
-    page = stand_in_page(open_page, pages, fake_wecom, WXWORK_UA)
+    # WeCom's SDK signs location.href inside WeCom on every platform (@wecom/jssdk 2.4.4,
+    # ConfigTask: useOriginalURL only for WeChat), and WeCom's client checks that URL.
+    page = wecom_page(open_page, pages, official_sdks, WXWORK_UA)
+    page.evaluate("() => history.pushState(null, '', '/shop/item/9')")
+
+    assert run(page, AGENT_CONFIG, agent_config(fake_wecom, page.url)) == [
+        "agentConfig: agentConfig:ok"
+    ]
+
+
+# --------------------------------------------------------------------------- wx.config (corp)
+
+
+def test_the_corp_config_with_the_corp_ticket_passes(
+    open_page: OpenPage, pages: PageServer, fake_wecom: FakeWeCom, official_sdks: OfficialSDKs
+) -> None:
+    # docs/wecom-and-qrconnect.md section 1.5: appId = CorpID, the corp ticket.
+    page = wecom_page(open_page, pages, official_sdks, WXWORK_UA)
     ticket = live_ticket(fake_wecom, "cgi-bin/get_jsapi_ticket")
     cfg = signed(ticket, page.url, beta=True, appId=fake_wecom.corp_id, jsApiList=["invoke"])
-    assert run(page, CONFIG, cfg) == ["ready"]
+    assert run(page, CONFIG, cfg) == ["config: config:ok"]
 
 
-def test_wx_config_signed_with_the_app_ticket_fires_error(
-    open_page: OpenPage, pages: PageServer, fake_wecom: FakeWeCom
+def test_the_corp_config_signed_with_the_app_ticket_fails(
+    open_page: OpenPage, pages: PageServer, fake_wecom: FakeWeCom, official_sdks: OfficialSDKs
 ) -> None:
-    page = stand_in_page(open_page, pages, fake_wecom, WXWORK_UA)
+    page = wecom_page(open_page, pages, official_sdks, WXWORK_UA)
     ticket = live_ticket(fake_wecom, "cgi-bin/ticket/get", type="agent_config")
     cfg = signed(ticket, page.url, beta=True, appId=fake_wecom.corp_id)
-    assert run(page, CONFIG, cfg) == ["error: config:invalid signature"]
+    assert run(page, CONFIG, cfg) == ["config: config:invalid signature"]
 
 
 # --------------------------------------------------------------------------- desktop login

@@ -1,19 +1,26 @@
-"""The JS-SDK stand-in: the script (``jssdk_stand_in.js``) and the check its ``wx.config`` asks for.
+"""WeChat's native side of the JS-SDK, and a stand-in for jweixin: the scripts and the check
+they ask for.
 
-Like jweixin-1.6.0.js the script defines window.wx (and window.jWeixin) with
-config/ready/error and the common APIs. wx.config asks the fake whether WeChat would accept
-the signature for this page, then fires wx.ready or wx.error({errMsg}); handlers registered
-before or after the result both fire, and with debug: true the result is also alert()ed, as
-the real SDK does. The APIs do nothing but answer success/complete with "<name>:ok";
-wx.__fake lets a test see state and calls.
+``wechat_bridge.js`` is ``window.WeixinJSBridge`` as WeChat's (and WeCom's) client injects
+it into every page: the official SDKs (jweixin, @wecom/jssdk) talk to nothing else. A test
+browser installs it before the page's scripts (:meth:`JSSDKStandIn.bridge_script`), and the
+official SDKs from npm run unmodified against it. Its ``preVerifyJSAPI`` (what
+``wx.config`` asks) and ``agentConfig`` are decided here, by the fake's server, against the
+fake's tickets.
 
-Which URL is checked follows WeChat's platforms (docs/wechat-protocol.md section 4.4): the
-script sends both the page's current URL and its landing URL (the URL the document was
-loaded with, kept across ``history.pushState``), each without its #fragment, and the check
-reads the request's User-Agent. iOS WeChat (``iPhone``/``iPad``/``iPod`` and
-``MicroMessenger``) verifies the signature over the landing URL only; every other browser
-(Android WeChat, a desktop browser) over the current URL only. So a single-page app that
-signs the wrong one fails here as it would on that phone.
+``jssdk_stand_in.js`` is a stand-in for jweixin-1.6.0.js that behaves as jweixin does
+(``wx.ready`` runs at once after the first configuration, whatever later ones say); the fake
+serves it after the bridge at :attr:`FakeWeChat.jssdk_url`, so a plain desktop browser (the
+demo) gets both halves.
+
+Which URL is checked follows the platform (docs/wechat-protocol.md section 4.4,
+docs/fake-beliefs.md): the bridge sends both the page's current URL and its landing URL
+(the URL the document was loaded with, kept across ``history.pushState``), each without
+its #fragment, and the check reads the request's User-Agent. iOS WeChat (``iPhone``/
+``iPad``/``iPod`` and ``MicroMessenger``, but not ``wxwork``) verifies the signature over
+the landing URL only; every other browser (Android WeChat, WeCom on any platform, a
+desktop browser) over the current URL only. WeCom's own SDK signs the current URL inside
+WeCom on iOS too (@wecom/jssdk 2.4.4, ``ConfigTask``: ``useOriginalURL`` only for WeChat).
 
 The errMsg strings are the older clients' (``config:invalid signature``,
 ``config:invalid url domain``; see ``fake_records.CONFIG_*``). Current WeChat clients report
@@ -22,16 +29,14 @@ the longer ``config:fail,Error: 系统错误,错误码:63002,invalid signature [
 reads errMsg (the server's report handler, a page's wx.error) must match on the substrings
 ``invalid signature`` / ``invalid url domain``, never on the whole string.
 
-In WeCom mode (FakeWeCom) the script also has ``wx.agentConfig``, checked against the
-agent's app ticket with the same signature and URL rules; ``wx.config`` is then checked
-against the corp ticket, with the corp id as ``appId`` (docs/wecom-and-qrconnect.md
-section 1.5). A bad agentConfig signature fails with
+In WeCom mode (FakeWeCom) ``agentConfig`` is checked against the agent's app ticket with
+the same signature and URL rules; the config check then takes the corp id as ``appId``
+(docs/wecom-and-qrconnect.md section 1.5). A bad agentConfig signature fails with
 ``agentConfig:invalid signature more info at ...?e=40093`` (section 1.2), and outside
-the WeCom browser (no ``wxwork`` in the User-Agent) agentConfig fails. FakeWeChat's
-script has no agentConfig: the WeCom lines are cut out before it is served.
+the WeCom browser (no ``wxwork`` in the User-Agent) agentConfig fails.
 
-The page that loads the script is on another origin (the app's port), so the check's
-endpoint answers CORS, preflight included. Every method runs with the fake's lock held,
+The page that runs the bridge is on another origin (the app's port), so the checks'
+endpoints answer CORS, preflight included. Every method runs with the fake's lock held,
 except :func:`cors_preflight`, which needs no state.
 """
 
@@ -63,10 +68,10 @@ from .fake_records import (
 )
 
 SCRIPT_RESOURCE = "jssdk_stand_in.js"
+BRIDGE_RESOURCE = "wechat_bridge.js"
 ENDPOINT_PLACEHOLDER = "__CONFIG_ENDPOINT__"  # a JS string literal: the config check's URL
-AGENT_ENDPOINT_PLACEHOLDER = "__AGENT_CONFIG_ENDPOINT__"  # the agentConfig check's URL
-# The script's WeCom-only lines, cut out for FakeWeChat (whose script stays as it was).
-_WECOM_LINES = re.compile(r"^ */\* FakeWeCom begin.*?/\* FakeWeCom end \*/\n", re.M | re.S)
+AGENT_ENDPOINT_PLACEHOLDER = "__AGENT_CONFIG_ENDPOINT__"  # the agentConfig check's URL (or null)
+DELAY_PLACEHOLDER = "__BRIDGE_DELAY_MS__"  # < 0: the bridge is there at once
 
 # A page on another origin (the app's port) calls the config check: allow it, without cookies.
 CORS_PATHS = frozenset({PATH_JSSDK_CONFIG})
@@ -74,20 +79,29 @@ WECOM_CORS_PATHS = CORS_PATHS | {PATH_WECOM_AGENT_CONFIG}
 _CORS_HEADERS: tuple[tuple[str, str], ...] = (("Access-Control-Allow-Origin", "*"),)
 _CORS_PREFLIGHT_MAX_AGE = "600"
 
-# iOS WeChat checks the landing URL; Android WeChat (and anything else) the current URL.
+# iOS WeChat checks the landing URL; Android WeChat, WeCom (any platform) and anything else
+# the current URL.
 _IOS_DEVICE = re.compile(r"iPhone|iPad|iPod", re.IGNORECASE)
 _WECHAT = re.compile(r"MicroMessenger", re.IGNORECASE)
 
 
 def checks_landing_url(user_agent: str) -> bool:
-    """Whether this browser is iOS WeChat, which verifies the signature over the landing URL."""
-    return bool(_IOS_DEVICE.search(user_agent) and _WECHAT.search(user_agent))
+    """Whether this browser is iOS WeChat, which verifies the signature over the landing URL.
+
+    WeCom's browser says ``MicroMessenger`` too, but checks the current URL: its own SDK
+    signs ``location.href`` inside WeCom on every platform (@wecom/jssdk, ``getSignURL``).
+    """
+    return bool(
+        _IOS_DEVICE.search(user_agent)
+        and _WECHAT.search(user_agent)
+        and WXWORK_MARK not in user_agent.lower()
+    )
 
 
 @functools.cache
-def stand_in_script() -> str:
-    """The script as shipped in the package, with its endpoint placeholder."""
-    return resources.files(__package__).joinpath(SCRIPT_RESOURCE).read_text(encoding="utf-8")
+def _resource(name: str) -> str:
+    """A script as shipped in the package, with its placeholders."""
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
 def cors_preflight(request: Request) -> Reply:
@@ -166,16 +180,22 @@ class JSSDKStandIn:
         self.tokens = tokens  # the tickets a wx.config signature may be made with
         self.agents = agents  # WeCom mode: the apps and their tickets, for wx.agentConfig
 
+    def bridge_script(self, host: str | None = None, *, delay_ms: int = -1) -> str:
+        """``window.WeixinJSBridge`` asking this fake (at ``host``, default its address) to
+        check; installed at once, or ``delay_ms`` later with ``WeixinJSBridgeReady``."""
+        base = f"http://{host or f'{self.fake.host}:{self.fake.port}'}/"
+        agent = json.dumps(base + PATH_WECOM_AGENT_CONFIG) if self.agents else "null"
+        return (
+            _resource(BRIDGE_RESOURCE)
+            .replace(ENDPOINT_PLACEHOLDER, json.dumps(base + PATH_JSSDK_CONFIG))
+            .replace(AGENT_ENDPOINT_PLACEHOLDER, agent)
+            .replace(DELAY_PLACEHOLDER, str(int(delay_ms)))
+        )
+
     def script(self, request: Request) -> Reply:
-        """The JS-SDK stand-in, asking this fake (by the host the browser used) to check."""
-        host = request.headers.get("host") or f"{self.fake.host}:{self.fake.port}"
-        endpoint = json.dumps(f"http://{host}/{PATH_JSSDK_CONFIG}")
-        script = stand_in_script().replace(ENDPOINT_PLACEHOLDER, endpoint)
-        if self.agents is None:
-            script = _WECOM_LINES.sub("", script)
-        else:
-            agent_endpoint = json.dumps(f"http://{host}/{PATH_WECOM_AGENT_CONFIG}")
-            script = script.replace(AGENT_ENDPOINT_PLACEHOLDER, agent_endpoint)
+        """The stand-in for a plain browser: the bridge (asking this fake, by the host the
+        browser used), then the jweixin stand-in."""
+        script = self.bridge_script(request.headers.get("host")) + _resource(SCRIPT_RESOURCE)
         return Reply(200, script.encode("utf-8"), JS_TYPE, (("Cache-Control", "no-store"),))
 
     def config(self, request: Request) -> Reply:

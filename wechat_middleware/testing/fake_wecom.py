@@ -146,7 +146,7 @@ class FakeWeCom(FakeServer):
         self._tokens = WeComTokenRules(self, self._now)
         self._oauth = WeComOAuthRules(self, self._now, self._tokens)
         self._oauth.members[DEFAULT_USERID] = WeComMember(userid=DEFAULT_USERID, name="张三")
-        jssdk = JSSDKStandIn(_StandInView(self), self._tokens, agents=self._tokens)
+        self._jssdk = jssdk = JSSDKStandIn(_StandInView(self), self._tokens, agents=self._tokens)
         self._routes = {
             PATH_WECOM_TOKEN: Route("GET", self._tokens.gettoken),
             PATH_WECOM_JSAPI_TICKET: Route("GET", self._tokens.jsapi_ticket),
@@ -163,6 +163,12 @@ class FakeWeCom(FakeServer):
             PATH_WECOM_AGENT_CONFIG: Route("POST", jssdk.agent_config),
         }
         self._preflight = dict.fromkeys(WECOM_CORS_PATHS, cors_preflight)
+
+    def bridge_script(self, *, delay_ms: int = -1) -> str:
+        """WeCom's native side (``window.WeixinJSBridge``: ``preVerifyJSAPI`` against the
+        corp ticket, ``agentConfig`` against the app's) for a test browser to install before
+        the page's scripts; WeCom's official SDK runs against it unmodified."""
+        return self._jssdk.bridge_script(delay_ms=delay_ms)
 
     def _wrong_method(self, route: Route) -> Reply:
         return wecom_error_reply(43001 if route.method == "GET" else 43002)

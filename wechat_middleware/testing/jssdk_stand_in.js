@@ -1,176 +1,139 @@
-/* FakeWeChat: a stand-in for jweixin-1.6.0.js, for tests only. */
-(function (window) {
+/* FakeWeChat: a stand-in for jweixin-1.6.0.js, for a plain browser (the demo, a desktop).
+ *
+ * The fake serves it after its native side (wechat_bridge.js), so a browser that is not
+ * WeChat gets both halves: window.WeixinJSBridge, then window.wx. Tests of real WeChat
+ * pages use the official jweixin from npm instead (tests/support/official_sdks.py); this
+ * stand-in keeps what the demo needs in any browser and behaves as jweixin 1.6.0 does:
+ * - wx.config(cfg) asks the bridge "preVerifyJSAPI" with the verify* fields (after
+ *   WeixinJSBridgeReady when the bridge is not there yet); cfg.check === false skips it.
+ * - wx.ready(fn) waits only until the first configuration completes; afterwards it runs
+ *   fn at once, whatever later configurations say (jweixin: `0 != state ? f() : push(f)`).
+ *   Ready handlers also run after a failed first check, after wx.error's.
+ * - wx.error(fn) runs fn at once after a failure nobody handled, else keeps fn (one
+ *   handler: the latest) for the next failure.
+ * - every API sends its parameters with the latest config's verify* fields and answers
+ *   success, cancel or fail, then complete, from the bridge's errMsg; debug alerts it.
+ * Unlike jweixin it runs in any browser (jweixin does nothing outside MicroMessenger).
+ */
+(function (window, document) {
   "use strict";
-  var CONFIG_ENDPOINT = __CONFIG_ENDPOINT__;
-  var CONFIG_TIMEOUT_MS = 10000;
-  // The URL this document was loaded with (kept across history.pushState), which iOS WeChat
-  // checks the signature against: the navigation's own record, so a stand-in loaded after a
-  // route change still knows it; else the page's URL as this script first runs.
-  var LANDING_URL = landingUrl().split("#")[0];
-  var state = "idle";  // idle | pending | ready | error
-  var lastError = null;
-  var generation = 0;  // a later wx.config supersedes an earlier one still in flight
-  var readyHandlers = [];
-  var errorHandlers = [];
-  var calls = [];
-  var APIS = [
-    "checkJsApi", "updateAppMessageShareData", "updateTimelineShareData",
-    "onMenuShareTimeline", "onMenuShareAppMessage", "onMenuShareQQ", "onMenuShareWeibo",
-    "onMenuShareQZone", "startRecord", "stopRecord", "onVoiceRecordEnd", "playVoice",
-    "pauseVoice", "stopVoice", "onVoicePlayEnd", "uploadVoice", "downloadVoice",
-    "translateVoice", "chooseImage", "previewImage", "uploadImage", "downloadImage",
-    "getLocalImgData", "getNetworkType", "openLocation", "getLocation", "hideOptionMenu",
-    "showOptionMenu", "hideMenuItems", "showMenuItems", "hideAllNonBaseMenuItem",
-    "showAllNonBaseMenuItem", "closeWindow", "scanQRCode", "chooseWXPay",
-    "openProductSpecificView", "addCard", "chooseCard", "openCard", "openAddress"
-  ];
+  if (window.jWeixin) { return; }
+  var BRIDGE_NAMES = {  // jweixin's names for the bridge's
+    config: "preVerifyJSAPI", onMenuShareTimeline: "menu:share:timeline",
+    onMenuShareAppMessage: "menu:share:appmessage", onMenuShareQQ: "menu:share:qq",
+    onMenuShareWeibo: "menu:share:weiboApp", onMenuShareQZone: "menu:share:QZone",
+    previewImage: "imagePreview", getLocation: "geoLocation",
+    openProductSpecificView: "openProductViewWithPid", addCard: "batchAddCard",
+    openCard: "batchViewCard", chooseWXPay: "getBrandWCPayRequest", openAddress: "editAddress"
+  };
+  var state = 0;        // jweixin's: 0 until a configuration completes, then 1 (or -1)
+  var data = {};        // the latest configuration's answer
+  var cfg = {};         // the latest wx.config argument
+  var completes = [];   // ready handlers waiting for the first configuration
+  var failHandler = null;
 
-  function landingUrl() {
-    try {
-      var entry = window.performance.getEntriesByType("navigation")[0];
-      if (entry && typeof entry.name === "string" && entry.name) { return entry.name; }
-    } catch (e) {}
-    return window.location.href;
+  function bridgeName(name) { return BRIDGE_NAMES[name] || name; }
+
+  function bridgeNames(names) {
+    var out = [];
+    for (var i = 0; names && i < names.length; i++) { out.push(bridgeName(names[i])); }
+    return out;
   }
 
-  function call(fn, arg) {
-    try { fn(arg); } catch (e) { setTimeout(function () { throw e; }, 0); }
+  function whenBridge(fn) {
+    if (window.WeixinJSBridge) { fn(); return; }
+    document.addEventListener("WeixinJSBridgeReady", fn, false);
   }
 
-  function settle(gen, debug, errMsg) {
-    if (gen !== generation) { return; }
-    if (debug) { try { window.alert(JSON.stringify({ errMsg: errMsg })); } catch (e) {} }
-    var i;
-    if (errMsg === "config:ok") {
-      state = "ready";
-      lastError = null;
-      for (i = 0; i < readyHandlers.length; i++) { call(readyHandlers[i]); }
-    } else {
-      state = "error";
-      lastError = { errMsg: errMsg };
-      for (i = 0; i < errorHandlers.length; i++) { call(errorHandlers[i], lastError); }
-    }
+  function withVerify(params) {
+    params.appId = cfg.appId;
+    params.verifyAppId = cfg.appId;
+    params.verifySignType = "sha1";
+    params.verifyTimestamp = cfg.timestamp + "";
+    params.verifyNonceStr = cfg.nonceStr;
+    params.verifySignature = cfg.signature;
+    return params;
   }
 
-  function config(cfg) {
-    cfg = cfg || {};
-    var gen = ++generation;
-    var debug = !!cfg.debug;
-    state = "pending";
-    var xhr = new XMLHttpRequest();
-    xhr.open("POST", CONFIG_ENDPOINT, true);
-    xhr.setRequestHeader("Content-Type", "application/json");
-    xhr.timeout = CONFIG_TIMEOUT_MS;
-    xhr.onload = function () {
-      var errMsg = "config:fail";
-      try {
-        var res = JSON.parse(xhr.responseText);
-        if (xhr.status === 200 && res && typeof res.errMsg === "string") { errMsg = res.errMsg; }
-      } catch (e) {}
-      settle(gen, debug, errMsg);
-    };
-    xhr.onerror = xhr.ontimeout = xhr.onabort = function () { settle(gen, debug, "config:fail"); };
-    xhr.send(JSON.stringify({
-      appId: cfg.appId,
-      timestamp: cfg.timestamp,
-      nonceStr: cfg.nonceStr,
-      signature: cfg.signature,
-      url: window.location.href.split("#")[0],
-      landing_url: LANDING_URL,
-      jsApiList: cfg.jsApiList || [],
-      openTagList: cfg.openTagList || []
-    }));
+  function runCompletes() {
+    var handlers = completes;
+    completes = [];
+    for (var i = 0; i < handlers.length; i++) { handlers[i](); }
   }
 
-  function ready(fn) {
-    if (typeof fn !== "function") { return; }
-    readyHandlers.push(fn);
-    if (state === "ready") { setTimeout(function () { call(fn); }, 0); }
+  // Dispatch an answer to options' success / cancel / fail, then complete.
+  function answer(name, res, options) {
+    options = options || {};
+    if (cfg.debug && !options.isInnerInvoke) { window.alert(JSON.stringify(res)); }
+    var keyword = String(res.errMsg || name + ":fail");
+    keyword = keyword.substring(keyword.indexOf(":") + 1);
+    var handler = keyword === "ok" ? options.success :
+      keyword === "cancel" ? options.cancel : options.fail;
+    if (typeof handler === "function") { handler(res); }
+    if (typeof options.complete === "function") { options.complete(res); }
   }
 
-  function error(fn) {
-    if (typeof fn !== "function") { return; }
-    errorHandlers.push(fn);
-    if (state === "error") {
-      var res = lastError;
-      setTimeout(function () { call(fn, res); }, 0);
-    }
+  function invoke(name, params, options) {
+    whenBridge(function () {
+      window.WeixinJSBridge.invoke(bridgeName(name), withVerify(params), function (res) {
+        if (name === "checkJsApi" && typeof res.checkResult === "string") {
+          res.checkResult = JSON.parse(res.checkResult);  // Android's answer, as jweixin
+        }
+        answer(name, res, options);
+      });
+    });
   }
 
+  function config(options) {
+    cfg = options || {};
+    var verify = cfg.check !== false;
+    whenBridge(function () {
+      if (!verify) { state = 1; runCompletes(); return; }
+      var params = withVerify({ verifyJsApiList: bridgeNames(cfg.jsApiList),
+                                verifyOpenTagList: bridgeNames(cfg.openTagList) });
+      window.WeixinJSBridge.invoke("preVerifyJSAPI", params, function (res) {
+        state = 1;
+        data = res;
+        answer("config", res, {
+          fail: function (failed) { if (failHandler) { failHandler(failed); } else { state = -1; } },
+          complete: runCompletes
+        });
+      });
+    });
+  }
+
+  var wx = {
+    config: config,
+    ready: function (fn) { if (state !== 0) { fn(); } else { completes.push(fn); } },
+    error: function (fn) { if (state === -1) { fn(data); } else { failHandler = fn; } }
+  };
   function api(name) {
     return function (options) {
       options = options || {};
-      calls.push({ api: name, options: options });
-      var res = { errMsg: name + ":ok" };
-      if (name === "checkJsApi") {
-        res.checkResult = {};
-        var list = options.jsApiList || [];
-        for (var i = 0; i < list.length; i++) {
-          res.checkResult[list[i]] = APIS.indexOf(list[i]) >= 0;
+      var params = {};
+      for (var key in options) {
+        if (Object.prototype.hasOwnProperty.call(options, key) && typeof options[key] !== "function") {
+          params[key] = options[key];
         }
       }
-      setTimeout(function () {
-        if (typeof options.success === "function") { call(options.success, res); }
-        if (typeof options.complete === "function") { call(options.complete, res); }
-      }, 0);
+      invoke(name, params, options);
     };
   }
-
-  var wx = { config: config, ready: ready, error: error };
-  for (var i = 0; i < APIS.length; i++) { wx[APIS[i]] = api(APIS[i]); }
+  // The client's APIs (the bridge served before this script lists them) by jweixin's names.
+  var jweixinNames = {};
+  for (var name in BRIDGE_NAMES) {
+    if (Object.prototype.hasOwnProperty.call(BRIDGE_NAMES, name)) { jweixinNames[BRIDGE_NAMES[name]] = name; }
+  }
+  var known = window.WeixinJSBridge.__fake.known;
+  for (var i = 0; i < known.length; i++) {
+    var apiName = jweixinNames[known[i]] || known[i];
+    wx[apiName] = api(apiName);
+  }
+  wx.invoke = function (name, params, callback) {
+    whenBridge(function () { window.WeixinJSBridge.invoke(name, withVerify(params || {}), callback); });
+  };
   wx.miniProgram = {
-    getEnv: function (fn) { if (typeof fn === "function") { call(fn, { miniprogram: false }); } },
-    navigateTo: api("miniProgram.navigateTo"),
-    navigateBack: api("miniProgram.navigateBack"),
-    switchTab: api("miniProgram.switchTab"),
-    reLaunch: api("miniProgram.reLaunch"),
-    redirectTo: api("miniProgram.redirectTo"),
-    postMessage: api("miniProgram.postMessage")
+    getEnv: function (fn) { if (typeof fn === "function") { fn({ miniprogram: false }); } }
   };
-  wx.__fake = {
-    configEndpoint: CONFIG_ENDPOINT,
-    landingUrl: LANDING_URL,
-    state: function () { return state; },
-    calls: calls
-  };
-  /* FakeWeCom begin: WeCom mode only; FakeWeChat serves the script without these lines. */
-  // wx.agentConfig registers the app (agent) as wx.config registers the corp. It needs no
-  // wx.config first (WeCom 3.0.24+), leaves wx.ready/wx.error alone, and answers its own
-  // success/fail/complete; outside WeCom (no "wxwork" in the User-Agent) it fails.
-  var AGENT_CONFIG_ENDPOINT = __AGENT_CONFIG_ENDPOINT__;
-  wx.agentConfig = function (cfg) {
-    cfg = cfg || {};
-    calls.push({ api: "agentConfig", options: cfg });
-    function answer(errMsg) {
-      var res = { errMsg: errMsg };
-      var handler = errMsg === "agentConfig:ok" ? cfg.success : cfg.fail;
-      if (typeof handler === "function") { call(handler, res); }
-      if (typeof cfg.complete === "function") { call(cfg.complete, res); }
-    }
-    var request = new XMLHttpRequest();
-    request.open("POST", AGENT_CONFIG_ENDPOINT, true);
-    request.setRequestHeader("Content-Type", "application/json");
-    request.timeout = CONFIG_TIMEOUT_MS;
-    request.onload = function () {
-      var reply = null;
-      try { reply = JSON.parse(request.responseText); } catch (e) {}
-      var known = request.status === 200 && reply && typeof reply.errMsg === "string";
-      answer(known ? reply.errMsg : "agentConfig:fail");
-    };
-    request.onerror = request.ontimeout = request.onabort = function () {
-      answer("agentConfig:fail");
-    };
-    request.send(JSON.stringify({
-      corpid: cfg.corpid,
-      agentid: cfg.agentid,
-      timestamp: cfg.timestamp,
-      nonceStr: cfg.nonceStr,
-      signature: cfg.signature,
-      url: window.location.href.split("#")[0],
-      landing_url: LANDING_URL,
-      jsApiList: cfg.jsApiList || []
-    }));
-  };
-  /* FakeWeCom end */
   window.wx = window.jWeixin = wx;
-})(window);
+})(window, document);

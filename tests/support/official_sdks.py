@@ -1,0 +1,155 @@
+"""The official JS-SDKs, unmodified, from npm: what real WeChat and WeCom pages load.
+
+Our own stand-ins encode what we believe the SDKs do; the real ones show where we are
+wrong. Each is pinned by version and by the SHA-256 of the one file a page loads, fetched
+once with ``npm pack`` into ``.cache/official-sdks/`` (ignored by git) and served by a
+plain static HTTP server on loopback, as WeChat's CDN serves it:
+
+* ``jweixin-module@1.6.0``, ``lib/index.js``: jweixin-1.6.0.js, the script WeChat's docs
+  link (res.wx.qq.com/open/js/jweixin-1.6.0.js), defining ``window.wx``.
+* ``@wecom/jssdk@2.4.4``, ``dist/wecom.global.prod.js``: WeCom's SDK, its browser build
+  (the one WeCom's docs link as wecom-jssdk-2.0.2.js on its CDN), defining ``window.ww``.
+
+WeChat's native side (``window.WeixinJSBridge``) is the fake's (FakeWeChat.bridge_script).
+Only when npm itself is missing or cannot reach its registry are the tests skipped, with
+the reason; a file whose hash differs fails them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .servers import LOOPBACK, REPO_ROOT
+
+CACHE = REPO_ROOT / ".cache" / "official-sdks"
+NPM_TIMEOUT = 120.0  # seconds for one `npm pack`
+
+
+@dataclass(frozen=True)
+class Package:
+    spec: str  # what `npm pack` is given
+    member: str  # the file inside the tarball, under package/
+    sha256: str
+    served_as: str  # its path on the static server
+
+    @property
+    def cached(self) -> Path:
+        return CACHE / self.served_as.lstrip("/")
+
+
+JWEIXIN = Package(
+    "jweixin-module@1.6.0",
+    "lib/index.js",
+    "e30fa514a3275026bc240abf549e4bf3d27ddcc8ca09746d789f78c9077aac57",
+    "/open/js/jweixin-1.6.0.js",
+)
+WECOM_JSSDK = Package(
+    "@wecom/jssdk@2.4.4",
+    "dist/wecom.global.prod.js",
+    "6a99cd5a09794bc4a267be3103c33dd0e5782491891121c66014e4fdf518ad8a",
+    "/node/open/js/wecom-jssdk-2.4.4.js",
+)
+PACKAGES = (JWEIXIN, WECOM_JSSDK)
+
+
+class Unavailable(Exception):
+    """npm is missing or cannot reach its registry: the reason to skip with."""
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def fetch(package: Package) -> bytes:
+    """The pinned file: from the cache, else from npm (then cached)."""
+    if package.cached.is_file():
+        data = package.cached.read_bytes()
+        if _digest(data) == package.sha256:
+            return data
+    npm = shutil.which("npm")
+    if npm is None:
+        raise Unavailable(
+            "npm is not installed (apt-get install npm), so the official SDKs can't be fetched"
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            done = subprocess.run(
+                [npm, "pack", package.spec, "--pack-destination", folder, "--silent"],
+                capture_output=True,
+                text=True,
+                timeout=NPM_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise Unavailable(f"npm pack {package.spec} took over {NPM_TIMEOUT:.0f} s") from exc
+        tarballs = list(Path(folder).glob("*.tgz"))
+        if done.returncode != 0 or not tarballs:
+            raise Unavailable(f"npm pack {package.spec} failed: {done.stderr.strip()[-500:]}")
+        with tarfile.open(tarballs[0]) as tar:
+            member = tar.extractfile(f"package/{package.member}")
+            assert member is not None, f"{package.spec} has no {package.member}"
+            data = member.read()
+    assert _digest(data) == package.sha256, (
+        f"{package.spec} {package.member} is not the pinned file (sha256 {_digest(data)}): "
+        "update the pin only after reading what changed"
+    )
+    package.cached.parent.mkdir(parents=True, exist_ok=True)
+    package.cached.write_bytes(data)
+    return data
+
+
+@dataclass(frozen=True)
+class OfficialSDKs:
+    """Where a page loads each SDK from."""
+
+    origin: str
+
+    @property
+    def jweixin_url(self) -> str:
+        return self.origin + JWEIXIN.served_as
+
+    @property
+    def wecom_url(self) -> str:
+        return self.origin + WECOM_JSSDK.served_as
+
+
+class _Handler(BaseHTTPRequestHandler):
+    files: ClassVar[dict[str, bytes]] = {}  # set per server by a subclass
+
+    def do_GET(self) -> None:
+        data = self.files.get(self.path.partition("?")[0])
+        self.send_response(200 if data is not None else 404)
+        self.send_header("Content-Type", "application/javascript; charset=utf-8")
+        self.send_header("Content-Length", str(len(data or b"")))
+        self.send_header("Cache-Control", "max-age=3600")
+        self.end_headers()
+        self.wfile.write(data or b"")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve_official_sdks() -> Iterator[OfficialSDKs]:
+    """The pinned SDKs on a loopback static server (raises Unavailable to skip)."""
+    files = {package.served_as: fetch(package) for package in PACKAGES}
+    handler = type("Handler", (_Handler,), {"files": files})
+    server = ThreadingHTTPServer((LOOPBACK, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield OfficialSDKs(f"http://{LOOPBACK}:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
