@@ -456,6 +456,39 @@ def test_doctor_uses_the_token_the_store_already_holds(
     assert fake_wechat.calls("cgi-bin/ticket/getticket") == 1
 
 
+@pytest.mark.usefixtures("wechat_env")
+@pytest.mark.parametrize("scope_status", [("snsapi_base", "WARN"), ("snsapi_userinfo", "OK")])
+def test_doctor_says_what_linking_desktop_qr_logins_needs(
+    capsys: pytest.CaptureFixture[str],
+    fake_wechat: FakeWeChat,
+    monkeypatch: pytest.MonkeyPatch,
+    scope_status: tuple[str, str],
+) -> None:
+    """docs/wechat-protocol.md sections 5.3, 5.9 and 9: the unionid links a website app's
+    users to the Official Account's only when both are bound to one Open Platform
+    account, and in WeChat it comes with snsapi_userinfo or, for followers, from
+    cgi-bin/user/info."""
+    monkeypatch.setenv("WECHAT_WEB_APP_ID", fake_wechat.web_app_id)
+    monkeypatch.setenv("WECHAT_WEB_APP_SECRET", fake_wechat.web_app_secret)
+    scope, status = scope_status
+    monkeypatch.setenv("WECHAT_SCOPE", scope)
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0
+    steps = report(out)
+    assert list(steps)[-1] == "account link"
+    found, detail = steps["account link"]
+    assert found == status
+    assert "Open Platform account" in detail and "snsapi_userinfo" in detail
+    assert "follower" in detail
+    assert fake_wechat.web_app_secret not in out
+
+
+def test_doctor_has_no_account_link_step_without_a_website_app(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str]
+) -> None:
+    assert "account link" not in report(run(capsys, "doctor")[1])
+
+
 # -- fake-server ----------------------------------------------------------------------
 
 

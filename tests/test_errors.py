@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wechat_middleware.errors import (
+    WECOM_MEANINGS,
     AppConfigError,
     InvalidCodeError,
     InvalidCredentialError,
@@ -17,6 +18,7 @@ from wechat_middleware.errors import (
     WeChatError,
     WeChatUnavailableError,
     error_for,
+    explain,
 )
 
 # docs/wechat-protocol.md section 6: every errcode we act on, and the type callers
@@ -102,6 +104,23 @@ def test_ip_confirmation_message_says_administrator_confirmation(errcode: int) -
     error = error_for(errcode, "ip need admin confirm")
     assert "IP" in error.errmsg
     assert "confirmation" in error.errmsg
+
+
+def test_wecoms_42012_says_wx_agent_config_needs_the_apps_own_ticket() -> None:
+    """WeCom's 42012 (docs/wecom-and-qrconnect.md section 1.2): "jsapi_ticket不可用" (no
+    usable ticket); for wx.agentConfig the ticket must be the app's own, from
+    ``ticket/get?type=agent_config``, and may not cross apps."""
+    error = error_for(42012, "ticket no available", WECOM_MEANINGS)
+    assert isinstance(error, AppConfigError)
+    advice = explain(error, "wwcorp", WECOM_MEANINGS)
+    assert "type=agent_config" in advice and "WECHAT_CORP_SECRET" in advice
+    assert advice.endswith("(errcode 42012)")
+
+
+def test_42012_means_nothing_on_an_official_account() -> None:
+    """No Official Account document gives 42012 a meaning (corrections.md): it stays a
+    plain API error there, not a guess."""
+    assert type(error_for(42012, "something")) is WeChatAPIError
 
 
 def test_unavailable_error_has_errcode_minus_one() -> None:

@@ -27,6 +27,7 @@ OAUTH_TOKEN = "sns/oauth2/access_token"
 OAUTH_REFRESH = "sns/oauth2/refresh_token"
 USERINFO = "sns/userinfo"
 AUTH = "sns/auth"
+FOLLOWER_INFO = "cgi-bin/user/info"
 
 
 @pytest.fixture
@@ -219,12 +220,13 @@ def test_requests_json_bodies_carry_a_content_length_the_fake_accepts(fake: Fake
     assert fake.calls(STABLE) == 2
 
 
-def test_the_stand_in_script_ships_inside_the_package() -> None:
-    """Loaded with importlib.resources: a wheel must carry the .js file."""
+@pytest.mark.parametrize("name", ["jssdk_stand_in.js", "wechat_bridge.js"])
+def test_the_scripts_ship_inside_the_package(name: str) -> None:
+    """Loaded with importlib.resources: a wheel must carry the .js files."""
     from importlib import resources
 
-    script = resources.files("wechat_middleware.testing").joinpath("jssdk_stand_in.js")
-    assert "__CONFIG_ENDPOINT__" in script.read_text(encoding="utf-8")
+    script = resources.files("wechat_middleware.testing").joinpath(name)
+    assert "use strict" in script.read_text(encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- wire format
@@ -604,9 +606,18 @@ def test_oauth_code_exchange_returns_token_fields(fake: FakeWeChat) -> None:
     assert "unionid" not in body
 
 
-def test_oauth_code_exchange_includes_unionid_when_user_has_one(fake: FakeWeChat) -> None:
+def test_a_userinfo_exchange_carries_the_unionid_of_a_bound_user(fake: FakeWeChat) -> None:
     fake.add_user(FakeUser(openid="oWithUnion", unionid="oUnion123"))
-    assert exchange(fake, fake.issue_code("oWithUnion"))["unionid"] == "oUnion123"
+    body = exchange(fake, fake.issue_code("oWithUnion", "snsapi_userinfo"))
+    assert body["unionid"] == "oUnion123"
+
+
+def test_a_base_exchange_never_carries_the_unionid(fake: FakeWeChat) -> None:
+    """docs/wechat-protocol.md section 5.3: unionid only when the scope is snsapi_userinfo."""
+    fake.add_user(FakeUser(openid="oWithUnion", unionid="oUnion123"))
+    body = exchange(fake, fake.issue_code("oWithUnion", "snsapi_base"))
+    assert "unionid" not in body
+    assert "unionid" not in refresh(fake, body["refresh_token"])
 
 
 def test_oauth_code_is_single_use(fake: FakeWeChat) -> None:
@@ -726,6 +737,61 @@ def test_userinfo_with_base_scope_is_48001(fake: FakeWeChat) -> None:
 def test_userinfo_for_snapshot_user_is_48001(fake: FakeWeChat) -> None:
     body = exchange(fake, fake.issue_code(scope="snsapi_userinfo", snapshot=True))
     assert errcode(userinfo(fake, body["access_token"], body["openid"])) == 48001
+
+
+# --------------------------------------------------------------------------- cgi-bin/user/info
+# docs/wechat-protocol.md section 5.9: a follower's record, with the global token.
+
+
+def follower_info(fake: FakeWeChat, openid: str, **overrides: str) -> dict[str, Any]:
+    params = {"access_token": classic_token(fake)["access_token"], "openid": openid}
+    params.update(overrides)
+    return get_json(fake, FOLLOWER_INFO, **params)
+
+
+def test_user_info_of_a_follower_carries_the_unionid(fake: FakeWeChat) -> None:
+    fake.add_user(FakeUser(openid="oFollower", unionid="oUnion123", subscribe=1))
+    body = follower_info(fake, "oFollower", lang="zh_CN")
+    assert body["subscribe"] == 1 and body["openid"] == "oFollower"
+    assert body["unionid"] == "oUnion123"
+    assert set(body) == {
+        "subscribe",
+        "openid",
+        "language",
+        "subscribe_time",
+        "unionid",
+        "remark",
+        "groupid",
+        "tagid_list",
+        "subscribe_scene",
+        "qr_scene",
+        "qr_scene_str",
+    }
+    assert "nickname" not in body  # no nickname or avatar since 2021-12-27
+
+
+def test_user_info_of_a_follower_of_an_unbound_account_has_no_unionid(fake: FakeWeChat) -> None:
+    fake.add_user(FakeUser(openid="oFollower", subscribe=1))
+    assert "unionid" not in follower_info(fake, "oFollower")
+
+
+def test_user_info_of_someone_who_does_not_follow_says_subscribe_0_and_nothing_else(
+    fake: FakeWeChat,
+) -> None:
+    fake.add_user(FakeUser(openid="oVisitor", unionid="oUnion123"))
+    assert follower_info(fake, "oVisitor") == {"subscribe": 0, "openid": "oVisitor"}
+
+
+def test_user_info_refuses_an_openid_of_another_app(fake: FakeWeChat) -> None:
+    web_openid = fake.web_openid(fake.default_openid)  # the website app's openid
+    assert errcode(follower_info(fake, web_openid)) == 40003
+    assert errcode(follower_info(fake, "")) == 41009
+
+
+@pytest.mark.parametrize(("token", "expected"), [("", 41001), ("not-a-token", 40001)])
+def test_user_info_needs_a_live_global_token(fake: FakeWeChat, token: str, expected: int) -> None:
+    body = get_json(fake, FOLLOWER_INFO, access_token=token, openid=fake.default_openid)
+    assert errcode(body) == expected
 
 
 def test_userinfo_with_other_openid_is_40003(fake: FakeWeChat) -> None:

@@ -31,6 +31,28 @@ def test_get_signature_by_url_signs_the_url_for_wx_config(
     )
 
 
+@pytest.mark.parametrize(
+    ("given", "location_href"),
+    [
+        ("https://example.com", "https://example.com/"),
+        ("https://example.com#top", "https://example.com/"),
+        ("https://example.com?a=1", "https://example.com/?a=1"),
+        ("http://example.com:8080", "http://example.com:8080/"),
+    ],
+    ids=["origin", "fragment", "query", "port"],
+)
+def test_a_bare_origin_is_signed_as_location_href_shows_it(
+    make_wechat: MakeWeChat, fake_wechat: FakeWeChat, given: str, location_href: str
+) -> None:
+    """A page opened as ``https://example.com`` reports ``https://example.com/`` in
+    ``location.href``, and WeChat checks that (docs/wechat-protocol.md section 4.3)."""
+    sig = make_wechat().jssdk.get_signature_by_url(given)
+    assert sig["url"] == location_href
+    assert fake_wechat.check_jsapi_signature(
+        location_href, sig["nonceStr"], sig["timestamp"], sig["signature"]
+    )
+
+
 def test_signature_never_carries_the_ticket_or_token(make_wechat: MakeWeChat) -> None:
     wechat = make_wechat()
     sig = wechat.jssdk.get_signature_by_url(PAGE)

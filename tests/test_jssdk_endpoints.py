@@ -93,6 +93,12 @@ def test_config_answers_the_argument_of_wx_config_for_the_url(
     assert answer.headers["Content-Type"].startswith("application/json")
 
 
+def test_config_for_the_bare_origin_signs_it_with_its_slash(client: AppClient) -> None:
+    """``location.href`` of a bare origin has the path ``/`` (section 4.3)."""
+    status, answer, _ = config(client, ORIGIN)
+    assert status == 200 and answer["url"] == ORIGIN + "/"
+
+
 def test_config_without_apis_asks_for_none(client: AppClient) -> None:
     status, body, _ = config(client, ORIGIN + "/")
     assert status == 200 and body["jsApiList"] == [] and body["openTagList"] == []
@@ -258,6 +264,58 @@ def test_a_report_is_logged_as_one_line_with_its_cause(
         assert report(client, base_report(**fields)) == 204
     lines = warnings(caplog)
     assert len(lines) == 1 and says in lines[0]
+
+
+def report_line(client: AppClient, caplog: pytest.LogCaptureFixture, **fields: object) -> str:
+    config(client, ORIGIN + "/")  # the server holds a ticket, as after serving the page
+    with caplog.at_level(logging.WARNING, logger="wechat_middleware"):
+        assert report(client, base_report(**fields)) == 204
+    (line,) = warnings(caplog)
+    return line
+
+
+def test_a_report_names_the_url_wechat_checked_when_wechat_gives_it(
+    client: AppClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Newer clients put the URL they checked beside ``errMsg`` as ``realAuthUrl`` (an
+    array, possibly with the fragment): that, not a guess by platform, is what should
+    have been signed (docs/wechat-protocol.md section 4.6)."""
+    checked = [ORIGIN + "/spa/#/cart", ORIGIN + "/spa/#/cart"]
+    line = report_line(client, caplog, realAuthUrl=checked)
+    assert f"WeChat checked {ORIGIN + '/spa/'!r}" in line
+    assert f"{ORIGIN + '/spa/cart'!r} was signed" in line
+
+
+def test_the_url_wechat_checked_overrules_the_guess_by_platform(
+    client: AppClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On iOS the landing URL is the usual suspect (section 4.4); when ``realAuthUrl``
+    shows WeChat checked the signed URL, the cause lies elsewhere (here: the ticket)."""
+    line = report_line(client, caplog, ua=IOS_WECHAT_UA, realAuthUrl=[ORIGIN + "/spa/cart"])
+    assert "older ticket" in line and "landing" not in line.split("(")[0]
+
+
+@pytest.mark.parametrize(
+    "checked", [[], [5], ORIGIN + "/spa/", {"url": ORIGIN}, ["javascript:alert(1)"]]
+)
+def test_a_malformed_real_auth_url_is_ignored(
+    client: AppClient, caplog: pytest.LogCaptureFixture, checked: object
+) -> None:
+    assert "older ticket" in report_line(client, caplog, realAuthUrl=checked)
+
+
+def test_a_wecom_ticket_no_available_report_says_which_ticket_agent_config_needs(
+    client: AppClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """WeCom's 42012 (docs/wecom-and-qrconnect.md section 1.2): the jsapi_ticket is not
+    usable; for wx.agentConfig it must be the app's own ticket, never another app's."""
+    err = (
+        "agentConfig:fail_ticket no available more info at "
+        "https://open.work.weixin.qq.com/devtool/query?e=42012"
+    )
+    line = report_line(client, caplog, errMsg=err)
+    assert "type=agent_config" in line and "WECHAT_CORP_SECRET" in line
+    assert "(errcode 42012)" in line
 
 
 def test_the_same_report_twice_is_logged_once(

@@ -176,15 +176,16 @@ def test_get_oauth_access_token_returns_the_token_and_stores_it_under_the_openid
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat, zhang: FakeUser
 ) -> None:
     wechat = make_wechat()
-    token = wechat.oauth.get_oauth_access_token(fake_wechat.issue_code(zhang.openid))
+    code = fake_wechat.issue_code(zhang.openid, "snsapi_userinfo")
+    token = wechat.oauth.get_oauth_access_token(code)
     assert token["openid"] == zhang.openid
-    assert token["scope"] == "snsapi_base"
-    assert token["unionid"] == zhang.unionid
+    assert token["scope"] == "snsapi_userinfo"
+    assert token["unionid"] == zhang.unionid  # with snsapi_userinfo only (section 5.3)
     entry = stored(wechat, zhang.openid)
     assert entry is not None
     assert entry["access_token"] == token["access_token"]
     assert entry["refresh_token"] == token["refresh_token"]
-    assert entry["scope"] == "snsapi_base"
+    assert entry["scope"] == "snsapi_userinfo"
     assert entry["unionid"] == zhang.unionid
     assert entry["expires_at"] == pytest.approx(fake_wechat.now() + 7200, abs=5)
 
@@ -195,7 +196,7 @@ def test_get_user_base_info_gives_who_without_the_tokens(
     info = make_wechat().oauth.get_user_base_info(fake_wechat.issue_code(zhang.openid))
     assert info["openid"] == zhang.openid
     assert info["scope"] == "snsapi_base"
-    assert info["unionid"] == zhang.unionid
+    assert "unionid" not in info  # WeChat sends it with snsapi_userinfo only (section 5.3)
     assert "access_token" not in info and "refresh_token" not in info
 
 

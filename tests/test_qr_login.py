@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from wechat_middleware import WeChat
-from wechat_middleware.testing import FakeUser, FakeWeChat
+from wechat_middleware.testing import FakeUser, FakeWeChat, Fault
 from wechat_middleware.testing.browser import WeChatBrowser
 from wechat_middleware.user import WeChatUser
 
@@ -63,21 +63,73 @@ def test_a_desktop_browser_on_a_marked_route_logs_in_by_qr_code(
     }
 
 
-def test_the_qr_login_user_carries_the_shared_unionid_and_says_how_it_came(
-    make_wechat: MakeWeChat, fake_wechat: FakeWeChat, wechat_browser: WeChatBrowser
-) -> None:
-    fake_wechat.add_user(FakeUser(openid=ALICE, unionid="uAliceUnion0001"))
-    wechat = with_web_app(make_wechat, fake_wechat, protect="marked")
+def logins(
+    make_wechat: MakeWeChat, fake: FakeWeChat, wechat_browser: WeChatBrowser, in_wechat_path: str
+) -> tuple[WeChatUser, WeChatUser]:
+    """Alice logs in by QR code on the desktop, then in WeChat on ``in_wechat_path``."""
+    wechat = with_web_app(make_wechat, fake, protect="marked")
     seen: list[WeChatUser] = []
     wechat.on_login(lambda user, is_new: seen.append(user))
     desktop = wechat_browser.wsgi(BUILD["flask"](wechat), openid=ALICE, user_agent="desktop")
     desktop.get("/base")
     phone = wechat_browser.wsgi(BUILD["flask"](wechat), openid=ALICE)  # in WeChat
-    phone.get("/base")
+    phone.get(in_wechat_path)
     on_desktop, in_wechat = seen
     assert (on_desktop.via, in_wechat.via) == ("qrconnect", "oauth")
     assert on_desktop.openid != in_wechat.openid  # another app, another openid
+    return on_desktop, in_wechat
+
+
+def test_a_userinfo_login_in_wechat_carries_the_unionid_that_links_a_qr_login(
+    make_wechat: MakeWeChat, fake_wechat: FakeWeChat, wechat_browser: WeChatBrowser
+) -> None:
+    """docs/wechat-protocol.md sections 5.3 and 9: the unionid comes with snsapi_userinfo
+    (and with the website app's snsapi_login); it is the same for both apps."""
+    fake_wechat.add_user(FakeUser(openid=ALICE, unionid="uAliceUnion0001"))
+    on_desktop, in_wechat = logins(make_wechat, fake_wechat, wechat_browser, "/profile")
     assert on_desktop.unionid == in_wechat.unionid == "uAliceUnion0001"  # what links them
+
+
+def test_a_silent_login_of_a_follower_gets_the_unionid_from_user_info(
+    make_wechat: MakeWeChat, fake_wechat: FakeWeChat, wechat_browser: WeChatBrowser
+) -> None:
+    """docs/wechat-protocol.md section 5.9: snsapi_base gives no unionid, but with a
+    website app to link to, the middleware asks cgi-bin/user/info, which names a
+    follower's unionid."""
+    fake_wechat.add_user(FakeUser(openid=ALICE, unionid="uAliceUnion0001", subscribe=1))
+    on_desktop, in_wechat = logins(make_wechat, fake_wechat, wechat_browser, "/base")
+    assert in_wechat.scope == "snsapi_base"
+    assert on_desktop.unionid == in_wechat.unionid == "uAliceUnion0001"
+    assert fake_wechat.calls("cgi-bin/user/info") == 1
+
+
+def test_a_silent_login_of_someone_who_does_not_follow_has_no_unionid(
+    make_wechat: MakeWeChat, fake_wechat: FakeWeChat, wechat_browser: WeChatBrowser
+) -> None:
+    """WeChat gives no unionid for snsapi_base, and cgi-bin/user/info nothing for a
+    non-follower (section 5.9): only a route that asks snsapi_userinfo links them."""
+    fake_wechat.add_user(FakeUser(openid=ALICE, unionid="uAliceUnion0001"))
+    on_desktop, in_wechat = logins(make_wechat, fake_wechat, wechat_browser, "/base")
+    assert on_desktop.unionid == "uAliceUnion0001" and in_wechat.unionid is None
+
+
+def test_a_failing_user_info_still_logs_the_follower_in_without_a_unionid(
+    make_wechat: MakeWeChat, fake_wechat: FakeWeChat, wechat_browser: WeChatBrowser
+) -> None:
+    """48001: an account without the user-management permission (section 6)."""
+    fake_wechat.add_user(FakeUser(openid=ALICE, unionid="uAliceUnion0001", subscribe=1))
+    fake_wechat.inject("cgi-bin/user/info", Fault("errcode", 48001, times=None))
+    _, in_wechat = logins(make_wechat, fake_wechat, wechat_browser, "/base")
+    assert in_wechat.unionid is None
+
+
+def test_without_a_website_app_a_silent_login_asks_nothing_more(
+    make_wechat: MakeWeChat, fake_wechat: FakeWeChat, wechat_browser: WeChatBrowser
+) -> None:
+    fake_wechat.add_user(FakeUser(openid=ALICE, unionid="uAliceUnion0001", subscribe=1))
+    phone = wechat_browser.wsgi(BUILD["flask"](make_wechat(protect="marked")), openid=ALICE)
+    assert phone.get("/base").json()["openid"] == ALICE
+    assert fake_wechat.calls("cgi-bin/user/info") == 0
 
 
 def test_in_wechat_the_same_app_still_uses_wechat_oauth(

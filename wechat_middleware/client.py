@@ -251,14 +251,21 @@ class WeChatClient(APIClient):
 
     def userinfo(self, access_token: str, openid: str, lang: str = "zh_CN") -> JSON:
         """The profile; needs ``snsapi_userinfo``. Fields other than openid may be empty."""
+        return self._about_user("sns/userinfo", access_token, openid, lang, ("openid",))
+
+    def follower_info(self, access_token: str, openid: str, lang: str = "zh_CN") -> JSON:
+        """``cgi-bin/user/info`` with the global token: ``subscribe`` 1 for a follower,
+        with the ``unionid`` when the account is bound to an Open Platform account."""
+        require = ("subscribe", "openid")
+        return self._about_user("cgi-bin/user/info", access_token, openid, lang, require)
+
+    def _about_user(
+        self, path: str, access_token: str, openid: str, lang: str, require: tuple[str, ...]
+    ) -> JSON:
         if lang not in LANGS:
             raise ValueError(f"lang must be one of {', '.join(LANGS)}")
-        return self._call(
-            "GET",
-            "sns/userinfo",
-            params={"access_token": access_token, "openid": openid, "lang": lang},
-            require=("openid",),
-        )
+        params = {"access_token": access_token, "openid": openid, "lang": lang}
+        return self._call("GET", path, params=params, require=require)
 
     def oauth_token_valid(self, access_token: str, openid: str) -> bool:
         """``sns/auth``: whether a user's OAuth token is still valid."""

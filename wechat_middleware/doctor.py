@@ -3,7 +3,9 @@
 Each step says OK, WARN, FAIL or SKIP (after an earlier failure), in plain words: the
 configuration the middleware needs, the store (a value written, read back and
 deleted), WeChat's API host, then an access token and a jsapi ticket through the same
-path the app uses (a valid stored one is reused; nothing is forced).
+path the app uses (a valid stored one is reused; nothing is forced). With a website app
+(desktop QR login), a last step says what linking its users to the Official Account's
+needs: no API tells whether the two are bound to one Open Platform account.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from .errors import MEANINGS, ConfigError, StoreError, WeChatError, explain
+from .protocol import SCOPE_BASE
 from .redaction import hide_password
 
 if TYPE_CHECKING:
@@ -58,6 +61,8 @@ class _Doctor:
         yield "jsapi ticket", lambda: self.check_credential("jsapi_ticket")
         if self.config is not None and self.config.is_wecom:
             yield "app ticket", lambda: self.check_credential("agent_ticket")
+        if self.config is not None and self.config.web_app_id:
+            yield "account link", self.check_account_link
 
     def check_config(self) -> str:
         """What ``WeChat.from_env()`` checks when the app starts, and what it only needs
@@ -124,6 +129,24 @@ class _Doctor:
         minutes = max(0, round((credential.expires_at - self.wechat.clock()) / 60))
         source = "from the store" if stored else "fetched from WeChat"
         return f"{source}, valid for {minutes} more minutes"
+
+    def check_account_link(self) -> str:
+        """What the unionid that links desktop QR logins to logins in WeChat needs
+        (docs/wechat-protocol.md sections 5.3, 5.9 and 9)."""
+        assert self.config is not None
+        needs = (
+            f"a desktop QR login (website app {self.config.web_app_id}) and a login in "
+            "WeChat are the same person when their unionid is: both apps must be bound to "
+            "one Open Platform account; in WeChat the unionid comes with snsapi_userinfo, "
+            "and after a snsapi_base login only for a follower of the Official Account "
+            "(cgi-bin/user/info)"
+        )
+        if self.config.scope == SCOPE_BASE:
+            raise _CheckWarned(
+                needs + "; with WECHAT_SCOPE=snsapi_base, mark the routes that need the "
+                "link snsapi_userinfo"
+            )
+        return needs
 
     def close(self) -> None:
         if self.wechat is not None:

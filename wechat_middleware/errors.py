@@ -199,6 +199,14 @@ WECOM_MEANINGS: dict[int, _Meaning] = {
     ),
     40014: _Meaning(InvalidCredentialError, advice=_WECOM_REJECTED),
     42001: _Meaning(InvalidCredentialError, advice=_WECOM_REJECTED),
+    42012: _Meaning(
+        AppConfigError,
+        "the jsapi_ticket is not usable (not this app's, or not made by the right call)",
+        "WeCom found no usable ticket: wx.agentConfig needs the app's own ticket "
+        "(cgi-bin/ticket/get?type=agent_config, fetched with the token of app "
+        "WECHAT_AGENT_ID), and a ticket never works for another app: WECHAT_CORP_SECRET "
+        "must be the Secret of app WECHAT_AGENT_ID",
+    ),
     40029: _Meaning(InvalidCodeError),
     45009: _Meaning(
         QuotaExceededError,

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .client import WeChatClient
-from .errors import RefreshTokenExpiredError, WeChatAPIError, WeChatError, WeChatUnavailableError
+from .errors import (
+    RefreshTokenExpiredError,
+    StoreError,
+    WeChatAPIError,
+    WeChatError,
+    WeChatUnavailableError,
+)
 from .keys import StoreKeys
 from .protocol import (
     LANGS,
@@ -34,6 +40,7 @@ from .protocol import (
     STATE_PATTERN,
 )
 from .stores.base import Store
+from .tokens import TokenManager
 from .urls import check_redirect_url
 from .user import LoginResult, WeChatUser, check_code, grants_userinfo, is_snapshot, valid_id
 
@@ -93,6 +100,10 @@ class OAuth:
 
     ``scope`` is the one the middleware logs users in with; ``redirect_url`` is the
     default callback URL (the seed's ``wechatRedirectUrl``) for the URL builders.
+    ``followers``: the app's global tokens, when users are linked across apps by
+    ``unionid`` (a website app is configured): a ``snsapi_base`` login, which WeChat
+    gives no unionid, then asks ``cgi-bin/user/info`` for a follower's
+    (docs/wechat-protocol.md section 5.9).
     """
 
     def __init__(
@@ -104,9 +115,11 @@ class OAuth:
         redirect_url: str | None = None,
         clock: Callable[[], float] = time.time,
         keys: StoreKeys | None = None,
+        followers: TokenManager | None = None,
     ) -> None:
         self.client = client
         self.store = store
+        self.followers = followers
         self.keys = keys or StoreKeys.for_app(client.app_id, client.api_base)
         self.scope = _check_scope(scope)
         self.redirect_url = check_redirect_url(redirect_url) if redirect_url else None
@@ -153,7 +166,8 @@ class OAuth:
         return data
 
     def get_user_base_info(self, code: str) -> dict[str, Any]:
-        """Who the code belongs to (openid, scope, unionid), without the user's tokens."""
+        """Who the code belongs to (openid, scope, and the unionid with
+        ``snsapi_userinfo``), without the user's tokens."""
         data = self.get_oauth_access_token(code)
         return {name: value for name, value in data.items() if name not in _SECRET_FIELDS}
 
@@ -248,9 +262,11 @@ class OAuth:
     def login(self, code: str, *, via: str = "oauth", scope: str = "") -> LoginResult:
         """Turn a callback's ``code`` into the user to keep in the session.
 
-        With ``snsapi_userinfo`` the profile is fetched too; if that fails the user is
-        still logged in with their openid: the code is spent and the identity proven,
-        and profile fields are optional since WeChat's 2021 changes anyway. ``via``
+        With ``snsapi_base`` and ``followers``, a follower's unionid is asked for
+        (section 5.9). With ``snsapi_userinfo`` the profile is fetched too; if that
+        fails the user is still logged in with their openid: the code is spent and the
+        identity proven, and profile fields are optional since WeChat's 2021 changes
+        anyway. ``via``
         ``"qrconnect"``: the code came from a website app's QR login (this OAuth holds
         that app's credentials), whose ``snsapi_login`` grants the profile too.
         ``scope`` (the one asked for) is unused: WeChat's answer says what was granted.
@@ -264,9 +280,11 @@ class OAuth:
         else:
             scope = SCOPE_USERINFO if grants_userinfo(data.get("scope")) else SCOPE_BASE
         unionid = data.get("unionid") if valid_id(data.get("unionid")) else None
-        user = WeChatUser(openid, scope, unionid, via=via)
         if scope == SCOPE_BASE:
-            return LoginResult(user, False)
+            if unionid is None and self.followers is not None:
+                unionid = self._follower_unionid(openid)
+            return LoginResult(WeChatUser(openid, scope, unionid, via=via), False)
+        user = WeChatUser(openid, scope, unionid, via=via)
         try:
             info = self.client.userinfo(str(data["access_token"]), openid)
         except WeChatError as exc:
@@ -280,6 +298,22 @@ class OAuth:
             log.warning("logging in without a profile: sns/userinfo answered for another user")
             return LoginResult(user, False)
         return LoginResult(WeChatUser.from_profile(openid, scope, unionid, info, via), False)
+
+    def _follower_unionid(self, openid: str) -> str | None:
+        """A follower's unionid from ``cgi-bin/user/info`` (section 5.9), or ``None``: for
+        someone who does not follow, an account not bound to an Open Platform account,
+        or any failure (the login goes on without it)."""
+        assert self.followers is not None
+        try:
+            info = self.followers.with_access_token(
+                lambda token: self.client.follower_info(token, openid)
+            )
+        except (WeChatError, StoreError) as exc:
+            why = f"{type(exc).__name__} {exc.errcode}" if isinstance(exc, WeChatError) else exc
+            log.warning("logging in without a unionid: cgi-bin/user/info failed (%s)", why)
+            return None
+        unionid = info.get("unionid")
+        return unionid if info.get("openid") == openid and valid_id(unionid) else None
 
     # -- plumbing ------------------------------------------------------------------
 

@@ -15,14 +15,18 @@ import json
 import re
 from dataclasses import dataclass
 
+from .errors import WECOM_MEANINGS, error_for, explain
 from .protocol import WECHAT_UA_MARKER
-from .urls import MAX_PAGE_URL_LENGTH, check_page_url, origin_of
+from .urls import MAX_PAGE_URL_LENGTH, check_page_url, is_http_url, origin_of
 
 MAX_APIS = 64  # WeChat's JS-SDK has about 40 APIs
 MAX_OPEN_TAGS = 16
 MAX_REPORT_BYTES = 4096
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 _IOS = re.compile(r"iPhone|iPad|iPod", re.IGNORECASE)
+# WeCom's client names its errcode in a link, as in "agentConfig:fail_ticket no available
+# more info at https://open.work.weixin.qq.com/devtool/query?e=42012".
+_WECOM_ERRCODE = re.compile(r"open\.work\.weixin\.qq\.com/devtool/query\?e=(\d{1,9})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,8 @@ class Report:
     ua: str
     landing_url: str
     ticket_id: str
+    #: The URL WeChat checked, when its client says (``realAuthUrl``), without the fragment.
+    checked_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +135,11 @@ def parse_report(body: bytes) -> Report | str:
         value = data.get(name)
         return value[:MAX_PAGE_URL_LENGTH] if isinstance(value, str) else ""
 
+    # Newer clients put the URL they checked beside errMsg: {"realAuthUrl": [url, ...],
+    # "errMsg": "config:invalid signature"} (docs/wechat-protocol.md section 4.6).
+    checked = data.get("realAuthUrl")
+    listed = checked if isinstance(checked, list) else []
+    checked_url = next((u for u in listed if isinstance(u, str) and is_http_url(u)), "")
     return Report(
         text("url").split("#", 1)[0],
         text("signed_url"),
@@ -136,6 +147,7 @@ def parse_report(body: bytes) -> Report | str:
         text("ua")[:512],
         text("landing_url").split("#", 1)[0],
         text("ticket_id")[:32],
+        checked_url[:MAX_PAGE_URL_LENGTH].split("#", 1)[0],
     )
 
 
@@ -163,8 +175,21 @@ def diagnose(report: Report, site: str | None, ticket_id: str | None) -> Diagnos
         return Diagnosis("origin", foreign_origin_reason(report.url, site) + f" ({facts})")
     if report.err_msg.startswith("config endpoint:"):
         return Diagnosis("endpoint", f"the config endpoint refused the page: {err} ({facts})")
+    wecom = _WECOM_ERRCODE.search(err)
+    errcode = int(wecom.group(1)) if wecom else 0
+    if errcode in WECOM_MEANINGS and WECOM_MEANINGS[errcode].advice:
+        error = error_for(errcode, err, WECOM_MEANINGS)
+        return Diagnosis("errcode", f"{explain(error, meanings=WECOM_MEANINGS)} ({facts})")
+    checked = report.checked_url  # what WeChat checked, when it says: no guess needed
+    if checked and report.signed_url and report.signed_url != checked:
+        return Diagnosis(
+            "checked",
+            f"WeChat checked {checked[:200]!r} but {report.signed_url[:200]!r} was signed: "
+            "sign the URL WeChat checks (the landing URL on iOS, location.href without "
+            f"its fragment elsewhere) ({facts})",
+        )
     ios = bool(_IOS.search(report.ua)) and WECHAT_UA_MARKER in report.ua
-    expected = report.landing_url if ios else report.url
+    expected = checked or (report.landing_url if ios else report.url)
     if expected and report.signed_url and report.signed_url != expected:
         if ios:
             return Diagnosis(

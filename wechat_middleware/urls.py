@@ -27,6 +27,7 @@ _NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/%;=@._~!$&'()*+,:-]")
 _PORT = r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5]?[0-9]{1,4}))?"
 _HOST = re.compile(rf"[A-Za-z0-9.\-]{{1,253}}{_PORT}|\[[0-9A-Fa-f:.]{{2,45}}\]{_PORT}")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_PATH_OR_QUERY = re.compile(r"[/?]")  # where the host of an absolute URL ends
 
 
 # -- what the server passed -> what the browser sent ------------------------------------
@@ -128,14 +129,21 @@ def normalize_url(url: str) -> str:
 
 
 def check_page_url(url: str) -> str:
-    """The URL to sign, or ``ValueError`` if WeChat could never accept it."""
+    """The URL to sign as the browser's ``location.href`` has it, or ``ValueError`` if
+    WeChat could never accept it.
+
+    A bare origin gets its path ``/`` (``https://a.com?x=1`` is ``https://a.com/?x=1``
+    in the browser, and WeChat checks that: docs/wechat-protocol.md section 4.3).
+    """
     url = normalize_url(url)
     if len(url) > MAX_PAGE_URL_LENGTH:
         raise ValueError(f"URL longer than {MAX_PAGE_URL_LENGTH} characters")
     host_at = 8 if url.startswith("https://") else 7 if url.startswith("http://") else 0
     if not host_at or len(url) == host_at or url[host_at] in "/?":
         raise ValueError("the URL to sign must be absolute (http:// or https://)")
-    return url
+    found = _PATH_OR_QUERY.search(url, host_at)
+    at = found.start() if found else len(url)
+    return url if url.startswith("/", at) else f"{url[:at]}/{url[at:]}"
 
 
 _ORIGIN = re.compile(r"[^:/?#]*://[^/?#]*")

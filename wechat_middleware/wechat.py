@@ -114,6 +114,8 @@ class WeChat:
                 ),
                 clock=clock,
                 keys=self.keys,
+                # Users are linked to the website app's by unionid: ask it of followers.
+                followers=self.tokens if self.web_oauth is not None else None,
             )
 
     @classmethod

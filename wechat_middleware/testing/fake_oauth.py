@@ -2,9 +2,10 @@
 
 The endpoints ``connect/oauth2/authorize``, ``sns/oauth2/access_token``,
 ``sns/oauth2/refresh_token``, ``sns/userinfo`` and ``sns/auth``: codes are single-use and
-short-lived, snapshot-page visitors get a virtual openid and no profile, and parameter
-errors on the authorize page are an HTML page (status 200), as WeChat shows them.
-Every method runs with the fake's lock held.
+short-lived, snapshot-page visitors get a virtual openid and no profile, the unionid comes
+only with ``snsapi_userinfo``, and parameter errors on the authorize page are an HTML
+page (status 200), as WeChat shows them. Also ``cgi-bin/user/info`` (with the global
+token): a follower's record, with the unionid. Every method runs with the fake's lock held.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from .fake_records import (
     new_openid,
     random_alnum,
 )
-from .fake_tokens import credentials_error
+from .fake_tokens import TokenRules, credentials_error
 
 
 def _authorize_error_page(errcode: int, message: str) -> Reply:
@@ -88,9 +89,10 @@ def _is_valid_state(state: str) -> bool:
 class OAuthRules:
     """Users, and the codes and tokens that stand for their logins."""
 
-    def __init__(self, fake: FakeSettings, clock: Callable[[], float]) -> None:
+    def __init__(self, fake: FakeSettings, clock: Callable[[], float], tokens: TokenRules) -> None:
         self.fake = fake  # its app id, secret and TTLs
         self.clock = clock
+        self.tokens = tokens  # the global tokens cgi-bin/user/info is called with
         self.users: dict[str, FakeUser] = {}
         self.snapshot_openids: dict[str, str] = {}  # real openid -> its virtual openid
         self.codes: dict[str, Code] = {}
@@ -111,7 +113,9 @@ class OAuthRules:
             virtual = self.snapshot_openids.setdefault(openid, new_openid())
             grant = Grant(virtual, scope, snapshot=True, unionid=None)
         else:
-            grant = Grant(openid, scope, snapshot=False, unionid=user.unionid)
+            # docs/wechat-protocol.md section 5.3: the unionid only for snsapi_userinfo.
+            unionid = user.unionid if scope == SCOPE_USERINFO else None
+            grant = Grant(openid, scope, snapshot=False, unionid=unionid)
         code = random_alnum(32)
         self.codes[code] = Code(grant, self.clock() + self.fake.code_ttl)
         return code
@@ -296,6 +300,42 @@ class OAuthRules:
         }
         if user.unionid:
             payload["unionid"] = user.unionid
+        return json_reply(payload)
+
+    def follower_info(self, request: Request) -> Reply:
+        """``cgi-bin/user/info``: a follower's record (no nickname or avatar since
+        2021-12-27), with the unionid when the account is bound to an Open Platform
+        account; ``subscribe: 0`` and nothing else for someone who does not follow. An
+        openid this account never issued (another app's) is 40003 (section 5.9)."""
+        error = self.tokens.token_error(request.arg("access_token"))
+        if error:
+            return error
+        openid = request.arg("openid")
+        if not openid:
+            return error_reply(41009)
+        if (request.arg("lang") or "zh_CN") not in LANGS:
+            return error_reply(40097)
+        user = self.users.get(openid)
+        if user is None:
+            return error_reply(40003)
+        if not user.subscribe:
+            return json_reply({"subscribe": 0, "openid": openid})
+        payload: dict[str, Any] = {
+            "subscribe": 1,
+            "openid": openid,
+            "language": "zh_CN",
+            "subscribe_time": user.subscribe_time,
+        }
+        if user.unionid:
+            payload["unionid"] = user.unionid
+        payload.update(
+            remark="",
+            groupid=0,
+            tagid_list=[],
+            subscribe_scene="ADD_SCENE_OTHERS",
+            qr_scene=0,
+            qr_scene_str="",
+        )
         return json_reply(payload)
 
     def _person_of(self, grant: Grant) -> str:

@@ -34,6 +34,7 @@ PATH_OAUTH_TOKEN = "sns/oauth2/access_token"  # noqa: S105
 PATH_OAUTH_REFRESH = "sns/oauth2/refresh_token"
 PATH_USERINFO = "sns/userinfo"
 PATH_AUTH = "sns/auth"
+PATH_FOLLOWER_INFO = "cgi-bin/user/info"  # a follower's record, with the global token
 # The JS-SDK stand-in: the script, and the check its wx.config asks for (WeChat's client does
 # this check in-app; a desktop browser needs an HTTP endpoint, answered with CORS headers).
 PATH_JSSDK_SCRIPT = "open/js/jweixin-1.6.0.js"
@@ -106,12 +107,18 @@ _OPENID_ALPHABET = _ALNUM + "-_"
 
 @dataclass
 class FakeUser:
-    """A WeChat user the fake can log in through the authorize page."""
+    """A WeChat user the fake can log in through the authorize page.
+
+    ``unionid``: set when the Official Account is bound to an Open Platform account.
+    ``subscribe``: 1 for a follower of the Official Account (``cgi-bin/user/info``).
+    """
 
     openid: str
     nickname: str = "WeChat User"
     headimgurl: str = "https://thirdwx.qlogo.cn/mmopen/fake/132"
     unionid: str | None = None
+    subscribe: int = 0
+    subscribe_time: int = 0
     sex: int = 0
     province: str = ""
     city: str = ""
@@ -239,7 +246,7 @@ class Grant:
     openid: str  # as the app sees it: a virtual openid for snapshot users
     scope: str
     snapshot: bool
-    unionid: str | None
+    unionid: str | None  # only for snsapi_userinfo (and the website app's snsapi_login)
     app: str = "oa"  # "oa" (the Official Account) or "web" (the website app): who may exchange
 
 

@@ -43,6 +43,7 @@ from .fake_records import (
     LANGS,
     PATH_AUTH,
     PATH_AUTHORIZE,
+    PATH_FOLLOWER_INFO,
     PATH_JSSDK_CONFIG,
     PATH_JSSDK_SCRIPT,
     PATH_OAUTH_REFRESH,
@@ -86,6 +87,7 @@ __all__ += [
     "LANGS",
     "PATH_AUTH",
     "PATH_AUTHORIZE",
+    "PATH_FOLLOWER_INFO",
     "PATH_JSSDK_CONFIG",
     "PATH_JSSDK_SCRIPT",
     "PATH_OAUTH_REFRESH",
@@ -148,8 +150,8 @@ class FakeWeChat(FakeServer):
         self.web_app_secret = web_app_secret
 
         self._tokens = TokenRules(self, self._now)
-        self._oauth = OAuthRules(self, self._now)
-        jssdk = JSSDKStandIn(self, self._tokens)
+        self._oauth = OAuthRules(self, self._now, self._tokens)
+        self._jssdk = jssdk = JSSDKStandIn(self, self._tokens)
 
         default_user = FakeUser(openid=new_openid())
         self._oauth.users[default_user.openid] = default_user
@@ -165,11 +167,19 @@ class FakeWeChat(FakeServer):
             PATH_OAUTH_REFRESH: Route("GET", self._oauth.refresh_token),
             PATH_USERINFO: Route("GET", self._oauth.userinfo),
             PATH_AUTH: Route("GET", self._oauth.auth),
+            PATH_FOLLOWER_INFO: Route("GET", self._oauth.follower_info),
             PATH_JSSDK_SCRIPT: Route("GET", jssdk.script),
             PATH_JSSDK_CONFIG: Route("POST", jssdk.config),
         }
 
         self._preflight = dict.fromkeys(CORS_PATHS, cors_preflight)
+
+    def bridge_script(self, *, delay_ms: int = -1) -> str:
+        """WeChat's native side (``window.WeixinJSBridge``) for a test browser to install
+        before the page's scripts, as WeChat's client does: the official JS-SDK runs
+        against it unmodified, its checks decided by this fake. With ``delay_ms`` >= 0 it
+        arrives that much later, announced by ``WeixinJSBridgeReady``."""
+        return self._jssdk.bridge_script(delay_ms=delay_ms)
 
     @property
     def jssdk_config_url(self) -> str:

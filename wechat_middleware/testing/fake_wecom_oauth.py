@@ -2,11 +2,15 @@
 (docs/wecom-and-qrconnect.md sections 1.3 and 1.4).
 
 The authorize page answers only the WeCom browser; a parameter error is an HTML page with
-status 200, never a redirect. Codes are single-use, live ``code_ttl`` seconds and belong to
-the agent they were issued for: another agent's token gets 50001. A member gets a
-``user_ticket`` only with ``snsapi_privateinfo``, consent and visibility; a non-member an
-``openid`` (and an ``external_userid`` if they have one); a desktop login (SSO) a
-``userid`` only. Every method runs with the fake's lock held.
+status 200, never a redirect, and so is ``snsapi_privateinfo`` for a member outside the
+app's visibility scope (docs/fake-beliefs.md). The authorize page's redirect always carries
+``state``, empty when the link had none, as in Tencent's example. Codes are single-use, live
+``code_ttl`` seconds and belong to the agent they were issued for: another agent's token
+gets 50001. A member gets a ``user_ticket`` only with ``snsapi_privateinfo`` and consent,
+and not when the userid is an interconnected corp's (``CorpId/userid``); the new
+``auth/getuserinfo`` answers it without ``expires_in``, the old ``user/getuserinfo`` with
+it. A non-member gets an ``openid`` (and an ``external_userid`` if they have one); a
+desktop login (SSO) a ``userid`` only. Every method runs with the fake's lock held.
 """
 
 from __future__ import annotations
@@ -131,6 +135,9 @@ class WeComOAuthRules:
         """The member with this userid, created on first sight (tests name members freely)."""
         return self.members.setdefault(userid, WeComMember(userid=userid))
 
+    def visible(self, userid: str, agent_id: str) -> bool:
+        return self.member(userid).visible_to(agent_id)
+
     def visitor(self, openid: str) -> Visitor:
         return self.visitors.setdefault(openid, Visitor(openid=openid))
 
@@ -179,12 +186,22 @@ class WeComOAuthRules:
             self.visitor(openid)
         else:
             userid = self.member(userid or self.fake.default_userid).userid
+        agent_id = request.arg("agentid") or None
+        # DW96441: with snsapi_privateinfo the member must be in the app's visibility scope,
+        # or the page shows an error saying so (no redirect).
+        if (
+            scope == SCOPE_PRIVATEINFO
+            and userid
+            and agent_id
+            and not self.visible(userid, agent_id)
+        ):
+            return _error_page(f"成员不在应用可见范围: {userid} is not visible to {agent_id}")
         denied = request.headers.get(HEADER_CONSENT, "").lower() == "deny"
         if scope == SCOPE_PRIVATEINFO and denied:
-            return self._back(request, None)
+            return self._back(request, None, keep_empty_state=True)
         consent = scope == SCOPE_PRIVATEINFO
-        login = Login(userid, openid, request.arg("agentid") or None, scope, consent, sso=False)
-        return self._back(request, login)
+        login = Login(userid, openid, agent_id, scope, consent, sso=False)
+        return self._back(request, login, keep_empty_state=True)
 
     def sso(self, request: Request) -> Reply:
         """Desktop web login: a QR page, whose "scan" logs a member in and 302s back."""
@@ -207,13 +224,20 @@ class WeComOAuthRules:
         login = Login(member.userid, None, request.arg("agentid"), "", False, sso=True)
         return self._back(request, login)
 
-    def _back(self, request: Request, login: Login | None) -> Reply:
-        """302 to ``redirect_uri`` with a code for ``login`` (none if refused) and the state."""
+    def _back(
+        self, request: Request, login: Login | None, *, keep_empty_state: bool = False
+    ) -> Reply:
+        """302 to ``redirect_uri`` with a code for ``login`` (none if refused) and the state.
+
+        ``keep_empty_state``: the authorize page sends ``state=`` even when the link's state
+        was empty (Tencent's example in DW96441 ends ``&code=...&state=``); what the SSO
+        page does then is not documented, and it leaves an empty state out.
+        """
         state = request.arg("state")
         params = [("code", self.new_code(login))] if login is not None else []
-        return redirect_back(
-            request.arg("redirect_uri"), params + ([("state", state)] if state else [])
-        )
+        if state or keep_empty_state:
+            params.append(("state", state))
+        return redirect_back(request.arg("redirect_uri"), params)
 
     # ----------------------------------------------------------------- API
 
@@ -239,11 +263,22 @@ class WeComOAuthRules:
         if login.userid is not None:
             payload["userid"] = login.userid
             member = self.member(login.userid)
-            if login.consent and not login.sso and member.visible_to(agent_id):
+            # DW96442: no user_ticket for interconnected corps' members (CorpId/userid).
+            interconnected = "/" in member.userid
+            if (
+                login.consent
+                and not login.sso
+                and not interconnected
+                and member.visible_to(agent_id)
+            ):
                 ticket = secrets.token_urlsafe(96)
                 ttl = self.fake.user_ticket_ttl
                 self.user_tickets[ticket] = UserTicket(member.userid, agent_id, self.clock() + ttl)
-                payload.update(user_ticket=ticket, expires_in=ttl)
+                payload["user_ticket"] = ticket
+                if legacy:
+                    # The old user/getuserinfo sent the ticket's lifetime along; the new
+                    # auth/getuserinfo's answer has no expires_in (DW96442).
+                    payload["expires_in"] = ttl
         elif login.openid is not None:
             visitor = self.visitor(login.openid)
             payload["openid"] = visitor.openid
