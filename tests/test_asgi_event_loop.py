@@ -96,7 +96,7 @@ def test_loop_serves_other_requests_while_the_code_exchange_is_slow(
     session = requests.Session()
     session.headers.update({"User-Agent": IOS_WECHAT_UA, "Accept": NAVIGATION_ACCEPT})
     start = session.get(f"{server}/page", allow_redirects=False, timeout=10)
-    authorize = requests.get(
+    authorize = session.get(  # WeChat's browser on the authorize page
         start.headers["Location"].split("#")[0], allow_redirects=False, timeout=10
     )
     fake_wechat.inject("sns/oauth2/access_token", Fault("latency", SLOW))

@@ -26,6 +26,7 @@ from wechat_middleware import (
 from wechat_middleware.client import WeChatClient
 from wechat_middleware.redaction import redact
 from wechat_middleware.testing import FakeUser, FakeWeChat, Fault
+from wechat_middleware.testing.user_agents import ANDROID_WECHAT_UA
 
 
 @pytest.fixture
@@ -92,7 +93,8 @@ def test_authorize_page_redirects_back_with_a_code_the_client_can_exchange(
     client: WeChatClient, fake_wechat: FakeWeChat
 ) -> None:
     url = client.authorize_url("http://127.0.0.1:9/cb", "snsapi_base", "s1")
-    response = requests.get(url.split("#")[0], allow_redirects=False, timeout=5)
+    headers = {"User-Agent": ANDROID_WECHAT_UA}  # the page gives codes to WeChat's browser
+    response = requests.get(url.split("#")[0], headers=headers, allow_redirects=False, timeout=5)
     assert response.status_code == 302
     query = dict(parse_qsl(urlsplit(response.headers["Location"]).query))
     assert query["state"] == "s1"

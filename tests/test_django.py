@@ -89,7 +89,12 @@ def test_djangos_test_client_logs_in_through_wechat_and_signs_the_page(
     assert to_wechat.status_code == 302
     authorize = to_wechat["Location"]
     assert authorize.startswith(fake_wechat.open_base + "/connect/oauth2/authorize?")
-    back = requests.get(authorize.split("#")[0], allow_redirects=False, timeout=5)
+    back = requests.get(
+        authorize.split("#")[0],
+        headers={"User-Agent": IOS_WECHAT_UA},
+        allow_redirects=False,
+        timeout=5,
+    )
     callback = urlsplit(back.headers["Location"])
     landed = client.get(f"{callback.path}?{callback.query}")
     assert landed.status_code == 302 and landed["Location"] == "/second?from=share"

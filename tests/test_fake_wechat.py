@@ -12,12 +12,13 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
 
 from wechat_middleware.testing import FakeUser, FakeWeChat, Fault
+from wechat_middleware.testing.user_agents import ANDROID_WECHAT_UA
 
 TOKEN = "cgi-bin/token"
 STABLE = "cgi-bin/stable_token"
@@ -89,7 +90,7 @@ def authorize(
     return requests.get(
         f"{fake.base_url}/{AUTHORIZE}",
         params=params,
-        headers=headers,
+        headers={"User-Agent": ANDROID_WECHAT_UA, **(headers or {})},  # WeChat's browser
         allow_redirects=False,
         timeout=5,
     )
@@ -562,6 +563,63 @@ def test_authorize_snapshot_header_issues_snapshot_code(fake: FakeWeChat) -> Non
 
 def test_authorize_accepts_force_popup(fake: FakeWeChat) -> None:
     assert "code" in redirect_query(authorize(fake, forcePopup="true"))
+
+
+def test_authorize_outside_wechats_browser_only_says_to_open_it_in_wechat(
+    fake: FakeWeChat,
+) -> None:
+    # WeChat's authorize page in another browser: "请在微信客户端打开链接", no redirect, no
+    # code (docs/fake-beliefs.md, row of the authorize page outside WeChat).
+    response = authorize(fake, {"User-Agent": "Mozilla/5.0 (Windows NT 10.0) Chrome/124.0"})
+    assert response.status_code == 200 and "请在微信客户端打开链接" in response.text
+    assert "Location" not in response.headers
+
+
+def test_authorize_with_its_parameters_out_of_order_is_refused(fake: FakeWeChat) -> None:
+    # docs/corrections.md E: WeChat matches appid, redirect_uri, response_type, scope,
+    # state in that order.
+    params = [
+        ("redirect_uri", "https://app.example.com/wechat/oauth-callback"),
+        ("appid", fake.app_id),
+        ("response_type", "code"),
+        ("scope", "snsapi_base"),
+        ("state", "abc123"),
+    ]
+    response = requests.get(
+        f"{fake.base_url}/{AUTHORIZE}?{urlencode(params)}",
+        headers={"User-Agent": ANDROID_WECHAT_UA},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert response.status_code == 200 and "10003" in response.text
+
+
+def test_a_qr_login_code_lives_ten_minutes_where_an_oauth_code_lives_five(
+    fake: FakeWeChat,
+) -> None:
+    # docs/wecom-and-qrconnect.md section 2.2: a website app's code expires after 10
+    # minutes; an Official Account's after 5 (docs/wechat-protocol.md section 5.2).
+    params = {
+        "appid": fake.web_app_id,
+        "redirect_uri": "https://app.example.com/cb",
+        "response_type": "code",
+        "scope": "snsapi_login",
+        "state": "s1",
+    }
+    scanned = requests.get(
+        f"{fake.base_url}/connect/qrconnect",
+        params=params,
+        headers={"X-Fake-WeChat-Scan": "1"},
+        allow_redirects=False,
+        timeout=5,
+    )
+    qr_code = redirect_query(scanned)["code"][0]
+    oauth_code = redirect_query(authorize(fake))["code"][0]
+    fake.advance(400)
+
+    web = {"appid": fake.web_app_id, "secret": fake.web_app_secret}
+    assert exchange(fake, oauth_code)["errcode"] == 42003
+    assert "access_token" in exchange(fake, qr_code, **web)
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ def client(request: pytest.FixtureRequest, make_wechat: MakeWeChat) -> Iterator[
 def authorize(location: str, **headers: str) -> str:
     """What WeChat's authorize page does: redirect to the callback (path and query)."""
     assert location.endswith("#wechat_redirect")
+    headers = {"User-Agent": ANDROID_WECHAT_UA, **headers}  # only WeChat's browser gets a code
     reply = requests.get(location.split("#")[0], headers=headers, allow_redirects=False, timeout=5)
     assert reply.status_code == 302
     back = urlsplit(reply.headers["Location"])

@@ -27,6 +27,7 @@ from wechat_middleware import (
 )
 from wechat_middleware.oauth import OAuth
 from wechat_middleware.testing import FakeUser, FakeWeChat, Fault
+from wechat_middleware.testing.user_agents import ANDROID_WECHAT_UA
 from wechat_middleware.user import WeChatUser
 
 from .conftest import MakeWeChat
@@ -96,7 +97,8 @@ def test_oauth_url_is_accepted_by_the_authorize_page(
 ) -> None:
     # docs/wechat-protocol.md section 5.2: WeChat redirects to redirect_uri?code=CODE&state=STATE.
     url = make_wechat().oauth.generate_oauth_url(CALLBACK, is_base=True, state="s1")
-    response = requests.get(url, allow_redirects=False, timeout=5)
+    headers = {"User-Agent": ANDROID_WECHAT_UA}  # only WeChat's browser is given a code
+    response = requests.get(url, headers=headers, allow_redirects=False, timeout=5)
     assert response.status_code == 302
     location = response.headers["Location"]
     assert location.startswith("https://example.com/wechat/oauth-callback?")

@@ -19,6 +19,7 @@ import requests
 
 from wechat_middleware import WeChat
 from wechat_middleware.session import SessionCodec
+from wechat_middleware.testing.user_agents import ANDROID_WECHAT_UA
 from wechat_middleware.user import WeChatUser
 
 from ..support.apps import Answer, cookie_of
@@ -86,11 +87,13 @@ def no_login(wechat: WeChat, answer: Answer, *jars: str | None) -> None:
 
 
 def authorize(location: str, **headers: str) -> tuple[str, str]:
-    """Play WeChat's authorize page: the callback's origin and its path-and-query."""
+    """Play WeChat's authorize page, as WeChat's browser opens it (outside WeChat the page
+    only says to open it there): the callback's origin and its path-and-query."""
     assert location.endswith("#wechat_redirect"), location
     reply = requests.get(location.split("#")[0], headers=headers, allow_redirects=False, timeout=5)
     assert reply.status_code == 302, reply.text
     back = urlsplit(reply.headers["Location"])
+    headers = {"User-Agent": ANDROID_WECHAT_UA, **headers}
     assert back.path == CALLBACK
     return f"{back.scheme}://{back.netloc}", f"{back.path}?{back.query}"
 

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .fake_records import (
+    AUTHORIZE_ORDER,
     HEADER_CONSENT,
     HEADER_OPENID,
     HEADER_SCAN,
@@ -28,6 +29,8 @@ from .fake_records import (
     SCOPE_LOGIN,
     SCOPE_USERINFO,
     SCOPES,
+    WEB_CODE_TTL,
+    WECHAT_UA_MARK,
     Code,
     Expiring,
     FakeSettings,
@@ -190,6 +193,14 @@ class OAuthRules:
             return _authorize_error_page(10005, f"no permission for scope {scope}")
         if not _is_valid_state(state):
             return _authorize_error_page(-1, "state must be at most 128 bytes of [a-zA-Z0-9]")
+        if [name for name in request.query if name in AUTHORIZE_ORDER] != [
+            name for name in AUTHORIZE_ORDER if name in request.query
+        ]:
+            # WeChat matches the link strictly: these parameters in this order (finding E).
+            return _authorize_error_page(10003, "the parameters are not in WeChat's order")
+        if WECHAT_UA_MARK not in request.headers.get("user-agent", "").lower():
+            # Outside WeChat's browser the page only says to open the link in WeChat.
+            return html_reply(200, "请在微信客户端打开链接", "open this link in WeChat")
 
         openid = request.headers.get(HEADER_OPENID) or self.fake.default_openid
         denied = (
@@ -229,7 +240,8 @@ class OAuthRules:
         user = self.user(openid)
         grant = Grant(self.web_openid(openid), SCOPE_LOGIN, False, user.unionid, app="web")
         code = random_alnum(32)
-        self.codes[code] = Code(grant, self.clock() + self.fake.code_ttl)
+        # docs/wecom-and-qrconnect.md section 2.2: a website app's code lives 10 minutes.
+        self.codes[code] = Code(grant, self.clock() + WEB_CODE_TTL)
         params = [("code", code)] + ([("state", state)] if state else [])
         return redirect_back(redirect_uri, params)
 

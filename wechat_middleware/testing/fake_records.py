@@ -40,6 +40,10 @@ PATH_FOLLOWER_INFO = "cgi-bin/user/info"  # a follower's record, with the global
 PATH_JSSDK_SCRIPT = "open/js/jweixin-1.6.0.js"
 PATH_JSSDK_CONFIG = "fake/jssdk/config"
 
+# The authorize link's parameters, in the order WeChat matches them (docs/corrections.md E).
+AUTHORIZE_ORDER = ("appid", "redirect_uri", "response_type", "scope", "state")
+WECHAT_UA_MARK = "micromessenger"  # in WeChat's (and WeCom's) browser's User-Agent
+
 SCOPE_BASE = "snsapi_base"
 SCOPE_USERINFO = "snsapi_userinfo"
 SCOPES = frozenset({SCOPE_BASE, SCOPE_USERINFO})
@@ -49,6 +53,7 @@ TICKET_TYPES = frozenset({"jsapi", "wx_card"})
 FAULT_KINDS = frozenset({"latency", "status", "errcode", "malformed", "drop"})
 
 # Timing rules WeChat applies that are not constructor options.
+WEB_CODE_TTL = 600.0  # a website app's (QR login) code: 10 minutes, not the OA's 5
 STABLE_RENEW_WINDOW = 300.0  # a normal stable_token call renews within the last 5 minutes
 STABLE_FORCE_INTERVAL = 30.0  # force_refresh renews at most once per 30 seconds
 TICKET_OVERLAP = 300.0  # a retired jsapi ticket still verifies signatures for 5 minutes
