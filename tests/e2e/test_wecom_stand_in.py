@@ -137,7 +137,8 @@ def test_agent_config_grants_the_apps_apis(
     page.evaluate(CALL, "getContext")
     assert events(page, 1) == ["getContext: getContext:permission denied"]
 
-    run(page, AGENT_CONFIG, agent_config(fake_wecom, page.url))
+    page.evaluate(AGENT_CONFIG, agent_config(fake_wecom, page.url))
+    events(page, 2)  # WeCom's answer to agentConfig
     page.evaluate(CALL, "getContext")
 
     assert events(page, 3)[1:] == ["agentConfig: agentConfig:ok", "getContext: getContext:ok"]

@@ -90,10 +90,10 @@ def authorize(location: str, **headers: str) -> tuple[str, str]:
     """Play WeChat's authorize page, as WeChat's browser opens it (outside WeChat the page
     only says to open it there): the callback's origin and its path-and-query."""
     assert location.endswith("#wechat_redirect"), location
+    headers = {"User-Agent": ANDROID_WECHAT_UA, **headers}
     reply = requests.get(location.split("#")[0], headers=headers, allow_redirects=False, timeout=5)
     assert reply.status_code == 302, reply.text
     back = urlsplit(reply.headers["Location"])
-    headers = {"User-Agent": ANDROID_WECHAT_UA, **headers}
     assert back.path == CALLBACK
     return f"{back.scheme}://{back.netloc}", f"{back.path}?{back.query}"
 
