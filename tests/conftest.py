@@ -22,9 +22,11 @@ import pytest
 from wechat_middleware import WeChat, WeChatConfig
 from wechat_middleware.stores import Store, open_store
 from wechat_middleware.testing import FakeWeChat
+from wechat_middleware.testing.browser import TEST_ALLOWED_HOSTS
 from wechat_middleware.testing.redis_server import RedisServer
 
 from .support.apps import AppClient
+from .support.fetches import fetches_ended
 
 # The failure-report hook (servers' and browsers' logs in a failed test's report).
 from .support.reports import pytest_runtest_makereport  # noqa: F401
@@ -42,6 +44,8 @@ def fake_config(fake: FakeWeChat, **overrides: Any) -> WeChatConfig:
         "secret_key": "test-secret-key-0123456789abcdef",
         "api_base": fake.api_base,
         "open_base": fake.open_base,
+        # The in-process host and this machine's (the real servers are on loopback).
+        "allowed_hosts": TEST_ALLOWED_HOSTS,
     }
     values.update(overrides)
     return WeChatConfig(**values)
@@ -68,7 +72,9 @@ def make_wechat(fake_wechat: FakeWeChat, tmp_path: Path) -> Iterator[MakeWeChat]
         return wechat
 
     yield make
+    fake_wechat.clear_faults()  # so a fetch a page left running ends soon
     for wechat in built:
+        fetches_ended(wechat, timeout=30)  # it must not go on into the next test
         wechat.close()
 
 

@@ -4,6 +4,11 @@ A real uvicorn server (one worker, one event loop) serves the Starlette test app
 FakeWeChat answers slowly. If the adapter called WeChat on the loop, every other
 request would wait behind the slow one; instead they all finish while it is still
 waiting. The assertion is about order, not about timings.
+
+A page waits for a ticket being fetched half a second at most by default
+(``TokenManager.page_wait``), then renders without a signature; to keep a page waiting
+on the slow fetch here, the app's pages wait longer (``PATIENT``). The last test runs
+the default: the page does not wait for the slow fetch at all.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import pytest
 import requests
 import uvicorn
 
+from wechat_middleware import WeChat
 from wechat_middleware.testing import FakeWeChat, Fault
 from wechat_middleware.testing.user_agents import DESKTOP_UA, IOS_WECHAT_UA, NAVIGATION_ACCEPT
 
@@ -25,16 +31,28 @@ from .conftest import MakeWeChat
 from .support.apps import starlette_app
 
 SLOW = 3.0  # seconds FakeWeChat holds the slow call; far longer than a fast request
+PATIENT = SLOW * 3  # how long the app's pages wait for a ticket being fetched
 
 
 @pytest.fixture
 def server(make_wechat: MakeWeChat) -> Iterator[str]:
+    """The app, its pages waiting for a slow ticket (``PATIENT``)."""
+    wechat = make_wechat()
+    wechat.tokens.page_wait = PATIENT
+    yield from serve(wechat)
+
+
+@pytest.fixture
+def default_server(make_wechat: MakeWeChat) -> Iterator[str]:
+    """The app with the default ``page_wait``."""
+    yield from serve(make_wechat())
+
+
+def serve(wechat: WeChat) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        starlette_app(make_wechat()), host="127.0.0.1", port=port, log_level="warning"
-    )
+    config = uvicorn.Config(starlette_app(wechat), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -144,3 +162,29 @@ def test_loop_serves_other_requests_while_the_config_endpoint_waits_for_wechat(
 
     finished = run_while_slow(server, slow)
     assert finished[-1] == "slow" and len(finished) == 6
+
+
+def test_with_the_default_wait_a_page_does_not_wait_for_a_slow_ticket(
+    default_server: str, fake_wechat: FakeWeChat
+) -> None:
+    """Pages and the config endpoint asked while the ticket takes 3 s: answered at once,
+    without a signature; the one fetch goes on, and the pages after it are signed."""
+    fake_wechat.inject("cgi-bin/ticket/getticket", Fault("latency", SLOW))
+    headers = {"User-Agent": DESKTOP_UA, "Accept": NAVIGATION_ACCEPT}
+    page = quote(default_server + "/spa/", safe="")
+    began = time.monotonic()
+    first = requests.get(f"{default_server}/page", headers=headers, timeout=30)
+    config = requests.get(f"{default_server}/wechat/jssdk/config?url={page}", timeout=30)
+    took = time.monotonic() - began
+    assert first.status_code == 200 and '"signature": null' in first.text
+    assert config.status_code == 503 and config.headers["Retry-After"] == "1"
+    assert "being fetched" in config.json()["error"]
+    assert took < SLOW - 1  # half a second of waiting, not the fetch's 3 s
+    deadline = time.monotonic() + SLOW * 4
+    while (
+        '"signature": {'
+        not in requests.get(f"{default_server}/page", headers=headers, timeout=30).text
+    ):
+        assert time.monotonic() < deadline, "no signature after the slow fetch ended"
+        time.sleep(0.1)
+    assert fake_wechat.calls("cgi-bin/ticket/getticket") == 1

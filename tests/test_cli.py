@@ -292,6 +292,18 @@ def test_verify_without_any_token_is_a_usage_error(
 # -- doctor ---------------------------------------------------------------------------
 
 
+# What every app's doctor checks, in order; a WeCom app and a website app add a step.
+DOCTOR_STEPS = [
+    "config",
+    "login limits",
+    "origin",
+    "store",
+    "API host",
+    "access token",
+    "jsapi ticket",
+]
+
+
 def report(out: str) -> dict[str, tuple[str, str]]:
     """doctor's lines as {step: (status, detail)}."""
     steps: dict[str, tuple[str, str]] = {}
@@ -309,7 +321,7 @@ def test_doctor_passes_every_step_against_a_working_wechat(
     code, out, _ = run(capsys, "doctor")
     assert code == 0
     steps = report(out)
-    assert list(steps) == ["config", "store", "API host", "access token", "jsapi ticket"]
+    assert list(steps) == DOCTOR_STEPS
     assert all(status == "OK" for status, _ in steps.values())
     assert out.rstrip().endswith("all checks passed")
     secrets = [
@@ -381,7 +393,7 @@ def test_doctor_reports_a_missing_setting_and_skips_the_rest(
     assert code == 1
     steps = report(out)
     assert steps["config"] == ("FAIL", "WECHAT_APP_ID is required (set the environment variable)")
-    assert [status for status, _ in steps.values()] == ["FAIL", "SKIP", "SKIP", "SKIP", "SKIP"]
+    assert [status for status, _ in steps.values()] == ["FAIL"] + ["SKIP"] * 6
 
 
 def test_doctor_fails_without_the_secret_key_the_middleware_needs(
@@ -404,7 +416,7 @@ def test_doctor_warns_without_the_server_check_token(
     assert code == 0
     steps = report(out)
     assert steps["config"][0] == "WARN" and "WECHAT_TOKEN is not set" in steps["config"][1]
-    assert [status for status, _ in steps.values()][1:] == ["OK"] * 4
+    assert [status for status, _ in steps.values()][1:] == ["OK"] * 6
     assert out.rstrip().endswith("all checks passed, with 1 warning")
 
 
@@ -421,6 +433,66 @@ def test_doctor_reports_an_unreachable_store_without_its_password(
     assert status == "FAIL"
     assert detail.startswith(f"redis://:***@127.0.0.1:{closed_port}/0: ")
     assert "hunter2-pw" not in out
+
+
+@pytest.mark.parametrize(
+    ("settings", "status", "says"),
+    [
+        ({}, "WARN", "only this machine's names (localhost, 127.0.0.1, [::1])"),
+        ({"WECHAT_ALLOWED_HOSTS": "shop.example.com,.example.org"}, "OK", "shop.example.com"),
+        ({"WECHAT_ALLOWED_HOSTS": "*"}, "WARN", "any Host gets a signature"),
+        ({"WECHAT_PUBLIC_URL": "https://shop.example.com"}, "OK", "the Host is not used"),
+    ],
+    ids=["unset", "listed", "any", "public-url"],
+)
+def test_doctor_says_which_origin_urls_are_built_on(
+    capsys: pytest.CaptureFixture[str],
+    wechat_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    settings: dict[str, str],
+    status: str,
+    says: str,
+) -> None:
+    """SECURITY.md, Host-header spoofing: a signature or a redirect_uri is built on
+    WECHAT_PUBLIC_URL, else on a Host this site serves; doctor says which, and that
+    Django's ALLOWED_HOSTS decides under Django."""
+    monkeypatch.delenv("WECHAT_ALLOWED_HOSTS")
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    _, out, _ = run(capsys, "doctor")
+    found, detail = report(out)["origin"]
+    assert found == status and says in detail
+    if "WECHAT_PUBLIC_URL" not in settings:
+        assert "ALLOWED_HOSTS" in detail and "Django" in detail
+
+
+@pytest.mark.parametrize(
+    "store",
+    [
+        "redis//:S3cret-pw@127.0.0.1:{port}/0",  # no ":" after the scheme
+        "redis://:pa/S3cret-pw@127.0.0.1:{port}/0",  # a "/" in the password
+        "redis://:p@S3cret-pw@127.0.0.1:{port}/0",  # an "@" in the password
+        "redis://user:S3cret-pw@[::1/0",  # an unclosed IPv6 bracket
+        "redis+sentinel://:S3cret-pw@127.0.0.1:{port}/mymaster",  # an unknown scheme
+    ],
+    ids=["no-colon", "slash-in-password", "at-in-password", "unclosed-bracket", "unknown"],
+)
+def test_doctor_never_prints_the_password_of_a_malformed_store_url(
+    capsys: pytest.CaptureFixture[str],
+    wechat_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    closed_port: int,
+    store: str,
+) -> None:
+    """Whatever shape a mistyped store URL has, doctor names the store without the
+    password in it, and fails the step with a sentence, not a traceback."""
+    monkeypatch.setenv("WECHAT_STORE", store.format(port=closed_port))
+    code, out, err = run(capsys, "doctor")
+    assert code == 1
+    status, detail = report(out)["store"]
+    assert status == "FAIL" and "***@" in detail, detail
+    assert "S3cret" not in out + err
+    assert "Traceback" not in out + err
 
 
 def test_doctor_never_forces_a_new_token(
@@ -481,6 +553,37 @@ def test_doctor_says_what_linking_desktop_qr_logins_needs(
     assert "Open Platform account" in detail and "snsapi_userinfo" in detail
     assert "follower" in detail
     assert fake_wechat.web_app_secret not in out
+
+
+def login_limits_step(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    """Run doctor (it must pass, warnings allowed); its login limits line."""
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0, out
+    return report(out)["login limits"]
+
+
+def test_doctor_says_what_the_login_limits_are(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str]
+) -> None:
+    """The defaults: 20 a minute per client, and WeChat's own 50,000 a minute on the code
+    exchange in all (docs/wechat-protocol.md section 5.3)."""
+    status, detail = login_limits_step(capsys)
+    assert status == "OK"
+    assert "20 a minute per client (an IPv4 address or an IPv6 /64)" in detail
+    assert "50,000 in all (WeChat's own limit on sns/oauth2/access_token)" in detail
+    assert "429" in detail and "proxy" in detail
+
+
+@pytest.mark.usefixtures("wechat_env")
+def test_doctor_warns_when_no_per_client_bound_protects_the_logins(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WECHAT_LOGIN_RATE_PER_CLIENT", "0")
+    monkeypatch.setenv("WECHAT_LOGIN_RATE_TOTAL", "3000")
+    status, detail = login_limits_step(capsys)
+    assert status == "WARN"
+    assert "no bound per client" in detail and "WECHAT_LOGIN_RATE_PER_CLIENT" in detail
+    assert "3,000 in all (WeChat's own is 50,000 on sns/oauth2/access_token)" in detail
 
 
 def test_doctor_has_no_account_link_step_without_a_website_app(
@@ -646,14 +749,7 @@ def test_doctor_checks_a_wecom_apps_token_and_both_tickets(
     code, out, _ = run(capsys, "doctor")
     assert code == 0, out
     steps = report(out)
-    assert list(steps) == [
-        "config",
-        "store",
-        "API host",
-        "access token",
-        "jsapi ticket",
-        "app ticket",
-    ]
+    assert list(steps) == [*DOCTOR_STEPS, "app ticket"]
     assert steps["config"][1].startswith(f"WeCom corp {fake_wecom.corp_id}, app ")
     assert fake_wecom.calls("cgi-bin/ticket/get") == 1
     assert wecom_env["WECHAT_CORP_SECRET"] not in out

@@ -53,6 +53,12 @@ ENV_CASES: list[tuple[str, str, str, Any]] = [
         "public_url",
         "https://app.example.com/shop",
     ),
+    (
+        "WECHAT_ALLOWED_HOSTS",
+        "shop.example.com, .Example.org,,[::1]",
+        "allowed_hosts",
+        ("shop.example.com", ".example.org", "[::1]"),
+    ),
     ("WECHAT_STORE", "memory://", "store", "memory://"),
     ("WECHAT_API_BASE", "http://127.0.0.1:8080", "api_base", "http://127.0.0.1:8080"),
     ("WECHAT_OPEN_BASE", "http://127.0.0.1:8081/open", "open_base", "http://127.0.0.1:8081/open"),
@@ -196,6 +202,14 @@ def test_default_public_url_is_unset_so_it_comes_from_the_request(minimal: WeCha
     assert minimal.public_url is None
 
 
+def test_default_hosts_served_are_this_machines_names(minimal: WeChatConfig) -> None:
+    """Without WECHAT_PUBLIC_URL or WECHAT_ALLOWED_HOSTS, only a Host naming this machine
+    gets a URL built on it (Django's default under DEBUG): the demo and local tests work,
+    a spoofed Host gets neither a signature nor a redirect_uri."""
+    assert minimal.allowed_hosts is None
+    assert minimal.served_hosts == (".localhost", "127.0.0.1", "[::1]")
+
+
 def test_default_store_is_unset_so_the_sqlite_file_is_used(minimal: WeChatConfig) -> None:
     """None lets WeChat() fall back to default_store_url(), the embedded SQLite file."""
     assert minimal.store is None
@@ -208,6 +222,14 @@ def test_token_and_secret_key_are_optional(minimal: WeChatConfig) -> None:
 
 def test_default_jssdk_script_is_jweixin_1_6_0(minimal: WeChatConfig) -> None:
     assert minimal.jssdk_url == "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
+
+
+def test_default_login_bounds_are_per_client_and_wechats_own_total(minimal: WeChatConfig) -> None:
+    """The per-client bound is the protection; the total is WeChat's own limit on the
+    code exchange, 50,000 a minute (docs/wechat-protocol.md section 5.3), not a lower
+    figure that would refuse a campaign's first visitors."""
+    assert minimal.login_rate_per_client == 20
+    assert minimal.login_rate_total == 50_000
 
 
 # -- required values -------------------------------------------------------------------
@@ -263,6 +285,9 @@ MALFORMED: list[tuple[str, str]] = [
     ("WECHAT_OPEN_BASE", "https://user@open.example.com"),
     ("WECHAT_PUBLIC_URL", "/relative/path"),
     ("WECHAT_PUBLIC_URL", "https://app.example.com?x=1"),
+    ("WECHAT_ALLOWED_HOSTS", "https://shop.example.com"),
+    ("WECHAT_ALLOWED_HOSTS", "shop.example.com:443"),
+    ("WECHAT_ALLOWED_HOSTS", "shop.example.com/app"),
     ("WECHAT_INCLUDE_WXWORK", "maybe"),
     ("WECHAT_LOGIN_OUTSIDE_WECHAT", "2"),
     ("WECHAT_SESSION_MAX_AGE", "a week"),

@@ -754,6 +754,7 @@ def test_fake_wecom_env_points_an_app_at_the_fake(fake: FakeWeCom) -> None:
         "WECHAT_ENCODING_AES_KEY": fake.encoding_aes_key,
         "WECHAT_STORE": "sqlite:///tmp/x.sqlite3",
         "WECHAT_JSSDK_URL": fake.jssdk_url,
+        "WECHAT_ALLOWED_HOSTS": "testserver,.localhost,127.0.0.1,[::1]",  # in-process, loopback
     }
     assert len(env["WECHAT_SECRET_KEY"]) >= 32
     assert env["WECHAT_SECRET_KEY"] != fake_wecom_env(fake)["WECHAT_SECRET_KEY"]

@@ -48,6 +48,7 @@ def config(**overrides: Any) -> WeChatConfig:
         "secret_key": "test-secret-key-0123456789abcdef",
         "api_base": API,
         "open_base": API,
+        "allowed_hosts": ("example.com",),  # the host of tests/support/flow.py's requests
     }
     values.update(overrides)
     return WeChatConfig(**values)
@@ -199,7 +200,8 @@ def test_middleware_refuses_to_start_without_a_secret_key() -> None:
 # -- URLs: what is signed and where the browser goes ---------------------------------------
 
 
-def test_redirect_uri_uses_the_request_host_and_scheme(flow: Flow) -> None:
+def test_redirect_uri_uses_the_request_host_and_scheme() -> None:
+    flow = make_flow(allowed_hosts=("shop.example.com",))  # a host this site serves
     action = flow.decide(view("/p", scheme="https", host="shop.example.com:8443"))
     assert isinstance(action, Respond)
     location = dict(action.headers)["Location"]
@@ -219,6 +221,43 @@ def test_public_url_wins_over_a_spoofed_host() -> None:
     page = flow.decide(view("/p", host="evil.example", user_agent=DESKTOP_UA))
     assert isinstance(page, PassThrough)
     assert flow.page_url(page) == "https://shop.example.com/p"
+
+
+@pytest.mark.parametrize(
+    ("allowed", "host", "served"),
+    [
+        (None, "localhost:8000", True),  # unset: this machine's names only
+        (None, "127.0.0.1", True),
+        (None, "[::1]:8000", True),
+        (None, "app.localhost", True),
+        (None, "shop.example.com", False),
+        (("shop.example.com",), "SHOP.example.com.:8443", True),  # case, dot, port
+        (("shop.example.com",), "localhost", False),  # a list replaces the default
+        (("shop.example.com",), "evil.shop.example.com", False),
+        ((".example.com",), "evil.shop.example.com", True),  # a domain and its subdomains
+        ((".example.com",), "example.com", True),
+        ((".example.com",), "evilexample.com", False),
+        (("*",), "anything.example", True),
+    ],
+)
+def test_a_login_is_built_only_on_a_host_this_site_serves(
+    allowed: tuple[str, ...] | None, host: str, served: bool
+) -> None:
+    """WECHAT_ALLOWED_HOSTS, read as Django reads ALLOWED_HOSTS: a Host outside it gets
+    a 400 naming the setting, never a redirect_uri on itself."""
+    flow = make_flow(allowed_hosts=allowed)
+    action = flow.decide(view("/p", host=host))
+    assert isinstance(action, Respond)
+    if served:
+        assert action.status == 302
+        redirect = parse_qs(urlsplit(dict(action.headers)["Location"]).query)["redirect_uri"]
+        assert redirect == [f"http://{host}/wechat/oauth-callback"]
+    else:
+        assert action.status == 400 and "Location" not in dict(action.headers)
+        assert b"WECHAT_ALLOWED_HOSTS" in action.body and b"WECHAT_PUBLIC_URL" in action.body
+        config = flow.decide(view("/wechat/jssdk/config", f"url=http%3A%2F%2F{host}%2F", host=host))
+        assert isinstance(config, Respond) and config.status == 400
+        assert b"WECHAT_ALLOWED_HOSTS" in config.body
 
 
 @pytest.mark.parametrize("host", ["evil.com\r\nX: y", "a b", "", "x" * 300, "ex@mple.com"])

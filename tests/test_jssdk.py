@@ -8,9 +8,14 @@ timestamp and url; the url is the page URL without the fragment; ``wx.config`` t
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from wechat_middleware import RefreshLimitError
+from wechat_middleware import jssdk as jssdk_module
+from wechat_middleware.jssdk import SignatureInfo
 from wechat_middleware.signing import jsapi_signature, server_signature
 from wechat_middleware.testing import FakeWeChat
 
@@ -95,6 +100,37 @@ def test_url_cache_is_bounded(make_wechat: MakeWeChat) -> None:
     cached = jssdk.get_cached_url_signature()
     assert len(cached) == 50
     assert "https://example.com/p?i=499" in cached and "https://example.com/p?i=0" not in cached
+
+
+def test_url_cache_bound_holds_for_threads_signing_at_once(
+    make_wechat: MakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight threads sign 400 distinct URLs through a cache of 4. Each rendering is
+    slowed so that other threads evict its URL meanwhile (a thread switch at the worst
+    moment, made certain): a rendering kept for an evicted URL would stay forever, and
+    a flood of URLs would grow the table without bound (issue #20 item 12)."""
+
+    class SlowSigned(jssdk_module.Signed):
+        def __init__(self, info: SignatureInfo) -> None:
+            time.sleep(0.002)  # other threads run: they sign and evict
+            super().__init__(info)
+
+    monkeypatch.setattr(jssdk_module, "Signed", SlowSigned)
+    jssdk = make_wechat(url_cache_size=4).jssdk
+    jssdk.tokens.jsapi_ticket()  # fetched once, before the threads
+
+    def sign(thread: int) -> None:
+        for i in range(50):
+            jssdk.signed(f"https://example.com/t{thread}?i={i}")
+
+    threads = [threading.Thread(target=sign, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(jssdk.get_cached_url_signature()) == 4
+    rendered = jssdk._rendered  # the table the bound is about: no public view of it
+    assert len(rendered) <= 4 and set(rendered) <= set(jssdk.get_cached_url_signature())
 
 
 def test_url_cache_evicts_the_least_recently_used(make_wechat: MakeWeChat) -> None:

@@ -371,6 +371,37 @@ def test_a_report_that_our_current_ticket_was_rejected_drops_it_once(
     assert fake_wechat.calls("cgi-bin/ticket/getticket") == before + 1
 
 
+def test_forged_reports_have_their_own_budget_not_the_manual_refresh_allowance(
+    open_client: OpenClient, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+) -> None:
+    """Anyone can read the current ``ticketId`` from the config endpoint and report it
+    rejected. Such reports refetch the ticket at most once per 10 minutes and never
+    spend the seed's 5 manual refreshes in 2 hours (``get_new_token_and_ticket()``);
+    nor does a spent allowance silence a genuine report."""
+    wechat = make_wechat()
+    client = open_client("wsgi", wechat)
+    for _ in range(6):  # an hour of forged reports, one getting through per 10 minutes
+        _, held, _ = config(client, ORIGIN + "/")
+        before = fake_wechat.calls("cgi-bin/ticket/getticket")
+        forged = base_report(signed_url=ORIGIN + "/spa/cart", ticket_id=held["ticketId"])
+        assert report(client, forged) == 204
+        config(client, ORIGIN + "/")
+        assert fake_wechat.calls("cgi-bin/ticket/getticket") == before + 1  # dropped, fetched
+        fake_wechat.advance(601)
+    for _ in range(5):  # the app's own allowance is whole
+        wechat.jssdk.get_new_token_and_ticket()
+    # ... and spent: a genuine report is still acted on (within its own budget).
+    _, held, _ = config(client, ORIGIN + "/")
+    fake_wechat.revoke_jsapi_tickets()
+    stale = base_report(signed_url=ORIGIN + "/spa/cart", ticket_id=held["ticketId"])
+    assert report(client, stale) == 204
+    _, fresh, _ = config(client, ORIGIN + "/spa/cart")
+    assert fresh["ticketId"] != held["ticketId"]
+    assert fake_wechat.check_jsapi_signature(
+        str(fresh["url"]), str(fresh["nonceStr"]), str(fresh["timestamp"]), str(fresh["signature"])
+    )
+
+
 def test_a_thousand_hostile_reports_cost_bounded_work(
     open_client: OpenClient,
     make_wechat: MakeWeChat,

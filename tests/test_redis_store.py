@@ -134,6 +134,19 @@ def test_malformed_url_raises_config_error_without_the_password() -> None:
     assert "s3cret" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["redis://user:s3cret@[::1/0", "redis://:s3cret@[::1]:port/0", "redis://:pa/s3cret@host:1/0"],
+    ids=["unclosed-bracket", "bad-port-v6", "slash-in-password"],
+)
+def test_a_url_urllib_cannot_split_raises_config_error_without_the_password(url: str) -> None:
+    """Not a traceback out of the error handler (``urlsplit`` raises on "[::1")."""
+    with pytest.raises(ConfigError) as caught:
+        RedisStore.from_url(url)
+    assert "WECHAT_STORE" in str(caught.value)
+    assert "s3cret" not in str(caught.value) + repr(caught.value.__cause__)
+
+
 # Expiry and locks.
 
 

@@ -4,6 +4,8 @@ bytes of [A-Za-z0-9])."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from wechat_middleware.session import (
@@ -32,7 +34,9 @@ def test_states_wechat_would_refuse_are_invalid(state: str) -> None:
 
 
 def test_session_round_trips_through_the_cookie() -> None:
-    session = Session(user=WeChatUser(openid="o123", nickname="小明")).with_login_started(
+    user = WeChatUser(openid="o123", nickname="小明")
+    # The login time is kept to the second, and must be recent: a login ends max_age after.
+    session = Session(user=user, logged_in_at=float(int(time.time()))).with_login_started(
         "abc", "/next?x=1", 1000.0
     )
     assert codec.loads(codec.dumps(session)) == session
@@ -77,7 +81,9 @@ def test_login_attempts_are_capped_within_the_window() -> None:
 
 def test_logging_in_resets_the_attempts_and_the_pending_login() -> None:
     session = Session().with_login_started("abc", "/", 1000.0)
-    assert session.logged_in(WeChatUser(openid="o1")) == Session(user=WeChatUser(openid="o1"))
+    assert session.logged_in(WeChatUser(openid="o1"), 2000.0) == Session(
+        user=WeChatUser(openid="o1"), logged_in_at=2000.0
+    )
 
 
 def test_a_too_large_qr_login_session_keeps_a_valid_identity() -> None:
@@ -96,3 +102,58 @@ def test_a_too_large_qr_login_session_keeps_a_valid_identity() -> None:
     done = PendingLogin("a" * 32, "/" + secrets.token_urlsafe(1500), 0.0, "qrconnect")
     kept = codec.loads(codec.dumps(Session(user=user, completed=done))).user
     assert kept == WeChatUser("o" * 28, "snsapi_login", via="qrconnect")
+
+
+# -- how long a login lasts (issue #20 item 3) ------------------------------------------------
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_login_ends_max_age_after_it_however_often_the_cookie_is_signed_again() -> None:
+    clock = Clock(1_000_000.0)
+    codec = SessionCodec("k" * 32, max_age=3600, app_id="wx-test", clock=clock)
+    value = codec.dumps(Session().logged_in(WeChatUser(openid="o1"), clock.now))
+    for _ in range(2):
+        clock.now += 1700
+        session = codec.loads(value)
+        assert session.user is not None
+        # What a login started, or a bad callback, writes back: the same user.
+        value = codec.dumps(session.with_login_started(make_state(), "/", clock.now))
+    clock.now += 201  # 3601 s after the login, 1701 s after the last signature
+    ended = codec.loads(value)
+    assert ended.user is None and ended.logged_in_at == 0.0
+    assert ended.pending is not None  # the login under way is this browser's still
+
+
+def test_a_login_lasts_max_age_to_the_second() -> None:
+    clock = Clock(1_000_000.0)
+    codec = SessionCodec("k" * 32, max_age=3600, app_id="wx-test", clock=clock)
+    value = codec.dumps(Session().logged_in(WeChatUser(openid="o1"), clock.now))
+    clock.now += 1800
+    value = codec.dumps(codec.loads(value).with_login_started(make_state(), "/", clock.now))
+    clock.now = 1_003_600.0
+    assert codec.loads(value).user is not None  # served from the verified-cookie cache
+    clock.now += 1
+    assert codec.loads(value).user is None  # the cache does not outlive the login
+
+
+def test_a_cookie_without_a_login_time_counts_its_login_from_its_signature() -> None:
+    """Cookies written before the login time was kept carry no ``"t"``: their login
+    counts from the signature, as their lifetime did, and is written on with that
+    time, so signing them again does not extend them either."""
+    clock = Clock(1_000_000.0)
+    codec = SessionCodec("k" * 32, max_age=3600, app_id="wx-test", clock=clock)
+    old = codec.dumps(Session(user=WeChatUser(openid="o1")))  # no login time
+    assert "t" not in codec._serializer.loads(old)
+    clock.now += 3000
+    session = codec.loads(old)
+    assert session.user is not None and session.logged_in_at == 1_000_000.0
+    renewed = codec.dumps(session.with_login_started(make_state(), "/", clock.now))
+    clock.now += 601
+    assert codec.loads(renewed).user is None

@@ -8,6 +8,7 @@ for the other stores and really sleeps for Redis.
 from __future__ import annotations
 
 import inspect
+import logging
 import multiprocessing
 import os
 import sqlite3
@@ -385,6 +386,21 @@ def test_sqlite_expired_rows_are_removed_by_later_writes(tmp_path: Path, clock: 
         assert conn.execute("SELECT key FROM kv").fetchall() == [("fresh",)]
 
 
+def test_sqlite_expired_counters_are_removed_by_later_counts(tmp_path: Path, clock: Clock) -> None:
+    """The login bound writes a counter per client address and minute (SECURITY.md
+    finding 4): counting alone must clear the old ones, as a login may never set()."""
+    path = str(tmp_path / "counters.sqlite3")
+    store = SQLiteStore(path, clock=clock)
+    for n in range(500):
+        store.incr(f"exchanges:2001:db8:{n:x}::/64", 60)
+    clock.advance(61)
+    for _ in range(20):  # batches of 32: 16 counts clear 500 expired counters
+        store.incr("exchanges:*", 60)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT key FROM kv").fetchall() == [("exchanges:*",)]
+    store.close()
+
+
 def test_sqlite_corrupt_file_raises_store_error_naming_the_path(tmp_path: Path) -> None:
     path = tmp_path / "corrupt.sqlite3"
     path.write_bytes(b"this is not a SQLite database\n" * 200)
@@ -432,6 +448,47 @@ def test_sqlite_file_is_readable_by_its_user_only(tmp_path: Path) -> None:
     path = tmp_path / "private.sqlite3"
     SQLiteStore(str(path)).set("token", "secret", ttl=60)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_an_existing_sqlite_file_readable_by_others_is_made_private(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file made before (an older version, a copy, ``sqlite3`` on the command line
+    under umask 022) keeps its mode: tokens readable by every local user until this
+    store, its owner, tightens it (issue #20 item 12)."""
+    path = tmp_path / "loose.sqlite3"
+    first = SQLiteStore(str(path))
+    first.set("token", "secret", ttl=60)
+    first.close()
+    files = [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()]
+    for file in files:
+        file.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="wechat_middleware"):
+        store = SQLiteStore(str(path))
+    assert {file.name: stat.S_IMODE(file.stat().st_mode) for file in files} == {
+        file.name: 0o600 for file in files
+    }
+    assert store.get("token") == "secret"
+    assert any(str(path) in r.getMessage() and "0644" in r.getMessage() for r in caplog.records)
+    store.close()
+
+
+@pytest.mark.skipif(
+    sys.platform == "win32" or os.geteuid() != 0, reason="needs a file of another user"
+)
+def test_a_loose_sqlite_file_of_another_user_is_left_alone_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "theirs.sqlite3"
+    SQLiteStore(str(path)).close()
+    path.chmod(0o644)
+    os.chown(path, 65534, 65534)  # nobody's: not ours to change
+    with caplog.at_level(logging.WARNING, logger="wechat_middleware"):
+        SQLiteStore(str(path)).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    (line,) = [r.getMessage() for r in caplog.records if str(path) in r.getMessage()]
+    assert "readable by other users" in line and "another user" in line
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")

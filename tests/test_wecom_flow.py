@@ -35,6 +35,7 @@ from wechat_middleware.testing.user_agents import (
     DESKTOP_UA,
     WXWORK_UA,
 )
+from wechat_middleware.user import WeChatUser, WeComUser
 
 from .support.flow import Flow
 from .support.flow import view as flow_view
@@ -65,6 +66,7 @@ def wecom_config(**overrides: Any) -> WeChatConfig:
         "api_base": API,
         "open_base": API,
         "login_base": API + "/login",
+        "allowed_hosts": ("example.com",),  # the host of tests/support/flow.py's requests
     }
     values.update(overrides)
     return WeChatConfig.for_wecom(CORP_ID, "corp-app-secret", AGENT_ID, **values)
@@ -191,6 +193,36 @@ def test_a_marked_route_outside_wecom_says_to_open_it_in_wecom() -> None:
     answer = marked_route_answer("snsapi_base", is_wechat=False)
     assert answer is not None and answer.status == 403
     assert "WeCom" in answer.body.decode()
+
+
+@pytest.mark.parametrize(
+    ("user", "navigation", "status"),
+    [
+        (WeComUser(CORP_ID, userid="lisi"), True, None),
+        (WeComUser(CORP_ID, openid="oVisitor0001"), True, 403),
+        (WeComUser(CORP_ID, openid="oVisitor0001"), False, 403),
+        (WeChatUser("o" * 28), True, 403),  # an Official Account's users are no members
+        (None, True, 302),  # not logged in: sent to log in, as any marked route
+    ],
+    ids=["member", "visitor-page", "visitor-fetch", "official-account-user", "nobody"],
+)
+def test_a_members_only_route_refuses_a_logged_in_visitor(
+    user: WeComUser | WeChatUser | None, navigation: bool, status: int | None
+) -> None:
+    answer = login_needed(
+        wecom_flow().rules,
+        user,
+        "snsapi_base",
+        is_wechat=True,
+        navigation=navigation,
+        page="/staff",
+        referer="",
+        site="http://example.com",
+        members_only=True,
+    )
+    assert (answer.status if answer is not None else None) == status
+    if status == 403:
+        assert answer is not None and "Location" not in dict(answer.headers)  # no login again
 
 
 # -- the URL check ------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from wechat_middleware import WeChat, WeChatConfig
 from wechat_middleware.asgi import WeChatMiddleware, login_required
 from wechat_middleware.integrations.starlette import require_wechat_user
 from wechat_middleware.stores import open_store
-from wechat_middleware.testing.browser import WeChatBrowser
+from wechat_middleware.testing.browser import TEST_ALLOWED_HOSTS, WeChatBrowser
 from wechat_middleware.testing.fake_wecom import FakeWeCom, WeComMember
 from wechat_middleware.user import User, WeComUser
 
@@ -95,6 +95,11 @@ def flask_app(wechat: WeChat) -> Flask:
     def private() -> Any:
         return jsonify(who(flask_request.wechat.user))  # type: ignore[attr-defined]
 
+    @app.get("/members")
+    @wechat.login_required(members_only=True)
+    def members() -> Any:
+        return jsonify(who(flask_request.wechat.user))  # type: ignore[attr-defined]
+
     @app.post("/wechat/verify")
     def push() -> Any:
         body, headers = push_answer(flask_request.wechat, flask_request.get_data())  # type: ignore[attr-defined]
@@ -115,6 +120,10 @@ def starlette_app(wechat: WeChat) -> Starlette:
     async def private(request: Request) -> JSONResponse:
         return JSONResponse(who(request.state.wechat.user))
 
+    @login_required(members_only=True)
+    async def members(request: Request) -> JSONResponse:
+        return JSONResponse(who(request.state.wechat.user))
+
     async def push(request: Request) -> Response:
         body, headers = push_answer(request.state.wechat, await request.body())
         return Response(body, headers=headers)
@@ -124,6 +133,7 @@ def starlette_app(wechat: WeChat) -> Starlette:
             Route("/public", public),
             Route("/base", base),
             Route("/private", private),
+            Route("/members", members),
             Route("/wechat/verify", push, methods=["POST"]),
         ]
     )
@@ -136,6 +146,7 @@ def fastapi_app(wechat: WeChat) -> FastAPI:
     app.add_middleware(WeChatMiddleware, wechat=wechat)
     base_user = Depends(require_wechat_user())
     private_user = Depends(require_wechat_user(scope="snsapi_privateinfo"))
+    member = Depends(require_wechat_user(members_only=True))
 
     @app.get("/public")
     def public(request: FastAPIRequest) -> dict[str, Any]:
@@ -147,6 +158,10 @@ def fastapi_app(wechat: WeChat) -> FastAPI:
 
     @app.get("/private")
     def private(user: WeComUser = private_user) -> dict[str, Any]:
+        return who(user)
+
+    @app.get("/members")
+    def members(user: WeComUser = member) -> dict[str, Any]:
         return who(user)
 
     @app.post("/wechat/verify")
@@ -173,6 +188,7 @@ def wecom_config(fake: FakeWeCom, **overrides: Any) -> WeChatConfig:
         "open_base": fake.open_base,
         "login_base": fake.login_base,
         "protect": "marked",
+        "allowed_hosts": TEST_ALLOWED_HOSTS,
     }
     values.update(overrides)
     return WeChatConfig.for_wecom(fake.corp_id, fake.agent_secret(), fake.agent_id, **values)
@@ -302,6 +318,60 @@ def test_a_non_member_is_known_by_openid(
     assert page.status == 200
     assert page.json()["userid"] is None and page.json()["openid"] == openid
     assert page.json()["external_userid"] == "wmCustomer0001"
+
+
+# -- routes for the corp's members only ---------------------------------------------------------
+
+MEMBER_KINDS = (*FRAMEWORKS, "django-wsgi", "django-asgi")
+FETCH = {"Accept": "application/json", "X-Requested-With": "XMLHttpRequest"}
+
+
+def marked_app(kind: str, wechat: WeChat, browser: WeChatBrowser, **options: Any) -> WeChatBrowser:
+    """``kind``'s app of this module, or the marked routes on Django's handlers."""
+    if kind.startswith("django"):
+        from .support.django_apps import in_process
+
+        return in_process(browser, kind, wechat, marked=True, user_agent="wxwork", **options)
+    return bind(browser, kind, wechat, **options)
+
+
+@pytest.mark.parametrize("kind", MEMBER_KINDS)
+def test_a_members_only_route_lets_a_member_in(
+    kind: str, wechat: WeChat, wechat_browser: WeChatBrowser, fake_wecom: FakeWeCom
+) -> None:
+    fake_wecom.add_member(LISI)
+    browser = marked_app(kind, wechat, wechat_browser, userid="lisi")
+    page = browser.get("/members")
+    assert page.status == 200 and fake_wecom.calls(USERINFO) == 1
+
+
+@pytest.mark.parametrize("kind", MEMBER_KINDS)
+def test_a_members_only_route_refuses_a_non_member_without_a_loop(
+    kind: str, wechat: WeChat, wechat_browser: WeChatBrowser, fake_wecom: FakeWeCom
+) -> None:
+    """A visitor from outside the corp logs in (WeCom gives an ``openid``, no ``userid``)
+    and is refused: 403, not sent to log in again (they would come back the same)."""
+    openid = fake_wecom.add_visitor()
+    browser = marked_app(kind, wechat, wechat_browser, openid=openid)
+    page = browser.get("/members")
+    assert page.status == 403 and "members" in page.text
+    assert fake_wecom.calls(USERINFO) == 1
+    again = browser.get("/members")
+    assert again.status == 403 and len(again.hops) == 1 and fake_wecom.calls(USERINFO) == 1
+    fetched = browser.get("/members", headers=FETCH)
+    assert fetched.status == 403 and fetched.json() == {"error": "members_only"}
+    # The plain marker asks for a login only: the visitor is let in there.
+    assert browser.get("/base").status == 200
+
+
+def test_a_members_only_class_based_django_view_refuses_a_non_member(
+    wechat: WeChat, wechat_browser: WeChatBrowser, fake_wecom: FakeWeCom
+) -> None:
+    visitor = marked_app("django-wsgi", wechat, wechat_browser, openid=fake_wecom.add_visitor())
+    assert visitor.get("/members-view").status == 403
+    fake_wecom.add_member(LISI)
+    member = marked_app("django-wsgi", wechat, wechat_browser.new(), userid="lisi")
+    assert member.get("/members-view").status == 200
 
 
 def test_the_old_capitalised_answer_logs_in_too(

@@ -6,6 +6,7 @@ from .config import WeChatConfig
 from .errors import (
     AppConfigError,
     ConfigError,
+    CredentialPendingError,
     ForeignURLError,
     InvalidCodeError,
     InvalidCredentialError,
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AppConfigError",
     "ConfigError",
+    "CredentialPendingError",
     "ForeignURLError",
     "InvalidCodeError",
     "InvalidCredentialError",

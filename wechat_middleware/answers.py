@@ -50,8 +50,8 @@ def json_answer(status: int, body: str, extra: Headers | None = None) -> Respond
     return Respond(status, headers + (extra or []), body.encode("utf-8"))
 
 
-def json_error(status: int, reason: str) -> Respond:
-    return json_answer(status, json.dumps({"error": reason}, ensure_ascii=False))
+def json_error(status: int, reason: str, extra: Headers | None = None) -> Respond:
+    return json_answer(status, json.dumps({"error": reason}, ensure_ascii=False), extra)
 
 
 def script(helper: Script, if_none_match: str) -> Respond:

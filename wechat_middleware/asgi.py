@@ -205,6 +205,7 @@ def _view(
         if_none_match=headers.get(b"if-none-match", b"").decode("latin-1"),
         origin=headers.get(b"origin", b"").decode("latin-1"),
         fetch_site=headers.get(b"sec-fetch-site", b"").decode("latin-1"),
+        referer=headers.get(b"referer", b"").decode("latin-1"),
     )
 
 
@@ -249,10 +250,14 @@ class _Answer:
         await _respond(self.answer, send, head=scope.get("method") == "HEAD")
 
 
-def login_required(scope: str = SCOPE_BASE) -> Callable[[Endpoint], Endpoint]:
+def login_required(
+    scope: str = SCOPE_BASE, *, members_only: bool = False
+) -> Callable[[Endpoint], Endpoint]:
     """``@login_required(scope=...)`` on a Starlette endpoint (``async def f(request)``):
     it runs only for a user logged in with ``scope``; a page is sent to log in, a
     ``fetch``/XHR gets ``401 {"error": "login_required", "login_url": ...}``.
+    ``members_only=True`` (a WeCom app): a logged-in visitor who is not a member of the
+    corp gets 403.
 
     Framework-free: it reads the request's ``scope``, ``method`` and ``headers``.
     """
@@ -263,7 +268,9 @@ def login_required(scope: str = SCOPE_BASE) -> Callable[[Endpoint], Endpoint]:
             context = request.scope.get("wechat")
             if not isinstance(context, WeChatContext):
                 raise RuntimeError("login_required needs WeChatMiddleware on the app")
-            answer = context.login_needed(scope, request.method, request.headers)
+            answer = context.login_needed(
+                scope, request.method, request.headers, members_only=members_only
+            )
             if answer is not None:
                 return _Answer(answer)
             result = endpoint(request)

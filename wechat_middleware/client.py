@@ -96,6 +96,15 @@ class APIClient:
     def close(self) -> None:
         self._session.close()
 
+    @property
+    def longest_call(self) -> float:
+        """Seconds a failing call takes when WeChat takes connections but answers late:
+        every attempt cut at the read timeout, plus the pauses between attempts (with
+        the defaults 3 x 5 s + 0.2 s + 0.4 s = 15.6 s). The token manager's lock and
+        waits are sized by it."""
+        pauses = sum(self.backoff * 2.0**attempt for attempt in range(self.retries))
+        return (1 + self.retries) * self.timeout[1] + pauses
+
     # -- plumbing ------------------------------------------------------------
 
     def _call(

@@ -10,13 +10,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
-from .protocol import SCOPES, WECOM_SCOPES
+from .protocol import OAUTH_EXCHANGES_PER_MINUTE, SCOPES, WECOM_SCOPES
+from .urls import LOOPBACK_HOSTS
 
 TOKEN_ENDPOINTS = ("stable", "classic")
 PROTECT = ("all", "marked")
@@ -62,6 +64,9 @@ class WeChatConfig:
     web_app_id: str | None = None  # an Open Platform website app: desktop QR login
     web_app_secret: str | None = field(default=None, repr=False)
     public_url: str | None = None
+    # Hosts whose Host header URLs may be built on, without public_url (Django's
+    # ALLOWED_HOSTS rules); None: this machine's names only (LOOPBACK_HOSTS).
+    allowed_hosts: tuple[str, ...] | None = None
     store: str | None = field(default=None, repr=False)  # a Redis URL may hold a password
     api_base: str = ""  # the provider's (API_BASES) unless set
     open_base: str = "https://open.weixin.qq.com"
@@ -77,8 +82,8 @@ class WeChatConfig:
     session_max_age: int = 7 * 86400
     jssdk_url: str = DEFAULT_JSSDK_URL
     wecom_jssdk_url: str = DEFAULT_WECOM_JSSDK_URL  # WeCom: the helper's SDK (window.ww)
-    login_rate_per_client: int = 20  # OAuth code exchanges a minute from one address
-    login_rate_total: int = 3000  # ... and from everyone; 0 turns a limit off
+    login_rate_per_client: int = 20  # OAuth code exchanges a minute from one address (/64)
+    login_rate_total: int = OAUTH_EXCHANGES_PER_MINUTE  # ... in all (WeChat's); 0: off
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
@@ -165,6 +170,8 @@ class WeChatConfig:
         if self.public_url is not None:
             object.__setattr__(self, "public_url", _base_url("WECHAT_PUBLIC_URL", self.public_url))
             _explain_public_path(self.public_url)
+        if self.allowed_hosts is not None:
+            object.__setattr__(self, "allowed_hosts", _allowed_hosts(self.allowed_hosts))
         for name, number in (
             ("WECHAT_TIMEOUT", self.timeout),
             ("WECHAT_REFRESH_MARGIN", self.refresh_margin),
@@ -259,6 +266,12 @@ class WeChatConfig:
         order (all under ``jssdk_path``)."""
         base = self.jssdk_path
         return base + "/config", base + "/wechat.js", base + "/report"
+
+    @property
+    def served_hosts(self) -> tuple[str, ...]:
+        """The hosts a request's Host header may name for a URL to be built on it (when
+        ``public_url`` is not set): ``allowed_hosts``, else this machine's names."""
+        return LOOPBACK_HOSTS if self.allowed_hosts is None else self.allowed_hosts
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -367,6 +380,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "WECHAT_WEB_APP_ID": ("web_app_id", str),
     "WECHAT_WEB_APP_SECRET": ("web_app_secret", str),
     "WECHAT_PUBLIC_URL": ("public_url", str),
+    "WECHAT_ALLOWED_HOSTS": ("allowed_hosts", _parse_prefixes),
     "WECHAT_STORE": ("store", str),
     "WECHAT_API_BASE": ("api_base", str),
     "WECHAT_OPEN_BASE": ("open_base", str),
@@ -391,8 +405,8 @@ _EXPECTED = {
     "WECHAT_INCLUDE_WXWORK": _BOOLEAN,
     "WECHAT_LOGIN_OUTSIDE_WECHAT": _BOOLEAN,
     "WECHAT_SESSION_MAX_AGE": "whole seconds, e.g. 604800 for 7 days",
-    "WECHAT_LOGIN_RATE_PER_CLIENT": "logins a minute from one address, e.g. 20 (0: no limit)",
-    "WECHAT_LOGIN_RATE_TOTAL": "logins a minute in all, e.g. 3000 (0: no limit)",
+    "WECHAT_LOGIN_RATE_PER_CLIENT": "logins a minute per address (or IPv6 /64), e.g. 20 (0: off)",
+    "WECHAT_LOGIN_RATE_TOTAL": "logins a minute in all, e.g. 50000 (0: off)",
 }
 _SECRET_ENV = {
     "WECHAT_APP_SECRET",
@@ -451,6 +465,24 @@ def _explain_public_path(public_url: str) -> None:
             public_url,
             path,
         )
+
+
+_HOST_PATTERN = re.compile(r"\*|\.?[a-z0-9-]+(\.[a-z0-9-]+)*\.?|\[[0-9a-f:.]{2,45}\]")
+
+
+def _allowed_hosts(hosts: tuple[str, ...] | list[str] | str) -> tuple[str, ...]:
+    """``WECHAT_ALLOWED_HOSTS`` as Django's ``ALLOWED_HOSTS`` is written, lower-cased."""
+    if isinstance(hosts, str):  # "a.example,b.example", given in code
+        hosts = _parse_prefixes(hosts)
+    checked = tuple(str(host).strip().lower() for host in hosts)
+    for host in checked:
+        if not _HOST_PATTERN.fullmatch(host):
+            raise ConfigError(
+                "WECHAT_ALLOWED_HOSTS lists host names as the browser's Host header has "
+                "them, without scheme, port or path (shop.example.com; .example.com for it "
+                f"and its subdomains; [::1]; * for any), got {host[:80]!r}"
+            )
+    return checked
 
 
 def _base_url(name: str, value: str) -> str:

@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .answers import Respond
 from .errors import ForeignURLError, StoreError, WeChatError
 from .flow import PassThrough, is_page_request, login_needed
+from .logs import DedupedWarning
 from .render import HTML, jssdk_tags, script_safe_json, wx_config_json
 from .threads import run_in_thread
 from .urls import (
     PageSource,
     check_page_url,
+    host_allowed,
+    host_refusal,
     origin_of,
     path_of,
     safe_next,
@@ -39,6 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("wechat_middleware")
 
 _UNSET: Any = object()
+# A page asked for on a Host this site does not serve: one line per host now and then.
+_unserved = DedupedWarning()
 
 
 class SigningParts(Protocol):
@@ -82,11 +87,14 @@ class WeChatContext:
 
     ``signature`` is lazy: a request that never reads it costs no ticket look-up. If
     WeChat cannot be reached it is ``None`` (and a warning is logged) so the page still
-    renders, just without the JS-SDK. In ``async`` code use ``await asignature()`` and
-    ``await asign(url)``, which fetch a due ticket off the event loop.
+    renders, just without the JS-SDK; so it is while the ticket is being fetched, once
+    the fetch has taken half a second (``TokenManager.page_wait``): a page never waits
+    longer on WeChat or the store. In ``async`` code use ``await asignature()`` and
+    ``await asign(url)``, which do that waiting off the event loop.
     """
 
     __slots__ = (
+        "_hosts",
         "_page",
         "_page_url",
         "_signed",
@@ -106,8 +114,10 @@ class WeChatContext:
         is_wechat_browser: bool = False,
         logins_paused: bool = False,
         message: Message | None = None,
+        hosts: tuple[str, ...] | None = None,
     ) -> None:
         self._wechat = wechat
+        self._hosts = hosts  # the Host headers pages may be signed for; None: the config's
         self.logins_paused = logins_paused
         #: A push to the verify path (WeCom's, or an Official Account's): the XML,
         #: decrypted and its signature checked; ``None`` on every other request.
@@ -119,7 +129,9 @@ class WeChatContext:
         self._signed: Signed | None = _UNSET
 
     @classmethod
-    def passing(cls, wechat: SigningParts, action: PassThrough) -> WeChatContext:
+    def passing(
+        cls, wechat: SigningParts, action: PassThrough, hosts: tuple[str, ...] | None = None
+    ) -> WeChatContext:
         """The context of a request the decision passes through to the app."""
         return cls(
             wechat,
@@ -128,6 +140,7 @@ class WeChatContext:
             is_wechat_browser=action.is_wechat,
             logins_paused=action.logins_paused,
             message=action.message,
+            hosts=hosts,
         )
 
     def __repr__(self) -> str:
@@ -159,18 +172,19 @@ class WeChatContext:
         """``{appId, timestamp, nonceStr, signature, url}`` for the URL the browser shows.
 
         On ASGI, in ``async`` code that may run before the ticket is held (a JSON
-        endpoint), use ``await asignature()`` instead: this property may fetch the
-        ticket and would block the event loop meanwhile.
+        endpoint), use ``await asignature()`` instead: this property may wait (half a
+        second at most) for the ticket and would block the event loop meanwhile.
         """
         signed = self._page_signed()
         return dict(signed.public) if signed else None  # type: ignore[return-value]
 
     @property
     def signing_needs_io(self) -> bool:
-        """Whether reading :attr:`signature` now would reach the store or WeChat (the
-        ticket is not held fresh in this process, and fetching it is not known to be
-        failing): what an event loop should run in a worker thread."""
-        return self._signed is _UNSET and self._wechat.tokens.worth_fetching("jsapi_ticket")
+        """Whether reading :attr:`signature` now would wait for the store or WeChat (the
+        ticket is not held fresh in this process, fetching it is not known to be
+        failing, and no fetch of it has been in flight so long that pages stopped
+        waiting for it): what an event loop should run in a worker thread."""
+        return self._signed is _UNSET and self._wechat.tokens.would_wait("jsapi_ticket")
 
     @property
     def agent_signature(self) -> AgentSignature | None:
@@ -178,8 +192,13 @@ class WeChatContext:
         ``timestamp``, ``nonceStr``, ``signature``); add your ``jsApiList``. ``None``
         (and a warning) when WeCom cannot be reached. Pages using the browser helper
         (``jssdk_tags``) need not read it: the helper calls ``wx.agentConfig`` itself."""
+        refused = self._host_refused()
+        if refused is not None:
+            _unserved.warning(refused, "not signing this page for wx.agentConfig: %s", refused)
+            return None
         try:
-            return self._wechat.jssdk.agent_signature(check_page_url(self.page_url))
+            url = check_page_url(self.page_url)
+            return self._wechat.jssdk.agent_signed(url, for_page=True)[0]
         except ValueError as exc:
             log.warning("cannot sign this page's URL for wx.agentConfig: %s", exc)
         except (WeChatError, StoreError) as exc:
@@ -202,6 +221,9 @@ class WeChatContext:
                 f"{origin_of(self.page_url)!r} are signed (set WECHAT_PUBLIC_URL to the public "
                 "origin if this is your site behind a proxy)"
             )
+        refused = self._host_refused()
+        if refused is not None:
+            raise ForeignURLError(f"refusing to sign {url[:200]!r}: {refused}")
         signed = self._signed_or_none(url)
         return dict(signed.public) if signed else None  # type: ignore[return-value]
 
@@ -265,11 +287,14 @@ class WeChatContext:
         _, script, _ = self._wechat.config.jssdk_paths
         return jssdk_tags(script, js_api_list, open_tag_list, debug)
 
-    def login_needed(self, scope: str, method: str, headers: HeaderLookup) -> Respond | None:
+    def login_needed(
+        self, scope: str, method: str, headers: HeaderLookup, *, members_only: bool = False
+    ) -> Respond | None:
         """What a route that needs a login with ``scope`` answers (a redirect to log
-        in, or a 401 JSON for a ``fetch``), or ``None`` when this user may go on. The
-        markers of :mod:`wechat_middleware.integrations` call it with their request's
-        method and (case-insensitive) headers."""
+        in, or a 401 JSON for a ``fetch``; 403 for a WeCom visitor who is not a member
+        when ``members_only``), or ``None`` when this user may go on. The markers of
+        :mod:`wechat_middleware.integrations` call it with their request's method and
+        (case-insensitive) headers."""
         page_url = self.page_url
         return login_needed(
             self._wechat.rules,
@@ -283,6 +308,7 @@ class WeChatContext:
             referer=headers.get("Referer", ""),
             site=origin_of(page_url) if page_url else None,
             paused=self.logins_paused,
+            members_only=members_only,
         )
 
     @property
@@ -299,6 +325,11 @@ class WeChatContext:
     def _page_signed(self) -> Signed | None:
         """This page's signature, made on first use (its own URL needs no origin check)."""
         if self._signed is _UNSET:
+            refused = self._host_refused()
+            if refused is not None:
+                _unserved.warning(refused, "not signing this page: %s", refused)
+                self._signed = None
+                return None
             try:
                 url = check_page_url(self.page_url)
             except ValueError as exc:  # an unsignable page URL (e.g. over 4 KB)
@@ -308,9 +339,19 @@ class WeChatContext:
                 self._signed = self._signed_or_none(url)
         return self._signed
 
+    def _host_refused(self) -> str | None:
+        """Why this page is not signed for its own origin (a Host this site does not
+        serve: docs in ``urls.site_url``), or ``None`` when it may be."""
+        config = self._wechat.config
+        if config.public_url:
+            return None  # the page's URL is built on it, whatever the Host said
+        host = origin_of(self.page_url).partition("://")[2]
+        allowed = config.served_hosts if self._hosts is None else self._hosts
+        return None if host_allowed(host, allowed) else host_refusal(host)
+
     def _signed_or_none(self, url: str) -> Signed | None:
         try:
-            return self._wechat.jssdk.signed(url)
+            return self._wechat.jssdk.signed(url, for_page=True)
         except (WeChatError, StoreError) as exc:
             self._wechat.signing_failures.warning("no JS-SDK signature for this page: %s", exc)
         return None

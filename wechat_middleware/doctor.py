@@ -1,11 +1,13 @@
 """``wechat-middleware doctor``: check, in order, what a signed page depends on.
 
 Each step says OK, WARN, FAIL or SKIP (after an earlier failure), in plain words: the
-configuration the middleware needs, the store (a value written, read back and
-deleted), WeChat's API host, then an access token and a jsapi ticket through the same
-path the app uses (a valid stored one is reused; nothing is forced). With a website app
-(desktop QR login), a last step says what linking its users to the Official Account's
-needs: no API tells whether the two are bound to one Open Platform account.
+configuration the middleware needs, the bounds on logins it sets, the origin URLs are
+built on (``WECHAT_PUBLIC_URL`` or ``WECHAT_ALLOWED_HOSTS``), the store (a value
+written, read back and deleted), WeChat's API host, then an access token and a jsapi
+ticket through the same path the app uses (a valid stored one is reused; nothing is
+forced). With a website app (desktop QR login), a last step says what linking its users
+to the Official Account's needs: no API tells whether the two are bound to one Open
+Platform account.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from .errors import MEANINGS, ConfigError, StoreError, WeChatError, explain
-from .protocol import SCOPE_BASE
+from .protocol import OAUTH_EXCHANGES_PER_MINUTE, SCOPE_BASE
 from .redaction import hide_password
 
 if TYPE_CHECKING:
@@ -55,6 +57,8 @@ class _Doctor:
         """The steps in order; lazily, as a WeCom app (known once the config is read)
         has one more."""
         yield "config", self.check_config
+        yield "login limits", self.check_login_limits
+        yield "origin", self.check_origin
         yield "store", self.check_store
         yield "API host", self.check_api_host
         yield "access token", lambda: self.check_credential("access_token")
@@ -82,6 +86,56 @@ class _Doctor:
                 "to the dashboard's server-configuration Token if you use message pushes)"
             )
         return summary
+
+    def check_login_limits(self) -> str:
+        """The bounds on OAuth code exchanges (SECURITY.md finding 4), as a visitor meets
+        them: over either, the callback answers 429 without calling WeChat."""
+        assert self.config is not None
+        per_client, total = self.config.login_rate_per_client, self.config.login_rate_total
+        wechats = OAUTH_EXCHANGES_PER_MINUTE
+        client = "no bound per client"
+        if per_client:
+            client = f"{per_client:,} a minute per client (an IPv4 address or an IPv6 /64)"
+        everyone = f"{total:,} in all" if total else "no bound in all"
+        if not self.config.is_wecom:
+            own = "WeChat's own limit" if total == wechats else f"WeChat's own is {wechats:,}"
+            everyone += f" ({own} on sns/oauth2/access_token)"
+        summary = (
+            f"OAuth logins: {client}, {everyone}; over either, the callback answers 429. "
+            "Loopback and private addresses (a proxy that does not pass the client's on) "
+            "count only in all"
+        )
+        if not per_client:
+            raise _CheckWarned(
+                summary + "; without a per-client bound one client can spend everyone's "
+                "logins: set WECHAT_LOGIN_RATE_PER_CLIENT (default 20)"
+            )
+        return summary
+
+    def check_origin(self) -> str:
+        """Which origin signatures and OAuth ``redirect_uri`` are built on (SECURITY.md,
+        Host-header spoofing): ``WECHAT_PUBLIC_URL``, else the Host header of a request
+        for a host this site serves."""
+        assert self.config is not None
+        config = self.config
+        if config.public_url:
+            return f"URLs are built on WECHAT_PUBLIC_URL={config.public_url}; the Host is not used"
+        django = "; under Django, its ALLOWED_HOSTS decides instead"
+        if config.allowed_hosts is None:
+            raise _CheckWarned(
+                "no WECHAT_PUBLIC_URL or WECHAT_ALLOWED_HOSTS: only this machine's names "
+                "(localhost, 127.0.0.1, [::1]) get signatures and logins, any other Host a "
+                "400; set WECHAT_PUBLIC_URL to the public URL, or WECHAT_ALLOWED_HOSTS to "
+                "the hosts you serve" + django
+            )
+        hosts = ", ".join(config.allowed_hosts) or "none"
+        summary = f"URLs are built on a Host header of WECHAT_ALLOWED_HOSTS: {hosts}"
+        if "*" in config.allowed_hosts:
+            raise _CheckWarned(
+                summary + ": any Host gets a signature and an OAuth redirect_uri on itself; "
+                "list the hosts you serve, or set WECHAT_PUBLIC_URL" + django
+            )
+        return summary + django
 
     def check_store(self) -> str:
         from .stores import default_store_url

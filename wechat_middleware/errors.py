@@ -44,6 +44,11 @@ class WeChatUnavailableError(WeChatError):
         super().__init__(-1, errmsg)
 
 
+class CredentialPendingError(WeChatUnavailableError):
+    """The token or ticket is being fetched and a page did not wait for it any longer
+    (``TokenManager.page_wait``): the page renders without a signature meanwhile."""
+
+
 class WeChatAPIError(WeChatError):
     """WeChat answered with ``errcode != 0``."""
 

@@ -38,14 +38,16 @@ from .urls import (
     Page,
     authorize_url,
     base_url,
+    host_refusal,
     local_referer,
     origin_of,
     qrconnect_url,
     safe_next,
+    site_url,
     wecom_login_url,
     with_next,
 )
-from .user import User
+from .user import User, WeComUser
 
 log = logging.getLogger("wechat_middleware")
 
@@ -94,6 +96,7 @@ class RequestView(Page):
         "method",
         "origin",
         "path",
+        "referer",
         "requested_with",
         "user_agent",
     )
@@ -115,6 +118,7 @@ class RequestView(Page):
         if_none_match: str = "",
         origin: str = "",
         fetch_site: str = "",  # Sec-Fetch-Site
+        referer: str = "",
     ) -> None:
         # Page's fields set here, not through super().__init__: one call less on a
         # path every WeChat request takes.
@@ -133,6 +137,7 @@ class RequestView(Page):
         self.if_none_match = if_none_match
         self.origin = origin
         self.fetch_site = fetch_site
+        self.referer = referer
 
     def __repr__(self) -> str:
         return f"<RequestView {self.method} {self.scheme}://{self.host}{self.raw_path}>"
@@ -230,7 +235,7 @@ class OpenMessage:
         try:
             plain = rules.crypto.decrypt(self.msg_signature, self.timestamp, self.nonce, self.body)
         except CryptoError as exc:
-            log.warning("rejected an encrypted push: %s", exc)
+            rules.bad_signatures.warning("rejected an encrypted push: %s", exc)
             return answers.text(403, "invalid signature")
         message = Message.read(plain, rules.crypto)
         return PassThrough(None, False, self.page, False, message=message)
@@ -310,7 +315,9 @@ def _verify(view: RequestView, rules: Rules, now: float) -> Action:
         return _verify_wecom(view, rules, now, query)
     fields = _fields(query, SERVER_CHECK_FIELDS)
     if fields is None or not verify_server_check(rules.server_token, fields):
-        log.warning("rejected a server-check request with an invalid signature")
+        rules.bad_signatures.warning(
+            "rejected a server-check request or push with an invalid signature"
+        )
         return answers.text(403, "invalid signature")
     stale = _stale(fields["timestamp"], now)
     if stale is not None:
@@ -357,7 +364,7 @@ def _verify_wecom(
     try:
         plain = rules.crypto.verify_url(fields["msg_signature"], timestamp, nonce, echostr)
     except CryptoError as exc:
-        log.warning("rejected a WeCom URL check: %s", exc)
+        rules.bad_signatures.warning("rejected a WeCom URL check: %s", exc)
         return answers.text(403, "invalid signature")
     return _stale(timestamp, now) or ClaimServerCheck(key, answers.text(200, plain))
 
@@ -473,9 +480,9 @@ def _start_login(
     scope: str,
     via: str,
 ) -> Respond:
-    base = base_url(rules.public_url, view.scheme, view.host)
+    base = site_url(rules.public_url, view.scheme, view.host, rules.allowed_hosts)
     if base is None:
-        return answers.text(400, "bad Host header")
+        return answers.text(400, host_refusal(view.host))
     state = make_state()
     # WeCom's answer does not say which scope was granted: keep the one asked for.
     started = session.with_login_started(state, next_url, now, via, scope if rules.wecom else "")
@@ -511,16 +518,18 @@ def _logout(view: RequestView, rules: Rules, session: Session, now: float) -> Ac
     """``POST {logout_path}`` (a form): forget the user, back to a local ``next``.
 
     Refused when the browser says the form came from another site (``Origin``,
-    ``Sec-Fetch-Site``): a page elsewhere must not log our users out. The user is not
-    logged in again silently on the page they land on.
+    ``Sec-Fetch-Site``, or without an ``Origin`` the ``Referer``): a page elsewhere
+    must not log our users out. The user is not logged in again silently on the page
+    they land on.
     """
     if view.method != "POST":
         return answers.text(405, "method not allowed", [("Allow", "POST")])
     site = base_url(rules.public_url, view.scheme, view.host)
+    sender = view.origin or view.referer  # the Origin says it when sent; else the Referer
     if view.fetch_site in ("cross-site", "same-site") or (
-        view.origin and (site is None or origin_of(view.origin) != origin_of(site))
+        sender and (site is None or origin_of(sender) != origin_of(site))
     ):
-        log.warning("refused a logout posted from another site (%r)", view.origin[:100])
+        log.warning("refused a logout posted from another site (%r)", origin_of(sender)[:100])
         return answers.text(403, "cross-site logout refused")
     query = _parse_query(view.query) or {}
     next_url = safe_next(_single(query, "next") or "/")
@@ -552,9 +561,15 @@ def login_needed(
     referer: str,
     site: str | None,
     paused: bool = False,
+    members_only: bool = False,
 ) -> Respond | None:
     """What a route that needs a login with ``scope`` answers for this request, or
     ``None`` when ``user`` may go on.
+
+    ``members_only`` (a WeCom app): only members of the corp may go on. A visitor from
+    outside it, once logged in, gets 403 (a page, or ``{"error": "members_only"}``
+    for a ``fetch``), not another login: WeCom would name the same visitor again.
+    An Official Account's users are nobody's members: it refuses them all.
 
     A page navigation is sent to the login path (302: WeChat's OAuth, or the QR login
     outside WeChat); a ``fetch``/XHR gets ``401 {"error": "login_required",
@@ -563,6 +578,17 @@ def login_needed(
     page saying to open it in WeChat.
     """
     scope = rules.own_scope(scope) or scope
+    if members_only and user is not None and not _is_member(user):
+        if not navigation:
+            return answers.json_answer(403, script_safe_json({"error": "members_only"}))
+        return answers.page(
+            rules,
+            403,
+            "This page is for members of the organisation only.",
+            "/",
+            None,
+            secure=False,
+        )
     if user is not None and user.has_scope(scope):
         return None
     if not is_wechat and not rules.desktop_login:
@@ -587,6 +613,11 @@ def login_needed(
     return answers.json_answer(401, body)
 
 
+def _is_member(user: User) -> bool:
+    """A member of the WeCom corp (a ``userid``), not a visitor from outside it."""
+    return isinstance(user, WeComUser) and user.is_member
+
+
 # -- the JS-SDK endpoints of single-page apps ----------------------------------------------------
 
 
@@ -596,13 +627,15 @@ def _jssdk(view: RequestView, rules: Rules, path: str) -> Action:
         if view.method not in ("GET", "HEAD"):
             return answers.text(405, "method not allowed", [("Allow", "GET")])
         return answers.script(rules.helper_script, view.if_none_match)
-    site = base_url(rules.public_url, view.scheme, view.host)
+    site = site_url(rules.public_url, view.scheme, view.host, rules.allowed_hosts)
     if path == rules.jssdk_report_path:
         if view.method != "POST":
             return answers.text(405, "method not allowed", [("Allow", "POST")])
         return ReceiveReport(site)
     if view.method not in ("GET", "HEAD"):
         return answers.text(405, "method not allowed", [("Allow", "GET")])
+    if site is None:
+        return answers.json_error(400, host_refusal(view.host))
     request = parse_config_request(_parse_query(view.query) or {}, site)
     if isinstance(request, str):
         return answers.json_error(400, request)

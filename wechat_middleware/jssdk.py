@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 
 from .render import script_safe_json
 from .signing import credential_id, jsapi_signature, make_nonce, verify_server_check
-from .tokens import TokenManager
+from .tokens import Kind, TokenManager
 from .urls import check_page_url, normalize_url
 
 
@@ -107,10 +107,13 @@ class JSSDK:
             return public(self.save_new_signature(self.gen_signature(ticket, url)))
         return public(self.signed(url).info)
 
-    def signed(self, url: str) -> Signed:
+    def signed(self, url: str, *, for_page: bool = False) -> Signed:
         """The cached signature of ``url`` (a URL :func:`check_page_url` passed), signed
-        anew when the ticket changed; what ``request.wechat`` renders into pages."""
-        ticket = self.tokens.jsapi_ticket()
+        anew when the ticket changed; what ``request.wechat`` renders into pages.
+
+        ``for_page``: never wait long for a ticket being fetched (the token manager's
+        ``get_for_page``; :class:`~wechat_middleware.CredentialPendingError` instead)."""
+        ticket = self._ticket("jsapi_ticket", for_page)
         rendered: Signed | None = None
         with self._cache_lock:
             info = self._cache.get(url)
@@ -121,7 +124,13 @@ class JSSDK:
             info = self.save_new_signature(self.gen_signature(ticket, url))
             rendered = None
         if rendered is None or rendered.info is not info:
-            rendered = self._rendered[url] = Signed(info)
+            rendered = Signed(info)  # built outside the lock: other threads go on
+            with self._cache_lock:
+                # Kept only while its URL is still cached with this very signature: meanwhile
+                # another thread may have evicted the URL, and a rendering kept for it then
+                # would never be evicted (the table would outgrow the cache's bound).
+                if self._cache.get(url) is info:
+                    self._rendered[url] = rendered
         return rendered
 
     def agent_signature(self, url: str) -> AgentSignature:
@@ -130,13 +139,14 @@ class JSSDK:
         Not cached: the ticket is held in memory and a SHA-1 costs a microsecond."""
         return self.agent_signed(url)[0]
 
-    def agent_signed(self, url: str) -> tuple[AgentSignature, str]:
+    def agent_signed(self, url: str, *, for_page: bool = False) -> tuple[AgentSignature, str]:
         """:meth:`agent_signature` and the id of the ticket it was made with (what a
-        browser's report names, never the ticket itself)."""
+        browser's report names, never the ticket itself); ``for_page`` as in
+        :meth:`signed`."""
         if self.agent_id is None:
             raise ValueError("wx.agentConfig is WeCom's: this app has no WECHAT_AGENT_ID")
         url = check_page_url(url)
-        ticket = self.tokens.agent_ticket()
+        ticket = self._ticket("agent_ticket", for_page)
         nonce = make_nonce()
         timestamp = int(self._clock())
         signature: AgentSignature = {
@@ -147,6 +157,9 @@ class JSSDK:
             "signature": jsapi_signature(ticket, nonce, timestamp, url),
         }
         return signature, credential_id(ticket)
+
+    def _ticket(self, kind: Kind, for_page: bool) -> str:
+        return (self.tokens.get_for_page(kind) if for_page else self.tokens.get(kind)).value
 
     def create_new_signature(self, url: str) -> JSSignature:
         """Sign ``url`` now, with a new nonce and timestamp, and cache it."""

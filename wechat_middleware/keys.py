@@ -81,7 +81,8 @@ class StoreKeys:
         return f"{self.prefix}check:{timestamp}:{nonce}"
 
     def exchange_budget(self, scope: str) -> str:
-        """Code exchanges counted per client address (or ``*`` for all) in a window."""
+        """Code exchanges counted per client (an IPv4 address or an IPv6 /64; ``*`` for
+        all) in a window."""
         return f"{self.prefix}exchanges:{scope}"
 
     # -- tools ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from . import answers
 from .answers import Respond
 from .errors import (
+    CredentialPendingError,
     InvalidCodeError,
     StoreError,
     SystemBusyError,
@@ -113,10 +114,10 @@ class LoginSteps:
         URL signed and the ticket's id (for reports)."""
         request = step.request
         try:
-            signed = self.jssdk.signed(request.url)
+            signed = self.jssdk.signed(request.url, for_page=True)
         except (WeChatError, StoreError) as exc:
             self.signing_failures.warning("no JS-SDK signature for a config request: %s", exc)
-            return answers.json_error(503, "WeChat is unavailable right now; try again later")
+            return self._unsigned("jsapi_ticket", "WeChat", exc)
         config: dict[str, Any] = {
             "debug": request.debug,
             **{name: signed.public[name] for name in ("appId", "timestamp", "nonceStr")},
@@ -130,10 +131,10 @@ class LoginSteps:
             # WeCom: wx.config in beta mode (the corp's identity), then wx.agentConfig
             # (the app's), signed with the app's own ticket (wecom-and-qrconnect.md 1.5).
             try:
-                agent, agent_ticket_id = self.jssdk.agent_signed(request.url)
+                agent, agent_ticket_id = self.jssdk.agent_signed(request.url, for_page=True)
             except (WeChatError, StoreError) as exc:
                 self.signing_failures.warning("no wx.agentConfig signature: %s", exc)
-                return answers.json_error(503, "WeCom is unavailable right now; try again later")
+                return self._unsigned("agent_ticket", "WeCom", exc)
             config["beta"] = True
             config["agentConfig"] = {
                 **agent,
@@ -141,6 +142,16 @@ class LoginSteps:
                 "ticketId": agent_ticket_id,  # for reports
             }
         return answers.json_answer(200, script_safe_json(config))
+
+    def _unsigned(self, kind: Kind, provider: str, error: Exception) -> Respond:
+        """503 while the ticket is being fetched (not waited for: a request that waits
+        holds a worker) or fetching it fails; ``Retry-After`` says when to ask again."""
+        if isinstance(error, CredentialPendingError):
+            reason = f"the JS-SDK ticket is being fetched from {provider}; try again shortly"
+        else:
+            reason = f"{provider} is unavailable right now; try again later"
+        retry_after = [("Retry-After", str(self.tokens.retry_after(kind)))]
+        return answers.json_error(503, reason, retry_after)
 
     def receive_report(self, step: ReceiveReport) -> Respond:
         """Diagnose a ``wx.error`` report in one log line; refetch a rejected ticket."""
@@ -240,7 +251,7 @@ class LoginSteps:
         except Exception:  # the app's hook: anything it raises fails this login only
             log.exception("the on_login hook failed; the login is not kept")
             return self._failed(500, "Login could not be completed.", step, None)
-        session = session.logged_in(user, step.pending)
+        session = session.logged_in(user, self.clock(), step.pending)
         return answers.back_to(self.rules, next_url, session, secure=secure)
 
     def _failed(

@@ -1,4 +1,11 @@
-"""Logging helpers: the library's logger, and a warning that cannot flood a log.
+"""Logging helpers: the library's logger, whose lines a browser cannot forge, and a
+warning that cannot flood a log.
+
+Many lines quote what a browser sent (a report's URL and ``errMsg``, an ``Origin``):
+a CR or LF there would start a forged line, an ESC would drive an operator's terminal.
+The logger's filter (:func:`escape_controls`) escapes every control character of every
+message, repr-style (``\\r``, ``\\n``, ``\\x1b``), in this one place, so no line
+needs to remember to.
 
 While WeChat or the store is down, every page that wants a signature fails the same
 way; a busy site would write thousands of identical lines a second. A
@@ -9,12 +16,38 @@ many more happened, which keeps the cause visible and the log readable.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 
 log = logging.getLogger("wechat_middleware")
+
+# C0 controls (CR, LF, ESC, NUL...), DEL, C1 controls (NEL, CSI) and the Unicode line
+# and paragraph separators: what can end a log line or drive a terminal.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with each control character escaped as ``repr`` writes it."""
+    if text.isprintable():  # the common case, in C
+        return text
+    return _CONTROL.sub(lambda found: repr(found.group())[1:-1], text)
+
+
+class _EscapeControls(logging.Filter):
+    """Every line of the library's logger is one line, whatever a browser sent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        escaped = escape_controls(message)
+        if escaped is not message:
+            record.msg, record.args = escaped, ()
+        return True
+
+
+log.addFilter(_EscapeControls())
 
 
 class ThrottledWarning:

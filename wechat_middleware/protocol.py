@@ -36,6 +36,10 @@ MAX_CODE_LENGTH = 512
 MAX_ID_LENGTH = 128
 ID_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_ID_LENGTH}}}")
 
+# WeChat's own limit on the code exchange, sns/oauth2/access_token (section 5.3): the
+# default site-wide bound on exchanges, so we refuse only what WeChat would.
+OAUTH_EXCHANGES_PER_MINUTE = 50_000
+
 # Lifetimes of a user's OAuth tokens (sections 5.3 and 5.4).
 OAUTH_TOKEN_TTL = 7200.0
 REFRESH_TOKEN_TTL = 30 * 86400.0

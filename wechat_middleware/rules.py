@@ -8,17 +8,24 @@ does no parsing, and a test builds one from a config with no server and no store
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .config import WeChatConfig
 from .keys import StoreKeys
+from .logs import ThrottledWarning
 from .protocol import SCOPE_PRIVATEINFO, SCOPE_USERINFO, WECHAT_UA_MARKER, WECOM_UA_MARKER
 from .session import SessionCodec
 from .static import Script, WeComPage, helper_script
 
 if TYPE_CHECKING:
     from .crypto import MessageCrypto
+
+
+#: Seconds between two log lines about requests to the verify path with a bad signature.
+BAD_SIGNATURE_LOG_WINDOW = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +47,7 @@ class Rules:
     protect_all: bool  # WECHAT_PROTECT=all: every page but exclude needs a login
     web_app_id: str | None  # desktop QR login (an Open Platform website app)
     public_url: str | None
+    allowed_hosts: tuple[str, ...]  # Host headers URLs may be built on (no public_url)
     scope: str
     scopes: tuple[str, ...]  # what ``?scope=`` may ask for
     open_base: str
@@ -61,10 +69,17 @@ class Rules:
     cookie_pattern: re.Pattern[str]  # finds our value in a Cookie header
     helper_script: Script
     anonymous_pause: float = 600.0  # declined consent, snapshot visitor: no OAuth again
+    # Anyone can post forged pushes to the verify path: one line a minute says so.
+    bad_signatures: ThrottledWarning = field(
+        default_factory=lambda: ThrottledWarning(BAD_SIGNATURE_LOG_WINDOW), compare=False
+    )
 
     @classmethod
-    def from_config(cls, config: WeChatConfig, keys: StoreKeys) -> Rules:
-        """The rules of ``config``; :class:`ConfigError` if the middleware cannot run."""
+    def from_config(
+        cls, config: WeChatConfig, keys: StoreKeys, clock: Callable[[], float] = time.time
+    ) -> Rules:
+        """The rules of ``config``; :class:`ConfigError` if the middleware cannot run.
+        ``clock`` dates and ages session cookies (the ``WeChat``'s clock)."""
         config.require_middleware_settings()
         assert config.secret_key is not None
         jssdk_config, jssdk_script, jssdk_report = config.jssdk_paths
@@ -94,6 +109,7 @@ class Rules:
             protect_all=protect_all,
             web_app_id=config.web_app_id,
             public_url=config.public_url,
+            allowed_hosts=config.served_hosts,
             scope=config.scope,
             scopes=config.scopes,
             open_base=config.open_base,
@@ -106,7 +122,10 @@ class Rules:
             and (config.login_required_outside_wechat or desktop_login),
             crypto=_crypto(config),
             keys=keys,
-            codec=SessionCodec(config.secret_key, config.session_max_age, app_id=config.app_key),
+            codec=SessionCodec(
+                config.secret_key, config.session_max_age, app_id=config.app_key, clock=clock
+            ),
+            bad_signatures=ThrottledWarning(BAD_SIGNATURE_LOG_WINDOW, clock=clock),
             cookie_name=config.session_cookie,
             cookie_prefix=config.session_cookie + "=",
             cookie_attributes=f"Path=/; Max-Age={config.session_max_age}; HttpOnly; SameSite=Lax",

@@ -5,6 +5,11 @@ Everything the middleware remembers about a browser lives in one cookie signed w
 any host can read it and nothing is stored per browser on the server. A tampered,
 truncated, re-signed or expired cookie reads as an empty session: never an error.
 
+A login lasts ``session_max_age`` from the login itself. The middleware signs the
+cookie again whenever it writes it (a login started, a failed callback: both keep the
+user), so the signature's age alone would let a copied cookie, replayed now and then,
+live forever; the cookie carries the login's time (``"t"``) and every writer keeps it.
+
 The OAuth ``state`` is random, bound to this browser (it is only in this browser's
 cookie), expires after 10 minutes, and is claimed once in the store at the callback,
 so a replayed callback cannot log anyone in.
@@ -17,10 +22,11 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData, TimestampSigner, URLSafeTimedSerializer
 
 from .protocol import SCOPES, STATE_PATTERN, WECOM_SCOPES
 from .user import VIAS, User, user_from_dict
@@ -68,6 +74,9 @@ class Session:
     attempts: tuple[int, float] = (0, 0.0)  # OAuth redirects and when the first was
     anonymous_until: float = 0.0  # snapshot-page visitors are not sent to OAuth again
     completed: PendingLogin | None = None  # the last login this browser completed
+    # When the user logged in with WeChat: a login ends session_max_age after it, however
+    # often the cookie is signed again (a login started, a bad callback keep the user).
+    logged_in_at: float = 0.0
 
     def with_login_started(
         self, state: str, next_url: str, now: float, via: str = "oauth", scope: str = ""
@@ -85,10 +94,15 @@ class Session:
         count, since = self.attempts
         return count >= LOOP_LIMIT and now - since < LOOP_WINDOW
 
-    def logged_in(self, user: User, completed: PendingLogin | None = None) -> Session:
-        """Logged in as ``user``; ``completed`` is the login that did it, so that its
-        callback loaded again (the back button) goes to the page instead of failing."""
-        return Session(user=user, completed=completed)
+    def logged_in(self, user: User, now: float, completed: PendingLogin | None = None) -> Session:
+        """Logged in as ``user`` at ``now``; ``completed`` is the login that did it, so
+        that its callback loaded again (the back button) goes to the page instead of
+        failing."""
+        return Session(user=user, completed=completed, logged_in_at=now)
+
+    def without_user(self) -> Session:
+        """The same browser with its login over (what else it holds stays)."""
+        return replace(self, user=None, completed=None, logged_in_at=0.0)
 
     def completed_by(self, state: str, now: float) -> PendingLogin | None:
         """The login this browser completed with ``state``, within the state's life."""
@@ -118,13 +132,22 @@ def session_salt(app_id: str) -> str:
 class SessionCodec:
     """Turns a Session into a cookie value and back, signed with the secret key."""
 
-    def __init__(self, secret_key: str, max_age: int, *, app_id: str) -> None:
+    def __init__(
+        self,
+        secret_key: str,
+        max_age: int,
+        *,
+        app_id: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._serializer = URLSafeTimedSerializer(
             secret_key,
             salt=session_salt(app_id),
             serializer=_CompactJSON,
+            signer=_signer_on(clock),
         )
         self.max_age = max_age
+        self._clock = clock
         self._verified: dict[str, tuple[Session, float]] = {}
         self._lock = threading.Lock()
 
@@ -140,6 +163,8 @@ class SessionCodec:
             data["a"] = list(session.attempts)
         if session.anonymous_until:
             data["x"] = session.anonymous_until
+        if session.user is not None and session.logged_in_at:
+            data["t"] = int(session.logged_in_at)
         value = self._serializer.dumps(data)
         if len(value) > MAX_COOKIE_BYTES and session.user is not None:
             # A huge profile must not cost the login: keep the identity only.
@@ -163,10 +188,11 @@ class SessionCodec:
         # Verifying the signature is most of a logged-in request's cost; a browser sends
         # the same cookie again and again, so verified ones are remembered (bounded).
         # Only values that passed verification are cached, and the age is still checked.
+        now = self._clock()
         cached = self._verified.get(value)
         if cached is not None:
-            session, signed_at = cached
-            if time.time() - signed_at <= self.max_age:
+            session, expires_at = cached
+            if now <= expires_at:
                 return session
         try:
             data, signed = self._serializer.loads(
@@ -174,23 +200,34 @@ class SessionCodec:
             )
         except (BadData, ValueError, TypeError):
             return EMPTY
-        session = self._decode(data)
+        signed_at = signed.timestamp()
+        # A cookie from before the login time was kept: its login counts from its
+        # signature (its lifetime did), and is written on with that time.
+        session = self._decode(data, signed_at)
+        expires_at = signed_at + self.max_age
+        if session.user is not None:
+            if now - session.logged_in_at > self.max_age:
+                session = session.without_user()
+            else:
+                expires_at = min(expires_at, session.logged_in_at + self.max_age)
         with self._lock:
-            self._verified[value] = (session, signed.timestamp())
+            self._verified[value] = (session, expires_at)
             if len(self._verified) > VERIFIED_CACHE_SIZE:
                 self._verified.pop(next(iter(self._verified)))
         return session
 
     @staticmethod
-    def _decode(data: object) -> Session:
+    def _decode(data: object, signed_at: float) -> Session:
         if not isinstance(data, dict):
             return EMPTY
+        user = user_from_dict(data["u"]) if isinstance(data.get("u"), dict) else None
         return Session(
-            user=user_from_dict(data["u"]) if isinstance(data.get("u"), dict) else None,
+            user=user,
             pending=_pending(data.get("p")),
             completed=_pending(data.get("c")),
             attempts=_attempts(data.get("a")),
             anonymous_until=_number(data.get("x")),
+            logged_in_at=(_number(data.get("t")) or signed_at) if user is not None else 0.0,
         )
 
 
@@ -222,6 +259,17 @@ def _attempts(raw: object) -> tuple[int, float]:
 
 def _number(raw: object) -> float:
     return float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else 0.0
+
+
+def _signer_on(clock: Callable[[], float]) -> type[TimestampSigner]:
+    """itsdangerous's signer, timestamping and ageing cookies by ``clock``: the
+    middleware's one clock (``WeChat(clock=...)``), which the decision reads too."""
+
+    class Signer(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock())
+
+    return Signer
 
 
 class _CompactJSON:

@@ -22,6 +22,9 @@ from .urls import MAX_PAGE_URL_LENGTH, check_page_url, is_http_url, origin_of
 MAX_APIS = 64  # WeChat's JS-SDK has about 40 APIs
 MAX_OPEN_TAGS = 16
 MAX_REPORT_BYTES = 4096
+MAX_REPORT_DEPTH = 4  # an object holding a list (realAuthUrl), with room to spare
+# A JSON string (to its end if unclosed: one pass, never a retry) or a bracket.
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 _IOS = re.compile(r"iPhone|iPad|iPod", re.IGNORECASE)
 # WeCom's client names its errcode in a link, as in "agentConfig:fail_ticket no available
@@ -125,8 +128,13 @@ def parse_report(body: bytes) -> Report | str:
     if len(body) > MAX_REPORT_BYTES:
         return f"a report is at most {MAX_REPORT_BYTES} bytes"
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        raw = body.decode("utf-8")
+        # The parser recurses once per level, and 2,000 levels fit in 4 KiB: a report
+        # nested deeper than its own shape needs is refused before it is parsed.
+        if _nesting(raw) > MAX_REPORT_DEPTH:
+            return f"a report is a JSON object, nested at most {MAX_REPORT_DEPTH} deep"
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return "a report is a JSON object"
     if not isinstance(data, dict):
         return "a report is a JSON object"
@@ -149,6 +157,18 @@ def parse_report(body: bytes) -> Report | str:
         text("ticket_id")[:32],
         checked_url[:MAX_PAGE_URL_LENGTH].split("#", 1)[0],
     )
+
+
+def _nesting(text: str) -> int:
+    """How deep ``[`` and ``{`` nest in JSON ``text``, outside its strings."""
+    depth = deepest = 0
+    for token in _STRING_OR_BRACKET.findall(text):
+        if token in ("[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in ("]", "}"):
+            depth -= 1
+    return deepest
 
 
 def diagnose(report: Report, site: str | None, ticket_id: str | None) -> Diagnosis:

@@ -11,12 +11,23 @@ The single flight works on two levels: a thread lock per process (only one threa
 goes to the store) and the store's lock across processes and hosts (only one process
 goes to WeChat). Waiters read the winner's value from the store; a crashed holder's
 lock expires after ``lock_ttl``.
+
+Pages never wait on that. :meth:`TokenManager.get_for_page` hands the work to one
+background thread per process (:mod:`.flights`) and waits for it ``page_wait`` seconds
+at most (0.5 s), counted from when that work began: a slow WeChat or a hung store
+costs the pages of those first moments half a second, and every later page nothing (it
+renders without a signature, or with the valid copy held) until the value is in memory.
+After a failure, of WeChat or of the store, nothing asks again for a back-off (5 s, or
+as long as the failed attempt took when that was longer): pages get the failure at once,
+without I/O. Explicit calls (:meth:`TokenManager.get`) still wait, within
+``wait_timeout``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -27,6 +38,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from .errors import MEANINGS as WECHAT_MEANINGS
 from .errors import (
+    CredentialPendingError,
     InvalidCredentialError,
     QuotaExceededError,
     RefreshLimitError,
@@ -35,6 +47,7 @@ from .errors import (
     WeChatUnavailableError,
     error_for,
 )
+from .flights import Flights, fresh
 from .keys import StoreKeys
 from .stores.base import Broadcast, Store
 
@@ -63,6 +76,8 @@ class CredentialSource(Protocol):
 #: The seed's rule for unforced manual refreshes: at most 5 within 2 hours.
 MANUAL_REFRESH_LIMIT = 5
 MANUAL_REFRESH_WINDOW = 2 * 3600.0
+#: What a call to WeChat may take when the client does not say (WeChatClient.longest_call).
+LONGEST_CALL = 15.6
 
 
 @dataclass(frozen=True)
@@ -104,6 +119,14 @@ class _Local:
     checked: float  # time.monotonic() when last read from or written to the store
 
 
+@dataclass(frozen=True)
+class _Failure:
+    """A failure to repeat, without I/O, until ``until`` (by the manager's clock)."""
+
+    until: float
+    error: WeChatError | StoreError
+
+
 class TokenManager:
     """Serves the access token and jsapi ticket; refreshes them once for everyone."""
 
@@ -115,10 +138,11 @@ class TokenManager:
         endpoint: str = "stable",
         margin: float = 180.0,
         local_ttl: float = 1.0,
-        lock_ttl: float = 30.0,
-        wait_timeout: float = 35.0,
+        lock_ttl: float | None = None,
+        wait_timeout: float | None = None,
         failure_backoff: float = 5.0,
         quota_backoff: float = 60.0,
+        page_wait: float = 0.5,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         keys: StoreKeys | None = None,
@@ -133,10 +157,14 @@ class TokenManager:
         self.endpoint = endpoint
         self.margin = margin
         self.local_ttl = local_ttl
-        self.lock_ttl = lock_ttl
-        self.wait_timeout = wait_timeout
+        # A ticket is fetched under its lock with two calls (the token, then the ticket):
+        # the lock outlives both, so no second process calls while the first still waits.
+        longest = getattr(client, "longest_call", LONGEST_CALL)
+        self.lock_ttl = lock_ttl if lock_ttl is not None else max(30.0, 2 * longest + 5)
+        self.wait_timeout = wait_timeout if wait_timeout is not None else self.lock_ttl + 5
         self.failure_backoff = failure_backoff
         self.quota_backoff = quota_backoff
+        self.page_wait = page_wait
         self.clock = clock
         self._sleep = sleep
         self.keys = keys or StoreKeys.for_app(client.app_id, client.api_base)
@@ -147,7 +175,9 @@ class TokenManager:
         self._listening_pid: int | None = None
         self._store_failing_since: float | None = None
         self._last_store_log = 0.0
-        self._failing_until: dict[Kind, float] = {}  # time.monotonic() of the back-off's end
+        # The back-off after a failure, per kind, and "store" for the store's own.
+        self._failures: dict[str, _Failure] = {}
+        self._flights: Flights[Kind, Credential] = Flights(self.get, "wechat_middleware fetch")
 
     # -- reading -------------------------------------------------------------
 
@@ -166,38 +196,130 @@ class TokenManager:
         return held.value if held is not None else self.get("agent_ticket").value
 
     def get(self, kind: Kind) -> Credential:
-        """The current credential, fetching it (once, for everyone) when needed."""
+        """The current credential, fetching it (once, for everyone) when needed.
+
+        What an explicit call uses (``jssdk.get_signature_by_url`` and the like): it
+        waits for a fetch another thread or process has in flight, at most
+        ``wait_timeout`` seconds for each, then raises. While the store is backing off
+        after an error it serves the valid copy held, or raises at once.
+        """
         held = self._held(kind)
         if held is not None:
             return held
+        valid = self._valid_copy(kind)
+        store_down = self._active_failure("store")
+        if store_down is not None:
+            if valid is not None:
+                return valid
+            raise fresh(store_down.error)
         self._listen()
-        local = self._local.get(kind)
         lock = self._thread_locks[kind]
         # While another thread refreshes, a still-valid copy is served without waiting.
-        if not lock.acquire(blocking=local is None or not local.credential.valid(self.clock())):
-            assert local is not None
-            return local.credential
+        if valid is not None:
+            if not lock.acquire(blocking=False):
+                return valid
+        elif not lock.acquire(timeout=self.wait_timeout):
+            raise WeChatUnavailableError(
+                f"timed out after {self.wait_timeout:.0f}s waiting for another thread to "
+                f"fetch the {kind}"
+            )
         try:
             held = self._held(kind)  # another thread may have refreshed while we waited
             if held is not None:
                 return held
             local = self._local.get(kind)
+            began = time.monotonic()
             try:
                 credential = self._get_shared(kind, local.credential if local else None)
             except StoreError as exc:
-                if local is None or not local.credential.valid(self.clock()):
+                # Back off as after a WeChat error: a hung store (a 1 s timeout each
+                # time) must not be asked again by every request.
+                self._back_off("store", exc, max(self.failure_backoff, time.monotonic() - began))
+                valid = self._valid_copy(kind)
+                if valid is None:
                     raise
-                # The store is down but our copy is still valid: serve it, and try the
-                # store again only after local_ttl, not on every request.
+                # The store is down but our copy is still valid: serve it.
                 self._store_trouble(exc)
-                local.checked = time.monotonic()
-                return local.credential
+                return valid
             if self._store_failing_since is not None:
                 log.warning("the token store is reachable again")
                 self._store_failing_since = None
+            self._failures.pop("store", None)
             return credential
         finally:
             lock.release()
+
+    def get_for_page(self, kind: Kind) -> Credential:
+        """The credential for a page, which must render whatever WeChat and the store do.
+
+        Held in memory: at once. Failing lately (WeChat, or the store: within the
+        back-off): the valid copy held, or the failure raised at once, without I/O.
+        Otherwise :meth:`get` runs in one background thread per process, and the page
+        waits for it until ``page_wait`` seconds after it began; then it gets the valid
+        copy held, or :class:`CredentialPendingError`, while the fetch goes on.
+        """
+        held = self._held(kind)
+        if held is not None:
+            return held
+        valid = self._valid_copy(kind)
+        failure = self._failure(kind)
+        if failure is not None:
+            if valid is not None:
+                return valid
+            raise fresh(failure.error)
+        flight = self._flights.join(kind)
+        if flight.wait(self.page_wait):
+            try:
+                return flight.result()
+            except (WeChatError, StoreError):
+                if valid is None:
+                    raise
+                return valid
+        if valid is not None:
+            return valid
+        raise CredentialPendingError(
+            f"the {kind} is being fetched; a page waits {self.page_wait:g}s at most for it"
+        )
+
+    def would_wait(self, kind: Kind) -> bool:
+        """Whether :meth:`get_for_page` would wait now (what an event loop should run in
+        a worker thread): ``kind`` is not held, not failing lately, and no fetch of it
+        has been in flight for ``page_wait`` already."""
+        if self._held(kind) is not None or self._failure(kind) is not None:
+            return False
+        flight = self._flights.current(kind)
+        return flight is None or flight.patience_left(self.page_wait) > 0
+
+    def in_flight(self, kind: Kind) -> bool:
+        """Whether a background fetch of ``kind`` (:meth:`get_for_page`) is running here."""
+        return self._flights.current(kind) is not None
+
+    def retry_after(self, kind: Kind) -> int:
+        """Whole seconds (at least 1) after which asking for ``kind`` again may succeed:
+        the rest of its back-off, else a second (a fetch is in flight)."""
+        failure = self._failure(kind)
+        return 1 if failure is None else max(1, math.ceil(failure.until - self.clock()))
+
+    def _valid_copy(self, kind: Kind) -> Credential | None:
+        """The in-process copy while it is unexpired, however old the read."""
+        local = self._local.get(kind)
+        if local is None or not local.credential.valid(self.clock()):
+            return None
+        return local.credential
+
+    # -- back-off after failures ------------------------------------------------
+
+    def _back_off(self, key: str, error: WeChatError | StoreError, seconds: float) -> None:
+        """Repeat ``error`` without I/O for ``seconds`` (``key``: a kind, or "store")."""
+        self._failures[key] = _Failure(self.clock() + seconds, error)
+
+    def _active_failure(self, key: str) -> _Failure | None:
+        failure = self._failures.get(key)
+        return failure if failure is not None and self.clock() < failure.until else None
+
+    def _failure(self, kind: Kind) -> _Failure | None:
+        """What getting ``kind`` now would fail with: the store's back-off, or the kind's."""
+        return self._active_failure("store") or self._active_failure(kind)
 
     def _get_shared(self, kind: Kind, local: Credential | None) -> Credential:
         """From the store if fresh there, else refreshed once for every process."""
@@ -240,9 +362,9 @@ class TokenManager:
         for name, local in list(self._local.items()):
             if kind is None or kind == name:
                 local.checked = float("-inf")
-        for name in list(self._failing_until):
-            if kind is None or kind == name:
-                del self._failing_until[name]
+        for key in list(self._failures):  # "store" too after a reconnect: it is back
+            if kind is None or kind == key:
+                self._failures.pop(key, None)
 
     def _announce(self, kind: Kind) -> None:
         if self._broadcast is not None:
@@ -257,21 +379,19 @@ class TokenManager:
         """Whether this process can serve ``kind`` without store or network I/O."""
         return self._held(kind) is not None
 
-    def worth_fetching(self, kind: Kind) -> bool:
-        """Whether getting ``kind`` now needs I/O that is not known to fail: not held
-        fresh here, and no fetch failed within the back-off window."""
-        return self._held(kind) is None and not self.backing_off(kind)
-
     def backing_off(self, kind: Kind) -> bool:
-        """Whether this process saw fetching ``kind`` fail within the back-off window:
-        work done now to get it (a worker-thread prefetch) would fail the same way."""
-        return time.monotonic() < self._failing_until.get(kind, 0.0)
+        """Whether this process saw getting ``kind`` fail (WeChat, or the store) within
+        the back-off window: work done now to get it would fail the same way."""
+        return self._failure(kind) is not None
 
     def cached(self, kind: Kind) -> Credential | None:
-        """The credential if one is held and unexpired; never calls WeChat."""
+        """The credential if one is held and unexpired; never calls WeChat (nor the
+        store while it is backing off after an error)."""
         held = self._held(kind)
         if held is not None:
             return held
+        if self._active_failure("store") is not None:
+            return self._valid_copy(kind)
         stored = self._read(kind)
         if stored is not None and stored.valid(self.clock()):
             return stored
@@ -296,7 +416,7 @@ class TokenManager:
         ttl = max(credential.expires_at - self.clock(), 1.0)
         self.store.set(self.keys.credential(kind), credential.dumps(), ttl)
         self._local[kind] = _Local(credential, time.monotonic())
-        self._failing_until.pop(kind, None)
+        self._failures.pop(kind, None)
         self._announce(kind)
 
     # -- refreshing ------------------------------------------------------------
@@ -374,9 +494,14 @@ class TokenManager:
         failure_key = self.keys.failure(kind)
         recent = self.store.get(failure_key)
         if recent is not None and not force_refresh:
-            self._failing_until[kind] = time.monotonic() + self.failure_backoff
-            raise _failure_from(recent, getattr(self.client, "meanings", WECHAT_MEANINGS))
+            error, until = _failure_from(recent, getattr(self.client, "meanings", WECHAT_MEANINGS))
+            # Until the end the failing process set (every worker asks again together,
+            # and one fetch serves them), at least half a second (its clock may differ).
+            remaining = self.failure_backoff if until is None else until - self.clock()
+            self._back_off(kind, error, max(remaining, 0.5))
+            raise error
         now = self.clock()
+        began = time.monotonic()
         try:
             if kind == "access_token":
                 data = self.client.fetch_access_token(self.endpoint, force_refresh)
@@ -389,8 +514,12 @@ class TokenManager:
             backoff = (
                 self.quota_backoff if isinstance(exc, QuotaExceededError) else self.failure_backoff
             )
-            self.store.set(failure_key, json.dumps([exc.errcode, exc.errmsg]), backoff)
-            self._failing_until[kind] = time.monotonic() + backoff
+            # Outlast the failed attempt (15.6 s when every try timed out): while WeChat
+            # fails it is asked at most half of the time.
+            backoff = max(backoff, time.monotonic() - began)
+            until = self.clock() + backoff
+            self.store.set(failure_key, json.dumps([exc.errcode, exc.errmsg, until]), backoff)
+            self._back_off(kind, exc, backoff)
             log.warning("fetching the %s failed: %s (backing off %.0fs)", kind, exc, backoff)
             raise
         credential = Credential.issued(value, expires_in, now, self.margin)
@@ -424,15 +553,12 @@ class TokenManager:
 
     def invalidate_rejected(self, kind: Kind, value: str, *, at_most_every: float) -> bool:
         """Forget ``value`` because a browser reported WeChat rejected it, at most once
-        per ``at_most_every`` seconds for every worker and host, and within the seed's
-        manual-refresh limit (reports may be forged: they must not drain the quota).
-        ``True`` when it was invalidated."""
+        per ``at_most_every`` seconds for every worker and host: the reports' own budget
+        (they may be forged, by anyone who read the ticket's id). Not the seed's
+        manual-refresh allowance, which forged reports would spend, leaving the app's
+        own refreshes refused and genuine reports ignored for two hours. ``True`` when
+        it was invalidated."""
         if not self.store.acquire_lock(self.keys.rejected(kind), uuid.uuid4().hex, at_most_every):
-            return False
-        try:
-            self._count_manual_refresh()
-        except RefreshLimitError as exc:
-            log.warning("not fetching the %s again after a report: %s", kind, exc)
             return False
         self.invalidate(kind, value)
         return True
@@ -514,13 +640,18 @@ class TokenManager:
             self.store.release_lock(lock_name, owner)
 
 
-def _failure_from(raw: str, meanings: Any = WECHAT_MEANINGS) -> WeChatError:
+def _failure_from(raw: str, meanings: Any = WECHAT_MEANINGS) -> tuple[WeChatError, float | None]:
+    """The stored failure ``[errcode, errmsg, until]`` (``until``: when its back-off ends;
+    absent from what earlier versions stored) as an error to raise, and ``until``."""
+    until: float | None = None
     try:
-        errcode, errmsg = json.loads(raw)
+        errcode, errmsg, *rest = json.loads(raw)
         errcode = int(errcode)
         errmsg = str(errmsg)
+        if rest:
+            until = float(rest[0])
     except (ValueError, TypeError):
         errcode, errmsg = -1, "unknown"
     if errcode == -1:
-        return WeChatUnavailableError(f"recent failure, backing off: {errmsg}")
-    return error_for(errcode, f"recent failure, backing off: {errmsg}", meanings)
+        return WeChatUnavailableError(f"recent failure, backing off: {errmsg}"), until
+    return error_for(errcode, f"recent failure, backing off: {errmsg}", meanings), until

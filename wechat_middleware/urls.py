@@ -28,6 +28,7 @@ _PORT = r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5]?[0-9]{
 _HOST = re.compile(rf"[A-Za-z0-9.\-]{{1,253}}{_PORT}|\[[0-9A-Fa-f:.]{{2,45}}\]{_PORT}")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PATH_OR_QUERY = re.compile(r"[/?]")  # where the host of an absolute URL ends
+UNUSABLE_HOST = "invalid-host"  # in a page's URL when its Host header was malformed
 
 
 # -- what the server passed -> what the browser sent ------------------------------------
@@ -76,9 +77,56 @@ def base_url(public_url: str | None, scheme: str, host: str) -> str | None:
     return f"{scheme}://{host}"
 
 
+# -- which hosts this site is ----------------------------------------------------------------
+
+#: The hosts served when neither ``WECHAT_PUBLIC_URL`` nor ``WECHAT_ALLOWED_HOSTS`` is
+#: set: this machine's own names, as Django allows them under ``DEBUG`` with an empty
+#: ``ALLOWED_HOSTS`` (``.localhost`` is ``localhost`` and its subdomains).
+LOOPBACK_HOSTS = (".localhost", "127.0.0.1", "[::1]")
+ANY_HOST = ("*",)  # the Host was checked already (Django's ALLOWED_HOSTS)
+
+
+def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    """Whether ``host[:port]`` is one of ``allowed``, read as Django reads
+    ``ALLOWED_HOSTS``: ``*`` is any host, ``.example.com`` that domain and its
+    subdomains, anything else one exact name; the port and a final dot do not count."""
+    name = host.lower()
+    name = name[: name.find("]") + 1] if name.startswith("[") else name.rsplit(":", 1)[0]
+    name = name.rstrip(".")
+    return any(
+        pattern == "*"
+        or name == pattern
+        or (pattern.startswith(".") and (name.endswith(pattern) or name == pattern[1:]))
+        for pattern in allowed
+    )
+
+
+def site_url(
+    public_url: str | None, scheme: str, host: str, allowed: tuple[str, ...]
+) -> str | None:
+    """The origin a signature or a ``redirect_uri`` is built on: ``public_url`` when
+    configured, else the request's own scheme and host when the Host is well formed
+    and one this site serves (``allowed``); ``None`` otherwise (:func:`host_refusal`
+    says why). A Host the site does not serve gets nothing built on it: neither a
+    valid JS-SDK signature for its pages nor an OAuth login coming back to it."""
+    if not public_url and not host_allowed(host, allowed):
+        return None
+    return base_url(public_url, scheme, host)
+
+
+def host_refusal(host: str) -> str:
+    """Why :func:`site_url` built nothing on ``host``, with the setting to fix it."""
+    if not valid_host(host) or host == UNUSABLE_HOST:
+        return "bad Host header"
+    return (
+        f"the Host {host!r} is not a host this site serves: add it to WECHAT_ALLOWED_HOSTS "
+        "(Django: ALLOWED_HOSTS), or set WECHAT_PUBLIC_URL to the site's public URL"
+    )
+
+
 def page_url(base: str | None, raw_path: str, query: str) -> str:
     """The URL the browser shows for this request, without a fragment (it never sends one)."""
-    base = base or "http://invalid-host"
+    base = base or f"http://{UNUSABLE_HOST}"
     if query and not query.isascii():
         query = quote(query.encode("latin-1", "replace"), safe=URL_SAFE)
     return f"{base}{raw_path}?{query}" if query else f"{base}{raw_path}"

@@ -141,7 +141,7 @@ class WeChat:
     @cached_property
     def rules(self) -> Rules:
         """What the middleware decides by; :class:`ConfigError` without a secret key."""
-        return Rules.from_config(self.config, self.keys)
+        return Rules.from_config(self.config, self.keys, self.clock)
 
     @cached_property
     def login_steps(self) -> LoginSteps:
@@ -174,14 +174,17 @@ class WeChat:
         """
         return self.hooks.add(hook)
 
-    def login_required(self, scope: str = SCOPE_BASE) -> Callable[[_View], _View]:
-        """Flask: ``@wechat.login_required(scope="snsapi_userinfo")`` on a view.
+    def login_required(
+        self, scope: str = SCOPE_BASE, *, members_only: bool = False
+    ) -> Callable[[_View], _View]:
+        """Flask: ``@wechat.login_required(scope="snsapi_userinfo")`` on a view
+        (``members_only=True``: a WeCom corp's members only).
 
         A forwarder to :func:`wechat_middleware.integrations.flask.login_required`.
         """
         from .integrations.flask import login_required
 
-        return login_required(scope)
+        return login_required(scope, members_only=members_only)
 
     def init_app(self, flask_app: Any) -> None:
         """Flask: wrap ``app.wsgi_app``; ``request.wechat`` and ``{{ wechat }}`` work.

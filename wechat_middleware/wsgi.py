@@ -165,6 +165,7 @@ def _view(environ: WSGIEnvironment, path: str, user_agent: str, cookie: str) -> 
         if_none_match=environ.get("HTTP_IF_NONE_MATCH", ""),
         origin=environ.get("HTTP_ORIGIN", ""),
         fetch_site=environ.get("HTTP_SEC_FETCH_SITE", ""),
+        referer=environ.get("HTTP_REFERER", ""),
     )
 
 

@@ -77,6 +77,7 @@ class Site:
         places[script_in] += HELPER_TAG
         self.page = PAGE.format(**places)
         self.configs: list[dict[str, str]] = []
+        self.busy = 0  # how many /config requests answer 503 first (Retry-After: 1)
         self.reports: list[dict[str, Any]] = []
         self.lines: list[str] = []
         settings = json.dumps({"jssdkUrl": jssdk_url, "base": BASE, "wecom": None})
@@ -112,6 +113,9 @@ class Site:
 
     def config(self, query: dict[str, str]) -> tuple[int, str, str]:
         self.configs.append(query)
+        if self.busy > 0:  # the server is fetching the ticket from WeChat
+            self.busy -= 1
+            return 503, "application/json", json.dumps({"error": "fetching the ticket"})
         url = query.get("url", "")
         parts = urlsplit(url)
         if f"{parts.scheme}://{parts.netloc}" != self.origin:
@@ -161,6 +165,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
+        if status == 503:
+            self.send_header("Retry-After", "1")
         self.end_headers()
         self.wfile.write(data)
 
@@ -205,7 +211,7 @@ def open_site(
 # --------------------------------------------------------------------------- the page's view
 
 
-def ready(page: Page, apis: list[str] | None = None, **options: Any) -> str:
+def ready(page: Page, apis: list[str] | None = None, *, wait: float = WAIT, **options: Any) -> str:
     """``wechatMiddleware.ready(apis, options)``'s outcome: "ready <url>" or "error <message>"."""
     outcome: str = page.evaluate(
         """([apis, options, wait]) => Promise.race([
@@ -213,7 +219,7 @@ def ready(page: Page, apis: list[str] | None = None, **options: Any) -> str:
                 res => "ready " + res.url, err => "error " + err.message),
             new Promise(resolve => setTimeout(() => resolve("still waiting"), wait))
         ])""",
-        [SHARE if apis is None else apis, options, WAIT * 1000],
+        [SHARE if apis is None else apis, options, wait * 1000],
     )
     return outcome
 
@@ -476,9 +482,9 @@ def test_ready_waits_for_the_verdict_on_every_route_not_only_the_first(
     site = open_site()
     page = open_at(open_page, site.url(LANDING), ANDROID_WECHAT_UA)
     assert ready(page).startswith("ready ")
-    fake_wechat.inject(CONFIG_CHECK, Fault("latency", 1.0))  # WeChat takes its time
+    fake_wechat.inject(CONFIG_CHECK, Fault("latency", 2.0))  # WeChat takes its time
 
-    navigate(page, ROUTES[0])
+    navigate(page, ROUTES[0])  # the round (and so the check) may start before `started`
     started = time.monotonic()
     assert ready(page) == f"ready {site.url(ROUTES[0])}"
 
@@ -558,3 +564,28 @@ def test_on_ios_a_route_change_without_open_tags_needs_no_new_configuration(
 
     assert fake_wechat.calls(CONFIG_CHECK) == 1
     assert api_outcome(page, "getNetworkType") == "getNetworkType:ok"  # still granted
+
+
+def test_a_busy_config_endpoint_is_asked_again_after_its_retry_after(
+    open_page: OpenPage, open_site: Callable[..., Site]
+) -> None:
+    # While the server fetches the ticket from WeChat, /config answers 503 with
+    # Retry-After (the page itself rendered without a signature): the helper asks again.
+    site = open_site()
+    site.busy = 2
+    page = open_at(open_page, site.url(LANDING), ANDROID_WECHAT_UA)
+
+    assert ready(page) == f"ready {site.url(LANDING)}"
+    assert len(site.configs) == 3 and site.reports == []
+
+
+def test_a_config_endpoint_busy_for_too_long_rejects_and_reports(
+    open_page: OpenPage, open_site: Callable[..., Site]
+) -> None:
+    site = open_site()
+    site.busy = 100
+    page = open_at(open_page, site.url(LANDING), ANDROID_WECHAT_UA)
+
+    assert ready(page, wait=2 * WAIT) == "error config endpoint: fetching the ticket"
+    wait_until(lambda: len(site.reports) == 1, "the report")
+    assert 2 <= len(site.configs) <= 11  # asked again within the helper's 10 s, then given up

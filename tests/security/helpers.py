@@ -74,7 +74,10 @@ def session_user(wechat: WeChat, cookie: str | None) -> WeChatUser | None:
     if not cookie:
         return None
     codec = SessionCodec(
-        wechat.config.secret_key or "", wechat.config.session_max_age, app_id=wechat.config.app_key
+        wechat.config.secret_key or "",
+        wechat.config.session_max_age,
+        app_id=wechat.config.app_key,
+        clock=wechat.clock,  # the app's clock: a test may have moved it on
     )
     return codec.loads(cookie).user
 

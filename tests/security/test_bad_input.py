@@ -34,7 +34,7 @@ from wechat_middleware.testing import FakeWeChat
 from wechat_middleware.testing.user_agents import DESKTOP_UA, IOS_WECHAT_UA
 
 from ..conftest import MakeWeChat, OpenClient
-from ..support.apps import ALL_KINDS, Answer, AppClient, app_client
+from ..support.apps import ALL_KINDS, DJANGO_KINDS, Answer, AppClient, app_client
 from .helpers import (
     CALLBACK,
     ORIGIN,
@@ -651,28 +651,35 @@ def test_garbage_user_agent_and_accept(
 
 # -- 6. Host header spoofing -----------------------------------------------------------------
 
-HOST_CASES: dict[str, tuple[bytes | None, int, tuple[str, ...]]] = {
-    # id: (Host header, status without public_url, the origins a login may go back to)
-    "other-host": (b"evil.example", 302, ("http://evil.example",)),
-    "other-host-and-port": (b"evil.example:8080", 302, ("http://evil.example:8080",)),
-    "ipv6-literal": (b"[::1]:8080", 302, ("http://[::1]:8080",)),
-    "crlf-injection": (b"evil.example\r\nX-Injected: 1", 400, ()),
-    "crlf-set-cookie": (b"evil.example\r\nSet-Cookie: pwned=1", 400, ()),
-    "path-in-host": (b"evil.example/path", 400, ()),
-    "userinfo-in-host": (b"user@evil.example", 400, ()),
-    "bad-port": (b"evil.example:99999999", 400, ()),
-    "two-ports": (b"evil.example:80:80", 400, ()),
-    "cyrillic-lookalike": (b"\xd0\xb5vil.example", 400, ()),
-    "trailing-space": (b"evil.example ", 400, ()),
-    "percent-encoded": (b"evil.example%2F", 400, ()),
-    "over-long": (b"a" * 300, 400, ()),
-    "empty": (b"", 302, (ORIGIN, ORIGIN + ":80")),
-    "absent": (None, 302, (ORIGIN, ORIGIN + ":80")),
+# The hosts this site serves are tests/conftest.py's (WECHAT_ALLOWED_HOSTS: testserver and
+# this machine's names; on Django, the same list as ALLOWED_HOSTS). A Host outside them
+# gets nothing built on it: no redirect_uri, no signature (SECURITY.md, Host-header
+# spoofing). "other-host" and "other-host-and-port" were logins coming back to
+# evil.example before WECHAT_ALLOWED_HOSTS: the bug of issue #20, item 8.
+HOST_CASES: dict[str, tuple[bytes | None, int, tuple[str, ...], bool]] = {
+    # id: (Host header, status without public_url, the origins a login may go back to,
+    #      whether Django's request.get_host() accepts it)
+    "other-host": (b"evil.example", 400, (), False),
+    "other-host-and-port": (b"evil.example:8080", 400, (), False),
+    "served-host-other-port": (b"testserver:8080", 302, ("http://testserver:8080",), True),
+    "ipv6-literal": (b"[::1]:8080", 302, ("http://[::1]:8080",), True),
+    "crlf-injection": (b"evil.example\r\nX-Injected: 1", 400, (), False),
+    "crlf-set-cookie": (b"evil.example\r\nSet-Cookie: pwned=1", 400, (), False),
+    "path-in-host": (b"evil.example/path", 400, (), False),
+    "userinfo-in-host": (b"user@evil.example", 400, (), False),
+    "bad-port": (b"evil.example:99999999", 400, (), False),
+    "two-ports": (b"evil.example:80:80", 400, (), False),
+    "cyrillic-lookalike": (b"\xd0\xb5vil.example", 400, (), False),
+    "trailing-space": (b"evil.example ", 400, (), False),
+    "percent-encoded": (b"evil.example%2F", 400, (), False),
+    "over-long": (b"a" * 300, 400, (), False),
+    "empty": (b"", 302, (ORIGIN, ORIGIN + ":80"), False),  # Django: a Host header, empty
+    "absent": (None, 302, (ORIGIN, ORIGIN + ":80"), True),  # the server's name, then
 }
 
 
 @pytest.mark.parametrize(
-    ("host", "status", "origins"), list(HOST_CASES.values()), ids=list(HOST_CASES)
+    ("host", "status", "origins", "django_ok"), list(HOST_CASES.values()), ids=list(HOST_CASES)
 )
 def test_host_header_without_public_url(
     raw: AppClient,
@@ -681,7 +688,11 @@ def test_host_header_without_public_url(
     host: bytes | None,
     status: int,
     origins: tuple[str, ...],
+    django_ok: bool,
 ) -> None:
+    django = raw.kind in DJANGO_KINDS
+    if django and not django_ok:
+        status = 400  # Django's own answer to a Host outside ALLOWED_HOSTS
     answer = raw.get(b"/page", host=host)
     check_answer(answer, open_base=fake_wechat.open_base, origins=origins or (ORIGIN,))
     no_login(wechat, answer)
@@ -690,22 +701,38 @@ def test_host_header_without_public_url(
         assert answer.location is None and not answer.set_cookies
     page = raw.get(b"/page", host=host, ua=DESKTOP_UA)  # other browsers still get the page
     check_answer(page, open_base=fake_wechat.open_base)
-    assert page.status == 200 or flask_refused_the_host(raw, page)
+    if django and not django_ok:
+        assert page.status == 400  # ... but on Django, a host it does not serve is a 400
+    elif not flask_refused_the_host(raw, page):
+        assert page.status == 200
+        signature = page.json()["signature"]
+        if status == 302:
+            assert signature["url"] == origins[0] + "/page"
+        else:  # a page of a host this site does not serve is not signed
+            assert signature is None
 
 
-@pytest.mark.parametrize("host", [h for h, _, _ in HOST_CASES.values()], ids=list(HOST_CASES))
+@pytest.mark.parametrize(
+    ("host", "django_ok"), [(h, ok) for h, _, _, ok in HOST_CASES.values()], ids=list(HOST_CASES)
+)
 def test_host_header_with_public_url(
     kind: str,
     make_wechat: MakeWeChat,
     open_client: OpenClient,
     fake_wechat: FakeWeChat,
     host: bytes | None,
+    django_ok: bool,
 ) -> None:
     wechat = make_wechat(public_url=PUBLIC)
     raw = open_client(kind, wechat)
     answer = raw.get(b"/page", host=host)
     check_answer(answer, open_base=fake_wechat.open_base, origins=[PUBLIC])
     no_login(wechat, answer)
+    if kind in DJANGO_KINDS and not django_ok:
+        # Django checks every Host against ALLOWED_HOSTS, whatever WECHAT_PUBLIC_URL says.
+        assert answer.status == 400 and answer.location is None
+        assert raw.get(b"/page?a=1", host=host, ua=DESKTOP_UA).status == 400
+        return
     assert answer.status == 302  # the Host header no longer matters
     assert all("Secure" in c for c in answer.set_cookies)  # the public URL is https
     assert answer.location

@@ -101,7 +101,7 @@ def test_forged_cookies_do_not_pass_a_marked_route(
         assert_safe(answer, wechat, fake_wechat)
 
 
-@pytest.mark.parametrize("host", [h for h, _, _ in HOST_CASES.values()], ids=list(HOST_CASES))
+@pytest.mark.parametrize("host", [case[0] for case in HOST_CASES.values()], ids=list(HOST_CASES))
 def test_spoofed_hosts_on_a_marked_route(
     app: WeChatBrowser, wechat: WeChat, fake_wechat: FakeWeChat, host: bytes | None
 ) -> None:

@@ -435,13 +435,17 @@ def test_session_cookie_round_trips_and_any_change_empties_it(
     """Whatever WeChat put in a profile, the cookie is written; a changed byte reads empty."""
     flow = _FLOW
     user = WeChatUser(openid="o-user", scope="snsapi_userinfo", nickname=nickname)
-    session = Session(user=user, pending=PendingLogin(STATE, safe_next(target), NOW))
+    session = Session(
+        user=user, pending=PendingLogin(STATE, safe_next(target), NOW), logged_in_at=NOW
+    )
     value = flow.codec.dumps(session)
     assert value.isascii() and ";" not in value and "," not in value and " " not in value
     # (JSON escapes join a split surrogate pair back into its character: same text)
     joined = nickname.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
     assert flow.codec.loads(value) == Session(
-        user=WeChatUser("o-user", "snsapi_userinfo", nickname=joined), pending=session.pending
+        user=WeChatUser("o-user", "snsapi_userinfo", nickname=joined),
+        pending=session.pending,
+        logged_in_at=NOW,
     )
     at = flip % len(value)
     changed = value[:at] + ("A" if value[at] != "A" else "B") + value[at + 1 :]

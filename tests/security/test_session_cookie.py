@@ -1,9 +1,15 @@
-"""The session cookie: bound to one app, and never larger than the middleware reads.
+"""The session cookie: bound to one app, never larger than the middleware reads, and
+never a login for longer than ``session_max_age`` after the login.
 
 SECURITY.md findings 6 and 7. The cookie is signed with ``WECHAT_SECRET_KEY`` and a
 salt naming the app id, so a second app that shares the key (a staging copy, a
 sibling app) does not accept the first app's logins; and the middleware never writes
 a cookie over ``MAX_COOKIE_BYTES``, the size it refuses to read back.
+
+Issue #20 item 3: the middleware signs the cookie again whenever it writes it (a login
+started, a bad callback), each time with a fresh timestamp. The login's own time goes
+with it, so a copied cookie replayed now and then still ends ``session_max_age``
+after the login.
 """
 
 from __future__ import annotations
@@ -13,17 +19,21 @@ import secrets
 from urllib.parse import quote
 
 import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from wechat_middleware.session import (
     MAX_COOKIE_BYTES,
     PendingLogin,
     Session,
     SessionCodec,
+    session_salt,
 )
+from wechat_middleware.testing import FakeWeChat
+from wechat_middleware.testing.user_agents import IOS_WECHAT_UA
 
 from ..conftest import MakeWeChat, OpenClient
-from ..support.apps import ALL_KINDS
-from .helpers import authorize, cookie_of, session_user
+from ..support.apps import ALL_KINDS, AppClient
+from .helpers import CALLBACK, authorize, cookie_of, session_user
 
 KEY = "one-secret-key-shared-by-two-apps-0123456789"
 
@@ -78,3 +88,91 @@ def test_the_codec_never_writes_a_cookie_it_would_not_read() -> None:
     assert len(value) <= MAX_COOKIE_BYTES
     pending = codec.loads(value).pending
     assert pending is not None and (pending.state, pending.next) == ("b" * 32, "/")
+
+
+# -- the lifetime of a login (issue #20 item 3) ----------------------------------------------
+
+HOUR = 3600
+IN_WECHAT = {"User-Agent": IOS_WECHAT_UA}  # WeChat's authorize page answers only its browser
+
+
+def log_in(client: AppClient) -> str:
+    start = client.get("/page")
+    assert start.status == 302 and start.location
+    back = client.get(authorize(start.location, **IN_WECHAT)[1])
+    assert back.status == 302 and client.cookie
+    assert session_user(client.wechat, client.cookie) is not None
+    return client.cookie
+
+
+def renew(client: AppClient, cookie: str, how: str) -> str:
+    """Have the middleware sign ``cookie`` again, as a holder of a copy can."""
+    start = client.get("/wechat/login?next=/", cookie=cookie)  # keeps the user
+    assert start.status == 302 and client.cookie and client.cookie != cookie
+    if how == "bad-callback":  # a login started, then a callback with a forged state
+        failed = client.get(f"{CALLBACK}?code=c0de&state={'f' * 32}")
+        assert failed.status == 400
+    return client.cookie
+
+
+@pytest.mark.parametrize("how", ["login-path", "bad-callback"])
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_a_copied_cookie_renewed_by_the_middleware_ends_max_age_after_the_login(
+    open_client: OpenClient,
+    kind: str,
+    how: str,
+    make_wechat: MakeWeChat,
+    fake_wechat: FakeWeChat,
+) -> None:
+    client = open_client(kind, make_wechat(session_max_age=HOUR))
+    first = log_in(client)
+    copy = first
+    for _ in range(2):  # every 29 minutes the copy is sent to be signed again
+        fake_wechat.advance(HOUR / 2 - 60)
+        assert session_user(client.wechat, copy) is not None
+        copy = renew(client, copy, how)
+    fake_wechat.advance(HOUR / 2 - 60)
+    # 87 minutes after the login: the copy was signed 29 minutes ago, the original 87.
+    assert session_user(client.wechat, first) is None
+    assert client.get("/page", cookie=first).status == 302  # sent to WeChat: no user
+    assert session_user(client.wechat, copy) is None
+    assert client.get("/page", cookie=copy).status == 302
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_a_login_kept_within_max_age_stays_logged_in(
+    open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+) -> None:
+    client = open_client(kind, make_wechat(session_max_age=HOUR))
+    cookie = log_in(client)
+    fake_wechat.advance(HOUR - 120)
+    cookie = renew(client, cookie, "login-path")
+    page = client.get("/page", cookie=cookie)
+    assert page.status == 200 and page.json()["openid"]
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_a_cookie_without_a_login_time_counts_from_its_signature_and_renewing_keeps_it(
+    open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
+) -> None:
+    """A cookie written before the login time was kept (no ``"t"``): its login counts
+    from its signature, as its lifetime did; signing it again carries that time on."""
+    wechat = make_wechat(session_max_age=HOUR)
+    client = open_client(kind, wechat)
+
+    class OnTheFakesClock(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(fake_wechat.now())
+
+    old = URLSafeTimedSerializer(
+        wechat.config.secret_key or "",
+        salt=session_salt(wechat.config.app_key),
+        signer=OnTheFakesClock,
+    ).dumps({"u": {"openid": "oOldCookieOldCookieOldCooki", "scope": "snsapi_base"}})
+    page = client.get("/page", cookie=old)
+    assert page.status == 200 and page.json()["openid"]  # no one is logged out by the upgrade
+    fake_wechat.advance(HOUR - 120)
+    renewed = renew(client, old, "login-path")
+    fake_wechat.advance(240)
+    assert session_user(wechat, renewed) is None
+    assert client.get("/page", cookie=renewed).status == 302

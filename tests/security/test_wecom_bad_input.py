@@ -15,6 +15,7 @@ message || corp id``. Section 1.3: the login's code is single-use and bound to i
 from __future__ import annotations
 
 import base64
+import logging
 import time
 from collections.abc import Callable, Iterator
 from urllib.parse import quote, urlencode
@@ -24,6 +25,7 @@ import pytest
 from wechat_middleware import WeChat, WeChatConfig
 from wechat_middleware.crypto import msg_signature, parse_xml
 from wechat_middleware.stores import open_store
+from wechat_middleware.testing.browser import TEST_ALLOWED_HOSTS
 from wechat_middleware.testing.fake_wecom import FakeWeCom
 from wechat_middleware.testing.user_agents import WXWORK_UA
 
@@ -58,6 +60,7 @@ def wecom_app(fake: FakeWeCom, agent_id: str = "1000002") -> WeChat:
         api_base=fake.api_base,
         open_base=fake.open_base,
         login_base=fake.login_base,
+        allowed_hosts=TEST_ALLOWED_HOSTS,
     )
     return WeChat(config, store=open_store("memory://", clock=fake.now), clock=fake.now)
 
@@ -228,6 +231,21 @@ def test_a_push_that_is_not_wecoms_is_refused(
     no_login(wechat, answer, client.cookie)
     assert answer.status == status, (case, answer.content[:200])
     assert answer.content != b"posted"  # the app never saw it
+
+
+def test_forged_pushes_and_url_checks_log_one_line(
+    client: AppClient, fake: FakeWeCom, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each forged one used to write a WARNING: a flood filled the log (issue #20 item
+    12). The first is written; the rest are counted into the next line a minute on."""
+    with caplog.at_level(logging.WARNING, logger="wechat_middleware"):
+        for _ in range(20):
+            target, body = push(fake, "forged-signature")
+            assert client.request("POST", target, body=body, ua="Mozilla/5.0").status == 403
+            check = "/wechat/verify?" + url_check(fake, "forged-signature")
+            assert client.get(check, ua="Mozilla/5.0").status == 403
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("rejected")]
+    assert len(lines) == 1, lines
 
 
 def test_a_genuine_push_reaches_the_app(client: AppClient, fake: FakeWeCom) -> None:

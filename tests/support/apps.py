@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from flask import Flask, request
 from starlette.applications import Starlette
@@ -123,6 +123,10 @@ class AppClient:
     ``ua``/``accept``/``host`` as keywords, and a jar of the session cookie alone that a
     test reads and sets (``cookie``) to replay, tamper with or drop it. A target or value
     given as bytes is sent byte for byte; ``host=None`` sends no Host header.
+
+    The hosts the app serves are its WeChat's (``served_hosts``: ``allowed_hosts`` of
+    tests/conftest.py's ``fake_config``, or a test's own): on Django they are the
+    ``ALLOWED_HOSTS`` of each request, so every adapter serves the same hosts.
     """
 
     def __init__(self, kind: str, wechat: WeChat) -> None:
@@ -167,13 +171,22 @@ class AppClient:
         else:
             sent.setdefault("Cookie", None)  # the browser's own jar stays out of it
         self._app.address = client
-        answer = self._app.request(
-            method, _bytes(target), headers=sent, body=body, follow_redirects=False
-        )
+        with self._serving():
+            answer = self._app.request(
+                method, _bytes(target), headers=sent, body=body, follow_redirects=False
+            )
         written = cookie_of(answer, self.cookie_name)
         if written is not None:
             self.cookie = written or None
         return answer
+
+    def _serving(self) -> AbstractContextManager[object]:
+        """Django checks the Host against ``ALLOWED_HOSTS`` (read per request)."""
+        if self.kind not in DJANGO_KINDS:
+            return nullcontext()
+        from django.test import override_settings
+
+        return override_settings(ALLOWED_HOSTS=list(self.wechat.config.served_hosts))
 
     def get(self, target: str | bytes, **kwargs: object) -> Answer:
         return self.request("GET", target, **kwargs)  # type: ignore[arg-type]

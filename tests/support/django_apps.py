@@ -13,6 +13,7 @@ its handler loads: the middleware chain, read when the handler is built (so buil
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import django
 from django.core.handlers.asgi import ASGIHandler
@@ -38,13 +39,14 @@ from .apps import page_state
 
 
 def in_process(
-    browser: WeChatBrowser, kind: str, wechat: WeChat, *, marked: bool = False
+    browser: WeChatBrowser, kind: str, wechat: WeChat, *, marked: bool = False, **options: Any
 ) -> WeChatBrowser:
-    """A browser on :func:`django_app`, in-process over its handler's protocol."""
+    """A browser on :func:`django_app`, in-process over its handler's protocol;
+    ``options`` are the browser's (``userid=``, ``user_agent=``, ...)."""
     handler = django_app(kind, wechat, marked=marked)
     if isinstance(handler, WSGIHandler):
-        return browser.wsgi(handler)
-    return browser.asgi(handler)  # type: ignore[arg-type]
+        return browser.wsgi(handler, **options)
+    return browser.asgi(handler, **options)  # type: ignore[arg-type]
 
 
 def django_app(kind: str, wechat: WeChat, *, marked: bool = False) -> WSGIHandler | ASGIHandler:
@@ -117,12 +119,21 @@ class Base(WeChatLoginRequiredMixin, View):
         return public(request)
 
 
+class Members(WeChatLoginRequiredMixin, View):
+    wechat_members_only = True  # a WeCom app's members only
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        return public(request)
+
+
 class Marked:
     urlpatterns = (
         path("public", public),
         path("base", Base.as_view()),
         path("profile", wechat_login_required(public, scope="snsapi_userinfo")),
         path("api/data", wechat_login_required(public)),
+        path("members", wechat_login_required(public, members_only=True)),
+        path("members-view", Members.as_view()),
     )
 
 

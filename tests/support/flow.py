@@ -23,7 +23,8 @@ class Flow:
     def __init__(self, config: WeChatConfig, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.clock = clock
-        self.rules = Rules.from_config(config, StoreKeys.for_app(config.app_key, config.api_base))
+        keys = StoreKeys.for_app(config.app_key, config.api_base)
+        self.rules = Rules.from_config(config, keys, clock)
         self.codec = self.rules.codec
 
     @classmethod

@@ -51,8 +51,8 @@ _BOOTED_RE = re.compile(r"Booting worker with pid: (\d+)")
 _ACCESS_PID_RE = re.compile(r'"[A-Z]+ (\S+) HTTP/[\d.]+" (\d{3}) .* <(\d+)>$')
 
 
-def _gunicorn(app: str, port: int) -> list[str]:
-    command = [sys.executable, "-m", "gunicorn", "-w", "4", "-b", f"{LOOPBACK}:{port}"]
+def _gunicorn(app: str, port: int, workers: int = 4) -> list[str]:
+    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"{LOOPBACK}:{port}"]
     command += ["--access-logfile", "-"]  # into the log a failing test shows
     command += ["--access-logformat", GUNICORN_ACCESS_LOG_FORMAT]
     if _gunicorn_has_control_socket():
@@ -96,7 +96,14 @@ SERVER_COMMANDS: dict[str, Callable[[int], list[str]]] = {
     ),
     "django+uvicorn-2-workers": functools.partial(_uvicorn, "examples.django_app.asgi:application"),
 }
-_COMMANDS = {**SERVER_COMMANDS, PAGES: _pages}
+#: Kinds for tests that start their own server: few sync workers, so that a request
+#: holding one shows (tests/integration/test_stalls.py).
+OWN_SERVER_COMMANDS: dict[str, Callable[[int], list[str]]] = {
+    "flask+gunicorn-2-workers": functools.partial(
+        _gunicorn, "examples.flask_app.app:app", workers=2
+    ),
+}
+_COMMANDS = {**SERVER_COMMANDS, **OWN_SERVER_COMMANDS, PAGES: _pages}
 
 
 class ServerStartError(RuntimeError):

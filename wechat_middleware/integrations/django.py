@@ -11,7 +11,11 @@ decision (``flow.decide``) runs, and its answer becomes an ``HttpResponse``::
         ..., "wechat_middleware.integrations.django.context_processor"]}}]
 
 ``WECHAT`` keys are the environment names without ``WECHAT_`` (``PROTECT``, ``SCOPE``,
-``PUBLIC_URL``...); what it leaves out is read from the ``WECHAT_*`` environment. The
+``PUBLIC_URL``...); what it leaves out is read from the ``WECHAT_*`` environment. Which
+hosts are this site is Django's ``ALLOWED_HOSTS``: every request's Host is checked with
+``request.get_host()`` before anything is built on it (a Host outside the list gets
+Django's 400, as ``CommonMiddleware`` gives it), so ``WECHAT_ALLOWED_HOSTS`` is not read
+here. The
 middleware answers its own paths (verify, callback, login, logout, the JS-SDK helper)
 before URL routing, so Django's CSRF check never sees them; a view that receives
 message pushes on the verify path needs ``@csrf_exempt`` (WeChat posts without a token;
@@ -20,6 +24,7 @@ the middleware has checked the signature).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import weakref
@@ -41,6 +46,7 @@ from ..context import WeChatContext, bound
 from ..flow import IO_STEPS, Action, RequestView, decide, session_of, with_body
 from ..protocol import SCOPE_BASE
 from ..threads import run_in_thread
+from ..urls import ANY_HOST
 from ..wsgi import environ_view
 from ..wsgi import untouched_page as environ_untouched_page
 
@@ -144,7 +150,9 @@ class WeChatMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
-        self.wechat, self.rules, self.steps, self.clock = bound(get_wechat())
+        self.wechat, rules, self.steps, self.clock = bound(get_wechat())
+        # The Host is Django's to check (ALLOWED_HOSTS, in _translate), not WeChat's.
+        self.rules = dataclasses.replace(rules, allowed_hosts=ANY_HOST)
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
@@ -159,7 +167,7 @@ class WeChatMiddleware:
                 action = self.steps.perform(_with_body(action, request))
             if isinstance(action, Respond):
                 return _response(action, request)
-            found = WeChatContext.passing(self.wechat, action), action.wants_signature
+            found = WeChatContext.passing(self.wechat, action, ANY_HOST), action.wants_signature
         request.wechat = found[0]  # type: ignore[attr-defined]
         return self.get_response(request)
 
@@ -171,7 +179,7 @@ class WeChatMiddleware:
                 action = await run_in_thread(self.steps.perform, _with_body(action, request))
             if isinstance(action, Respond):
                 return _response(action, request)
-            found = WeChatContext.passing(self.wechat, action), action.wants_signature
+            found = WeChatContext.passing(self.wechat, action, ANY_HOST), action.wants_signature
         context, wants_signature = found
         request.wechat = context  # type: ignore[attr-defined]
         if wants_signature:  # a page will most likely read the signature: sign off the loop
@@ -182,32 +190,41 @@ class WeChatMiddleware:
     def _translate(self, request: HttpRequest) -> RequestView | tuple[WeChatContext, bool]:
         """The request as the WSGI or ASGI adapter translates it: the view the decision
         must see, or, for a request that passes untouched, its context and whether it
-        asks for a page."""
+        asks for a page.
+
+        The Host is the one ``request.get_host()`` checked against ``ALLOWED_HOSTS``
+        (``DisallowedHost``, a 400 from Django, for any other), so a signature or a
+        ``redirect_uri`` is only ever built on a host this site serves."""
+        host = request.get_host()
         scope = getattr(request, "scope", None)  # Django's ASGIRequest keeps the scope
         if scope is not None:
             parts = header_parts(scope["headers"])
+            parts[0][b"host"] = host.encode("latin-1")
             untouched = scope_untouched_page(scope, parts, self.rules)
             if untouched is None:
                 return scope_view(scope, parts)
             page, wants_signature = untouched
-            return WeChatContext(self.wechat, page), wants_signature
-        environ = _environ_of(request)
+            return WeChatContext(self.wechat, page, hosts=ANY_HOST), wants_signature
+        environ = _environ_of(request, host)
         found = environ_untouched_page(environ, self.rules)
         if found is None:
             return environ_view(environ)
-        return WeChatContext(self.wechat, found), False  # WSGI: nothing to run off a loop
+        # WSGI: nothing to run off a loop
+        return WeChatContext(self.wechat, found, hosts=ANY_HOST), False
 
     def _decide(self, view: RequestView) -> Action:
         return decide(view, self.rules, session_of(view.cookie, self.rules), self.clock())
 
 
-def _environ_of(request: HttpRequest) -> dict[str, Any]:
-    """The WSGI environ of a ``WSGIRequest``. Django keeps it as META but replaces
-    PATH_INFO and SCRIPT_NAME with text decoded from UTF-8 ("/你好"), which PEP 3333's
-    latin-1 strings cannot hold: the WSGI strings of those UTF-8 bytes are put back."""
+def _environ_of(request: HttpRequest, host: str) -> dict[str, Any]:
+    """The WSGI environ of a ``WSGIRequest``, with the Host Django checked. Django keeps
+    it as META but replaces PATH_INFO and SCRIPT_NAME with text decoded from UTF-8
+    ("/你好"), which PEP 3333's latin-1 strings cannot hold: the WSGI strings of those
+    UTF-8 bytes are put back."""
     meta = request.META
     return {  # a copy: one C call, where a ChainMap's look-ups run in Python
         **meta,
+        "HTTP_HOST": host,
         "PATH_INFO": _pep3333(meta.get("PATH_INFO") or ""),
         "SCRIPT_NAME": _pep3333(meta.get("SCRIPT_NAME") or ""),
     }
@@ -243,46 +260,53 @@ def _response(answer: Respond, request: HttpRequest) -> HttpResponse:
 # -- marking views that need a login ------------------------------------------------------------
 
 
-def _login_answer(request: HttpRequest, scope: str) -> HttpResponse | None:
+def _login_answer(
+    request: HttpRequest, scope: str, members_only: bool = False
+) -> HttpResponse | None:
     context = getattr(request, "wechat", None)
     if not isinstance(context, WeChatContext):
         raise RuntimeError(
             "wechat_login_required needs wechat_middleware.integrations.django."
             "WeChatMiddleware in settings.MIDDLEWARE"
         )
-    answer = context.login_needed(scope, request.method or "GET", request.headers)
+    answer = context.login_needed(
+        scope, request.method or "GET", request.headers, members_only=members_only
+    )
     return None if answer is None else _response(answer, request)
 
 
 @overload
-def wechat_login_required(view: _View, *, scope: str = ...) -> _View: ...
+def wechat_login_required(view: _View, *, scope: str = ..., members_only: bool = ...) -> _View: ...
 
 
 @overload
-def wechat_login_required(view: None = None, *, scope: str = ...) -> Callable[[_View], _View]: ...
+def wechat_login_required(
+    view: None = None, *, scope: str = ..., members_only: bool = ...
+) -> Callable[[_View], _View]: ...
 
 
 def wechat_login_required(
-    view: _View | None = None, *, scope: str = SCOPE_BASE
+    view: _View | None = None, *, scope: str = SCOPE_BASE, members_only: bool = False
 ) -> _View | Callable[[_View], _View]:
     """``@wechat_login_required`` or ``@wechat_login_required(scope="snsapi_userinfo")``
     on a function view (plain or ``async``): it runs only for a user logged in with
     ``scope``; a page is sent to log in, a ``fetch``/XHR gets ``401 {"error":
-    "login_required", "login_url": ...}``."""
+    "login_required", "login_url": ...}``. ``members_only=True`` (a WeCom app): a
+    logged-in visitor who is not a member of the corp gets 403."""
 
     def decorate(view: _View) -> _View:
         if iscoroutinefunction(view):
 
             @functools.wraps(view)
             async def guarded_async(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-                answer = _login_answer(request, scope)
+                answer = _login_answer(request, scope, members_only)
                 return answer if answer is not None else await view(request, *args, **kwargs)
 
             return guarded_async  # type: ignore[return-value]
 
         @functools.wraps(view)
         def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            answer = _login_answer(request, scope)
+            answer = _login_answer(request, scope, members_only)
             return answer if answer is not None else view(request, *args, **kwargs)
 
         return guarded  # type: ignore[return-value]
@@ -292,12 +316,14 @@ def wechat_login_required(
 
 class WeChatLoginRequiredMixin:
     """For class-based views: ``class Orders(WeChatLoginRequiredMixin, View)``, with
-    ``wechat_scope = "snsapi_userinfo"`` to ask for the profile."""
+    ``wechat_scope = "snsapi_userinfo"`` to ask for the profile, and
+    ``wechat_members_only = True`` to let in a WeCom corp's members only."""
 
     wechat_scope: str = SCOPE_BASE
+    wechat_members_only: bool = False
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        answer = _login_answer(request, self.wechat_scope)
+        answer = _login_answer(request, self.wechat_scope, self.wechat_members_only)
         if answer is not None:
             return answer
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]

@@ -43,11 +43,14 @@ def init_app(flask_app: Any, wechat: MiddlewareParts) -> None:
 _View = TypeVar("_View", bound=Callable[..., Any])
 
 
-def login_required(scope: str = SCOPE_BASE) -> Callable[[_View], _View]:
+def login_required(
+    scope: str = SCOPE_BASE, *, members_only: bool = False
+) -> Callable[[_View], _View]:
     """``@wechat.login_required(scope=...)`` on a Flask view: the view runs only for a
     user logged in with ``scope`` (``snsapi_userinfo`` upgrades a base login with one
     consent screen). A page is sent to log in; a ``fetch``/XHR gets
-    ``401 {"error": "login_required", "login_url": ...}``."""
+    ``401 {"error": "login_required", "login_url": ...}``. ``members_only=True`` (a
+    WeCom app): a logged-in visitor who is not a member of the corp gets 403."""
 
     def decorate(view: _View) -> _View:
         @functools.wraps(view)
@@ -57,7 +60,9 @@ def login_required(scope: str = SCOPE_BASE) -> Callable[[_View], _View]:
             context = request.environ.get("wechat")
             if context is None:
                 raise RuntimeError("login_required needs wechat.init_app(app)")
-            answer = context.login_needed(scope, request.method, request.headers)
+            answer = context.login_needed(
+                scope, request.method, request.headers, members_only=members_only
+            )
             if answer is None:
                 return view(*args, **kwargs)
             return Response(answer.body, status=answer.status, headers=answer.headers)

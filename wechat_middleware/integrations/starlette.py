@@ -30,17 +30,23 @@ def get_wechat(request: Request) -> WeChatContext:
     return context
 
 
-def require_wechat_user(scope: str = SCOPE_BASE) -> Callable[[Request], User]:
+def require_wechat_user(
+    scope: str = SCOPE_BASE, *, members_only: bool = False
+) -> Callable[[Request], User]:
     """FastAPI dependency: ``user: WeChatUser = Depends(require_wechat_user(scope=...))``.
 
     The user logged in with ``scope``; otherwise the request is answered as a marked
     route is (a redirect to log in, or ``401`` JSON for a ``fetch``) by
     :class:`~wechat_middleware.asgi.WeChatMiddleware`, and the endpoint never runs.
+    ``members_only=True`` (a WeCom app): a logged-in visitor who is not a member of the
+    corp is answered 403.
     """
 
     def dependency(request: Request) -> User:
         context = get_wechat(request)
-        answer = context.login_needed(scope, request.method, request.headers)
+        answer = context.login_needed(
+            scope, request.method, request.headers, members_only=members_only
+        )
         if answer is not None:
             raise LoginRequired(answer)
         assert context.user is not None

@@ -186,15 +186,21 @@
       "&apis=" + apis.join(",") + "&open_tags=" + tags.join(",") + "&debug=" + (debug ? 1 : 0);
   }
 
-  // GET /config for url; then callback(null, answer) or callback(reason).
-  function fetchConfig(url, callback) {
+  // GET /config for url; then callback(null, answer) or callback(reason). A 503 (the
+  // server is fetching the ticket from WeChat) is asked again after its Retry-After, as
+  // long as that stays within TIMEOUT_MS of the first ask.
+  function fetchConfig(url, callback, startedAt) {
+    var started = startedAt || new Date().getTime();
     var xhr = new XMLHttpRequest();
     xhr.open("GET", configQuery(url), true);
     xhr.timeout = TIMEOUT_MS;
     xhr.onload = guarded(function () {
       var answer = null;
       try { answer = JSON.parse(xhr.responseText); } catch (e) {}
-      if (xhr.status === 200 && answer && typeof answer.signature === "string") {
+      var wait = 1000 * (parseInt(xhr.getResponseHeader("Retry-After"), 10) || 1);
+      if (xhr.status === 503 && new Date().getTime() + wait - started < TIMEOUT_MS) {
+        setTimeout(guarded(function () { fetchConfig(url, callback, started); }), wait);
+      } else if (xhr.status === 200 && answer && typeof answer.signature === "string") {
         callback(null, answer);
       } else {
         var text = answer && typeof answer.error === "string" ? answer.error : "";

@@ -48,7 +48,6 @@ import threading
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -66,7 +65,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from ..errors import ConfigError, StoreError
-from ..redaction import scrub
+from ..redaction import password_in, scrub
 from .redis_pubsub import Callback, Listener, announce, as_text
 
 _T = TypeVar("_T")
@@ -158,7 +157,7 @@ class RedisStore:
         except (ValueError, TypeError) as exc:
             # urllib's and redis-py's messages name the bad part, never the password;
             # scrub it anyway, in case a future version echoes the URL.
-            reason = scrub(str(exc), urlsplit(url).password)
+            reason = scrub(str(exc), password_in(url))
             raise ConfigError(
                 f"WECHAT_STORE is not a usable Redis URL ({reason}); use "
                 "redis://[[user]:password@]host:6379/0, rediss://... or "

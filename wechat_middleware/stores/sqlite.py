@@ -10,6 +10,7 @@ and an expiry, so a worker killed while refreshing blocks the others for one TTL
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import stat
@@ -18,6 +19,8 @@ import time
 from collections.abc import Callable, Iterator
 
 from ..errors import StoreError
+
+log = logging.getLogger("wechat_middleware")
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS kv"
@@ -124,6 +127,7 @@ class SQLiteStore:
                 "INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?, ?, ?)",
                 (key, str(count), expires_at),
             )
+            conn.execute(_PURGE, (now,))  # counters too: the login bound writes one per client
             return count
 
     def acquire_lock(self, name: str, owner: str, ttl: float) -> bool:
@@ -164,6 +168,43 @@ class SQLiteStore:
         # SQLite gives the -wal and -shm files the same permissions.
         with contextlib.suppress(OSError):
             os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        self._keep_private()
+
+    def _keep_private(self) -> None:
+        """A file made before (an older version, a copy, the ``sqlite3`` shell under
+        umask 022) keeps its mode: tokens readable by every local user. Ours are made
+        0600; another user's are left alone, with a warning."""
+        getuid = getattr(os, "getuid", None)
+        if getuid is None:
+            return
+        for name in (self.path, self.path + "-wal", self.path + "-shm", self.path + "-journal"):
+            try:
+                info = os.stat(name)  # through a link: SQLite opens what it points to
+            except OSError:
+                continue
+            mode = stat.S_IMODE(info.st_mode)
+            if not mode & 0o077:
+                continue
+            if info.st_uid == getuid():
+                try:
+                    os.chmod(name, mode & 0o700)
+                except OSError as exc:
+                    log.warning("SQLite store: cannot make %s private (%s)", name, exc)
+                    continue
+                log.warning(
+                    "SQLite store: %s was readable by other users (mode %04o): made it %04o",
+                    name,
+                    mode,
+                    mode & 0o700,
+                )
+            else:
+                log.warning(
+                    "SQLite store: %s is readable by other users (mode %04o) and belongs to "
+                    "another user, so it was left as it is: the tokens in it can be read by "
+                    "others; make it 0600 (chmod 600), or set WECHAT_STORE to a file of yours",
+                    name,
+                    mode,
+                )
 
     def _refuse_foreign_files(self, directory: str) -> None:
         """In a shared directory such as /tmp, another user could plant the file (or a

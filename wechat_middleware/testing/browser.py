@@ -66,6 +66,9 @@ __all__ = [  # the User-Agent strings stay importable from here too (see .user_a
 ]
 
 IN_PROCESS_BASE_URL = "http://testserver"
+#: ``WECHAT_ALLOWED_HOSTS`` for tests: the in-process host and this machine's names
+#: (Django's test runner adds ``testserver`` to ``ALLOWED_HOSTS`` the same way).
+TEST_ALLOWED_HOSTS = "testserver,.localhost,127.0.0.1,[::1]"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # A header's value; a list sends the header once per item (e.g. two Cookie headers).
 HeaderValues = Mapping[str, str | bytes | list[str | bytes] | None]
@@ -77,7 +80,8 @@ def fake_wechat_env(fake: FakeWeChat, *, store: str = "memory://") -> dict[str, 
     """The ``WECHAT_*`` variables that point an app at ``fake``.
 
     The server-check token and the cookie key are random, so no test depends on a
-    value another test (or a developer's shell) set.
+    value another test (or a developer's shell) set. The hosts served are the
+    in-process browser's (``http://testserver``) and this machine's names.
     """
     return {
         "WECHAT_APP_ID": fake.app_id,
@@ -88,6 +92,7 @@ def fake_wechat_env(fake: FakeWeChat, *, store: str = "memory://") -> dict[str, 
         "WECHAT_SECRET_KEY": secrets.token_urlsafe(32),
         "WECHAT_STORE": store,
         "WECHAT_JSSDK_URL": fake.jssdk_url,  # the fake's stand-in script checks wx.config
+        "WECHAT_ALLOWED_HOSTS": TEST_ALLOWED_HOSTS,
     }
 
 
@@ -108,6 +113,7 @@ def fake_wecom_env(fake: FakeWeCom, *, store: str = "memory://") -> dict[str, st
         "WECHAT_SECRET_KEY": secrets.token_urlsafe(32),
         "WECHAT_STORE": store,
         "WECHAT_JSSDK_URL": fake.jssdk_url,  # wx.config and wx.agentConfig, checked
+        "WECHAT_ALLOWED_HOSTS": TEST_ALLOWED_HOSTS,
     }
 
 

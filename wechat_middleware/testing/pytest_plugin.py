@@ -8,7 +8,8 @@ Installed with the package, so any test suite gets these fixtures:
     move, faults to inject (``fake_wechat.inject(path, Fault(...))``).
 ``wechat_env``
     Sets the ``WECHAT_*`` variables that point ``WeChat.from_env()`` at ``fake_wechat``
-    (random cookie key and server-check token, ``WECHAT_STORE=memory://``), removes any
+    (random cookie key and server-check token, ``WECHAT_STORE=memory://``,
+    ``WECHAT_ALLOWED_HOSTS`` of ``testserver`` and this machine's names), removes any
     other ``WECHAT_*`` variable, and returns what it set. Undone after the test.
 ``wechat_browser``
     A :class:`WeChatBrowser`: WeChat's User-Agent, follows the OAuth login. Use it on a

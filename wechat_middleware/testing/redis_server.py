@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -103,6 +104,18 @@ class RedisServer(Closing):
         self.stop()
         self.start()
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): a hung Redis. The kernel still accepts connections
+        and takes what clients send; nothing is answered until :meth:`resume`."""
+        if self._process is None or not self.running:
+            raise RuntimeError("RedisServer is not running")
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Thaw a paused server (SIGCONT): it answers what was sent meanwhile, in order."""
+        if self._process is not None and self.running:
+            self._process.send_signal(signal.SIGCONT)
+
     def close(self) -> None:
         """Stop and remove the temporary directory."""
         self.stop()
@@ -172,6 +185,7 @@ def _answers_ping(host: str, port: int) -> bool:
 
 def _terminate(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
+        process.send_signal(signal.SIGCONT)  # a paused server would not act on SIGTERM
         process.terminate()
         try:
             process.wait(5)
