@@ -20,12 +20,12 @@ from .threads import run_in_thread
 from .urls import (
     PageSource,
     check_page_url,
-    host_allowed,
     host_refusal,
     origin_of,
     path_of,
     safe_next,
     same_origin,
+    site_url,
     with_next,
 )
 from .user import User
@@ -343,11 +343,11 @@ class WeChatContext:
         """Why this page is not signed for its own origin (a Host this site does not
         serve: docs in ``urls.site_url``), or ``None`` when it may be."""
         config = self._wechat.config
-        if config.public_url:
-            return None  # the page's URL is built on it, whatever the Host said
-        host = origin_of(self.page_url).partition("://")[2]
+        scheme, _, host = origin_of(self.page_url).partition("://")
         allowed = config.served_hosts if self._hosts is None else self._hosts
-        return None if host_allowed(host, allowed) else host_refusal(host)
+        if site_url(config.public_url, scheme, host, allowed) is not None:
+            return None
+        return host_refusal(host)
 
     def _signed_or_none(self, url: str) -> Signed | None:
         try:

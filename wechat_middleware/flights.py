@@ -37,10 +37,6 @@ class Flight(Generic[_V]):
         self.value: _V | None = None
         self.error: BaseException | None = None
 
-    @property
-    def ended(self) -> bool:
-        return self._done.is_set()
-
     def patience_left(self, patience: float) -> float:
         """Seconds until ``patience`` seconds after the call began (0 when past)."""
         return max(self.started + patience - time.monotonic(), 0.0)
