@@ -9,7 +9,8 @@ Sections (``--only`` takes these names, comma-separated or repeated):
 - ``servers``    real uvicorn and gunicorn on 127.0.0.1: the keep-alive stall check,
                  then requests/s of each example against its bare twin
 
-Missed targets are marked in the table, not turned into a failing exit code. The peers
+Every target is checked on numbers of this run and printed PASS or FAIL (ERROR: the
+benchmark could not measure); a FAIL is not turned into a failing exit code. The peers
 are installed on first use into ``bench/.peers/`` (git-ignored), never into the
 project's environment; ``--no-peers`` skips them.
 """
@@ -28,7 +29,15 @@ from pathlib import Path
 from . import coldstart, memory, overhead, signature
 from .children._timing import CLOCKS, set_clock
 from .peers import Peers, install_peers
-from .report import Table, format_table, machine, summary, tables_from_rows, write_benchmarks_md
+from .report import (
+    ERROR,
+    Table,
+    format_table,
+    machine,
+    summary,
+    tables_from_rows,
+    write_benchmarks_md,
+)
 
 SECTIONS = ("signature", "overhead", "memory", "coldstart", "servers")
 
@@ -137,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             tables += runners[name]()
         except Exception as exc:  # a bug in a benchmark: report it, run the others
             traceback.print_exc()
-            failed = Table(name, ("case", "result"))
-            failed.add("the benchmark itself failed", f"{type(exc).__name__}: {exc}")
+            failed = Table(name, ("case", "result", "status"), status=2)
+            failed.add("the benchmark itself failed", f"{type(exc).__name__}: {exc}", ERROR)
             tables.append(failed)
             crashed = True
         _log(f"{name} took {time.perf_counter() - started:.1f} s")

@@ -104,7 +104,7 @@ def run(peers: Peers, *, workers: int = 4, threads: int = 40) -> list[Row]:
     redis_server: Any = None
     redis_reason = ""
     try:
-        from wechat_middleware.testing.redis_server import RedisServer
+        from tests.support.redis_server import RedisServer
 
         redis_server = RedisServer().start()
     except Exception as exc:  # redis-server missing or not starting: those rows say so

@@ -30,6 +30,7 @@ from werkzeug.test import EnvironBuilder
 
 from wechat_middleware import WeChat, WeChatConfig
 from wechat_middleware.asgi import WeChatMiddleware as ASGIMiddleware
+from wechat_middleware.integrations.flask import init_app
 from wechat_middleware.testing import FakeWeChat
 
 HOST = "shop.example.com"
@@ -109,7 +110,7 @@ def make_flask(variant: str, wechat: WeChat) -> Flask:
     if variant == "noop":
         app.wsgi_app = NoopWSGI(app.wsgi_app)  # type: ignore[method-assign]
     elif variant == "wechat":
-        wechat.init_app(app)
+        init_app(app, wechat)
 
     @app.get("/")
     def hello() -> str:
@@ -162,6 +163,7 @@ def prepare() -> tuple[Prepared, FakeWeChat]:
         open_base=fake.open_base,
         secret_key=secrets.token_urlsafe(32),
         store="memory://",
+        allowed_hosts=(HOST,),  # the Host of every request: a page on it is signed
     )
     wechat = WeChat(config)
     wechat.jssdk.get_signature_by_url(f"http://{HOST}/page")  # token + ticket, once

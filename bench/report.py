@@ -22,16 +22,16 @@ BENCHMARKS_MD = REPO_ROOT / "BENCHMARKS.md"
 BEGIN = "<!-- bench:begin (written by `python -m bench --write`; edit outside this block) -->"
 END = "<!-- bench:end -->"
 
-OK = "ok"
-MISSED = "MISSED"
+PASS = "PASS"  # a target checked in this run and met
+FAIL = "FAIL"  # a target checked in this run and missed
 INFO = "-"
 UNAVAILABLE = "unavailable"
-FAILED = "FAILED"
+ERROR = "ERROR"  # the benchmark itself could not measure (a wrong answer, a crash)
 
 
 @dataclass(frozen=True)
 class Row:
-    """One line of a five-column table. ``status`` is OK, MISSED, INFO or UNAVAILABLE."""
+    """One line of a five-column table. ``status`` is PASS, FAIL, INFO or UNAVAILABLE."""
 
     section: str
     case: str
@@ -45,7 +45,7 @@ class Row:
 class Table:
     """A titled table: ``headers`` name one statistic per column.
 
-    ``status`` is the index of the column whose MISSED/FAILED cells are missed targets,
+    ``status`` is the index of the column whose FAIL/ERROR cells are missed targets,
     named in the summary by the row's first ``key_columns`` cells.
     """
 
@@ -64,7 +64,7 @@ class Table:
     def missed(self) -> list[str]:
         if self.status is None:
             return []
-        bad = (MISSED, FAILED)
+        bad = (FAIL, ERROR)
         return [
             f"{self.title}: {' / '.join(r[: self.key_columns])}"
             for r in self.rows
@@ -102,7 +102,7 @@ def us(seconds: float) -> str:
 
 
 def check(ok: bool) -> str:
-    return OK if ok else MISSED
+    return PASS if ok else FAIL
 
 
 def commit() -> str:
@@ -177,7 +177,7 @@ def markdown_table(table: Table) -> str:
         out.append(
             cells(
                 [
-                    f"**{v}**" if i == table.status and v in (MISSED, FAILED) else v
+                    f"**{v}**" if i == table.status and v in (FAIL, ERROR) else v
                     for i, v in enumerate(row)
                 ]
             )
@@ -188,10 +188,13 @@ def markdown_table(table: Table) -> str:
 
 
 def summary(tables: Sequence[Table]) -> str:
+    """One line: how many targets passed, and every one that did not."""
+    statuses = [row[t.status] for t in tables if t.status is not None for row in t.rows]
+    passed = statuses.count(PASS)
     missed = [name for table in tables for name in table.missed()]
     if not missed:
-        return "All targets met."
-    return f"Targets missed ({len(missed)}): {'; '.join(missed)}."
+        return f"All {passed} targets checked: PASS."
+    return f"Targets: {passed} PASS, {len(missed)} FAIL or ERROR: {'; '.join(missed)}."
 
 
 def write_benchmarks_md(

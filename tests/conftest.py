@@ -23,10 +23,12 @@ from wechat_middleware import WeChat, WeChatConfig
 from wechat_middleware.stores import Store, open_store
 from wechat_middleware.testing import FakeWeChat
 from wechat_middleware.testing.browser import TEST_ALLOWED_HOSTS
-from wechat_middleware.testing.redis_server import RedisServer
+from wechat_middleware.testing.fake_wecom import FakeWeCom
 
-from .support.apps import AppClient
+from .support.apps import ALL_KINDS, AppClient
 from .support.fetches import fetches_ended
+from .support.marked_apps import FRAMEWORKS
+from .support.redis_server import RedisServer
 
 # The failure-report hook (servers' and browsers' logs in a failed test's report).
 from .support.reports import pytest_runtest_makereport  # noqa: F401
@@ -51,10 +53,41 @@ def fake_config(fake: FakeWeChat, **overrides: Any) -> WeChatConfig:
     return WeChatConfig(**values)
 
 
+def fake_wecom_config(
+    fake: FakeWeCom, agent_id: str | None = None, **overrides: Any
+) -> WeChatConfig:
+    """A WeCom app (``agent_id``'s, the fake's first by default) on the fake, with its
+    callback settings."""
+    agent_id = agent_id or fake.agent_id
+    values: dict[str, Any] = {
+        "token": fake.callback_token,
+        "encoding_aes_key": fake.encoding_aes_key,
+        "secret_key": "test-secret-key-0123456789abcdef",
+        "api_base": fake.api_base,
+        "open_base": fake.open_base,
+        "login_base": fake.login_base,
+        "allowed_hosts": TEST_ALLOWED_HOSTS,
+        **overrides,
+    }
+    return WeChatConfig.for_wecom(fake.corp_id, fake.agent_secret(agent_id), agent_id, **values)
+
+
 @pytest.fixture(params=["memory", "sqlite"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each token test runs against the in-process store and the SQLite store."""
     return "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/tokens.sqlite3"
+
+
+@pytest.fixture(params=ALL_KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    """An adapter test runs over WSGI, ASGI and Django's two handlers (tests/support/apps.py)."""
+    return str(request.param)
+
+
+@pytest.fixture(params=FRAMEWORKS)
+def framework(request: pytest.FixtureRequest) -> str:
+    """A login test runs on Flask, Starlette and FastAPI (tests/support/marked_apps.py)."""
+    return str(request.param)
 
 
 @pytest.fixture

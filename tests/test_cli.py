@@ -408,6 +408,27 @@ def test_doctor_fails_without_the_secret_key_the_middleware_needs(
     assert "all checks passed" not in out
 
 
+def test_doctor_lists_every_setting_the_app_sees_under_the_config_step(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each setting by the name the app reads, its value (a secret's hidden), and
+    whether the environment left it at its default; also when the config step fails."""
+    monkeypatch.setenv("WECHAT_PAGE_WAIT", "2")
+    monkeypatch.delenv("WECHAT_SECRET_KEY")
+    _, out, _ = run(capsys, "doctor")
+    lines = out.splitlines()
+    listed = lines[1 : lines.index(next(line for line in lines[1:] if not line[0].isspace()))]
+    settings = {line.split()[0]: line.split()[1:] for line in listed}
+    assert lines[0].startswith("FAIL  config:")
+    assert settings["WECHAT_PAGE_WAIT"] == ["2"]
+    assert settings["WECHAT_SCOPE"] == ["snsapi_base", "(default)"]
+    assert settings["WECHAT_APP_SECRET"] == ["(hidden)"] and settings["WECHAT_TOKEN"] == [
+        "(hidden)"
+    ]
+    assert settings["WECHAT_SECRET_KEY"] == ["unset", "(default)"]
+    assert wechat_env["WECHAT_APP_SECRET"] not in out and wechat_env["WECHAT_TOKEN"] not in out
+
+
 def test_doctor_warns_without_the_server_check_token(
     capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,8 +11,12 @@ from typing import Any
 
 import pytest
 
-from wechat_middleware.config import _ENV, _EXPECTED, WeChatConfig, _parse_prefixes
+from wechat_middleware.config import WeChatConfig
 from wechat_middleware.errors import ConfigError
+from wechat_middleware.settings import comma_list, settings_of
+
+SETTINGS = settings_of(WeChatConfig)
+ENV_NAMES = {name for spec in SETTINGS for name in spec.names}
 
 APP_ID = "wx1234567890abcdef"
 APP_SECRET = "AppS3cret-7b1e-do-not-log"
@@ -65,6 +69,7 @@ ENV_CASES: list[tuple[str, str, str, Any]] = [
     ("WECHAT_TOKEN_ENDPOINT", "classic", "token_endpoint", "classic"),
     ("WECHAT_TIMEOUT", "2.5", "timeout", 2.5),
     ("WECHAT_REFRESH_MARGIN", "60", "refresh_margin", 60.0),
+    ("WECHAT_PAGE_WAIT", "2", "page_wait", 2.0),
     ("WECHAT_EXCLUDE", "/static/, /assets/,,", "exclude", ("/static/", "/assets/")),
     ("WECHAT_INCLUDE_WXWORK", "true", "include_wxwork", True),
     ("WECHAT_LOGIN_OUTSIDE_WECHAT", "1", "login_required_outside_wechat", True),
@@ -133,14 +138,15 @@ def test_environment_name_maps_to_its_attribute(
 
 def test_every_environment_name_in_the_table_is_specified_here() -> None:
     """A new WECHAT_* name must be added to ENV_CASES (it becomes public contract)."""
-    assert {case[0] for case in ENV_CASES} == set(_ENV)
+    assert {case[0] for case in ENV_CASES} == ENV_NAMES
 
 
 def test_every_variable_whose_value_can_be_refused_says_what_it_expects() -> None:
     """Text is taken as it is; a number or a boolean can be malformed, and its error
     message then says what a valid value looks like."""
-    parsed = {name for name, (_, parse) in _ENV.items() if parse not in (str, _parse_prefixes)}
-    assert parsed == set(_EXPECTED)
+    read = [spec for spec in SETTINGS if spec.env]
+    parsed = {spec.env for spec in read if spec.kind.parse not in (str, comma_list)}
+    assert parsed == {spec.env for spec in read if spec.kind.expected}
 
 
 def test_environment_values_are_stripped() -> None:
@@ -155,7 +161,7 @@ def test_blank_environment_value_means_default() -> None:
 
 
 def test_from_env_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in _ENV:
+    for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WECHAT_APP_ID", APP_ID)
     monkeypatch.setenv("WECHAT_APP_SECRET", APP_SECRET)
@@ -224,6 +230,11 @@ def test_default_jssdk_script_is_jweixin_1_6_0(minimal: WeChatConfig) -> None:
     assert minimal.jssdk_url == "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"
 
 
+def test_default_page_wait_is_half_a_second(minimal: WeChatConfig) -> None:
+    """A page waits at most half a second for a jsapi ticket being fetched."""
+    assert minimal.page_wait == 0.5
+
+
 def test_default_login_bounds_are_per_client_and_wechats_own_total(minimal: WeChatConfig) -> None:
     """The per-client bound is the protection; the total is WeChat's own limit on the
     code exchange, 50,000 a minute (docs/wechat-protocol.md section 5.3), not a lower
@@ -267,6 +278,8 @@ MALFORMED: list[tuple[str, str]] = [
     ("WECHAT_REFRESH_MARGIN", "soon"),
     ("WECHAT_REFRESH_MARGIN", "0"),
     ("WECHAT_REFRESH_MARGIN", "inf"),
+    ("WECHAT_PAGE_WAIT", "soon"),
+    ("WECHAT_PAGE_WAIT", "-0.5"),
     ("WECHAT_VERIFY_PATH", "wechat/verify"),
     ("WECHAT_VERIFY_PATH", "//evil.example.com/verify"),
     ("WECHAT_VERIFY_PATH", "/wechat/verify?x=1"),
@@ -569,6 +582,20 @@ def test_corp_settings_without_the_wecom_provider_are_refused() -> None:
     environ = {**REQUIRED, "WECHAT_CORP_ID": "ww0123456789abcdef"}
     with pytest.raises(ConfigError, match="WECHAT_PROVIDER=wecom"):
         WeChatConfig.from_env(environ=environ)
+
+
+def test_a_wecom_app_takes_its_ids_as_corp_keywords_and_an_official_account_refuses_them() -> None:
+    ids = {"corp_id": "ww0123456789abcdef", "corp_secret": "corp-app-secret", "agent_id": 7}
+    config = WeChatConfig.from_env({}, provider="wecom", **ids)
+    assert (config.app_id, config.app_secret, config.agent_id) == (
+        ids["corp_id"],
+        ids["corp_secret"],
+        "7",
+    )
+    with pytest.raises(
+        ConfigError, match=r"WECHAT_CORP_ID is a WeCom setting.*WECHAT_PROVIDER=wecom"
+    ):
+        WeChatConfig.from_env(REQUIRED, corp_id="ww0123456789abcdef")
 
 
 def test_an_agent_id_without_the_wecom_provider_is_refused() -> None:

@@ -67,7 +67,7 @@ def test_demo_check_fails_when_wechat_would_reject_the_signature(
     fake never issued fails the check (it passed before, never verifying)."""
     from werkzeug.serving import make_server
 
-    from wechat_middleware.demo import self_check
+    from examples.demo import self_check
     from wechat_middleware.testing import FakeWeChat, fake_wechat_env
 
     with FakeWeChat() as fake:

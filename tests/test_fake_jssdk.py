@@ -11,7 +11,6 @@ does in a browser is tested in tests/e2e.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -22,6 +21,8 @@ import requests
 
 from wechat_middleware.testing import FakeWeChat
 from wechat_middleware.testing.user_agents import ANDROID_WECHAT_UA, DESKTOP_UA, IOS_WECHAT_UA
+
+from .support.tickets import live_jsapi_ticket, sign
 
 SCRIPT = "open/js/jweixin-1.6.0.js"
 CONFIG = "fake/jssdk/config"
@@ -41,26 +42,6 @@ def fake() -> Iterator[FakeWeChat]:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def live_jsapi_ticket(fake: FakeWeChat) -> str:
-    """The ticket an app would hold: a stable token, then getticket, as in production."""
-    token = requests.post(
-        f"{fake.base_url}/cgi-bin/stable_token",
-        json={"grant_type": "client_credential", "appid": fake.app_id, "secret": fake.app_secret},
-        timeout=5,
-    ).json()["access_token"]
-    ticket: str = requests.get(
-        f"{fake.base_url}/cgi-bin/ticket/getticket",
-        params={"access_token": token, "type": "jsapi"},
-        timeout=5,
-    ).json()["ticket"]
-    return ticket
-
-
-def sign(ticket: str, noncestr: str, timestamp: int, url: str) -> str:
-    plain = f"jsapi_ticket={ticket}&noncestr={noncestr}&timestamp={timestamp}&url={url}"
-    return hashlib.sha1(plain.encode()).hexdigest()
 
 
 def wx_config(fake: FakeWeChat, url: str = PAGE_URL, **overrides: Any) -> dict[str, Any]:
@@ -110,28 +91,11 @@ def preflight(fake: FakeWeChat, **headers: str) -> requests.Response:
 # --------------------------------------------------------------------------- the script
 
 
-def test_jssdk_url_is_the_real_scripts_path_on_the_fake(fake: FakeWeChat) -> None:
-    assert fake.jssdk_url == f"{fake.base_url}/open/js/jweixin-1.6.0.js"
-
-
 def test_script_is_served_as_javascript(fake: FakeWeChat) -> None:
     response = requests.get(fake.jssdk_url, timeout=5)
 
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/javascript")
-
-
-def test_script_defines_the_bridge_then_wx_with_config_ready_error_and_the_common_apis(
-    fake: FakeWeChat,
-) -> None:
-    script = requests.get(fake.jssdk_url, timeout=5).text
-
-    bridge, stand_in = script.index("window.WeixinJSBridge = bridge"), script.index("window.wx =")
-    assert bridge < stand_in and "window.wx = window.jWeixin = wx" in script
-    for member in ("config: config,", "ready: function (fn)", "error: function (fn)"):
-        assert member in script[bridge:]
-    for name in ("updateAppMessageShareData", "updateTimelineShareData", "checkJsApi"):
-        assert f'"{name}"' in script
 
 
 def test_script_sends_its_checks_to_the_fake_it_was_loaded_from(fake: FakeWeChat) -> None:
@@ -275,13 +239,6 @@ def test_body_that_is_not_a_json_object_is_config_fail(fake: FakeWeChat, raw: by
 
 def test_check_requires_post(fake: FakeWeChat) -> None:
     assert requests.get(f"{fake.base_url}/{CONFIG}", timeout=5).json()["errcode"] == 43002
-
-
-def test_each_check_is_counted(fake: FakeWeChat) -> None:
-    check(fake, wx_config(fake))
-    check(fake, wx_config(fake, signature="0" * 40))
-
-    assert fake.calls(CONFIG) == 2
 
 
 # --------------------------------------------------------------------------- CORS

@@ -5,7 +5,6 @@ Every other integration test trusts this fake; these tests are what earns that t
 
 from __future__ import annotations
 
-import hashlib
 import socket
 import threading
 import time
@@ -19,6 +18,8 @@ import requests
 
 from wechat_middleware.testing import FakeUser, FakeWeChat, Fault
 from wechat_middleware.testing.user_agents import ANDROID_WECHAT_UA
+
+from .support.tickets import sign
 
 TOKEN = "cgi-bin/token"
 STABLE = "cgi-bin/stable_token"
@@ -122,11 +123,6 @@ def userinfo(fake: FakeWeChat, access_token: str, openid: str, lang: str = "zh_C
     return get_json(fake, USERINFO, access_token=access_token, openid=openid, lang=lang)
 
 
-def sign(ticket_value: str, noncestr: str, timestamp: str, url: str) -> str:
-    plain = f"jsapi_ticket={ticket_value}&noncestr={noncestr}&timestamp={timestamp}&url={url}"
-    return hashlib.sha1(plain.encode()).hexdigest()
-
-
 def errcode(body: dict[str, Any]) -> int:
     code: int = body.get("errcode", 0)
     return code
@@ -135,36 +131,9 @@ def errcode(body: dict[str, Any]) -> int:
 # --------------------------------------------------------------------------- lifecycle
 
 
-def test_bases_point_at_a_random_loopback_port(fake: FakeWeChat) -> None:
-    assert fake.base_url == f"http://127.0.0.1:{fake.port}"
-    assert fake.port != 0
-    assert fake.api_base == fake.open_base == fake.base_url
-
-
 def test_base_url_before_start_raises() -> None:
     with pytest.raises(RuntimeError):
         _ = FakeWeChat().base_url
-
-
-def test_stop_is_quick_with_an_idle_keep_alive_connection_and_releases_port() -> None:
-    fake = FakeWeChat().start()
-    port = fake.port
-    with requests.Session() as session:
-        session.get(f"{fake.base_url}/{TOKEN}", timeout=5)  # leaves a pooled connection open
-        started = time.monotonic()
-        fake.stop()
-        assert time.monotonic() - started < 1.0
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind(("127.0.0.1", port))
-
-
-def test_keep_alive_session_serves_many_requests(fake: FakeWeChat) -> None:
-    with requests.Session() as session:
-        for _ in range(20):
-            response = session.get(f"{fake.base_url}/{TOKEN}", timeout=5)
-            assert response.json()["errcode"] == 40002
-    assert fake.calls(TOKEN) == 20
 
 
 def raw_exchange(fake: FakeWeChat, request: bytes) -> bytes:
@@ -210,17 +179,6 @@ def test_a_body_over_the_limit_is_refused_with_413_unread(fake: FakeWeChat) -> N
     assert fake.calls(STABLE) == 0
 
 
-def test_requests_json_bodies_carry_a_content_length_the_fake_accepts(fake: FakeWeChat) -> None:
-    """What the middleware's client sends: ``requests`` with ``json=``, never chunked."""
-    with requests.Session() as session:
-        body = {"grant_type": "client_credential", "appid": fake.app_id, "secret": "x"}
-        reply = session.post(f"{fake.base_url}/{STABLE}", json=body, timeout=5)
-        assert reply.request.headers["Content-Length"] == str(len(reply.request.body or b""))
-        assert reply.json()["errcode"] == 40125
-        assert session.post(f"{fake.base_url}/{STABLE}", json=body, timeout=5).ok  # kept alive
-    assert fake.calls(STABLE) == 2
-
-
 @pytest.mark.parametrize("name", ["jssdk_stand_in.js", "wechat_bridge.js"])
 def test_the_scripts_ship_inside_the_package(name: str) -> None:
     """Loaded with importlib.resources: a wheel must carry the .js files."""
@@ -261,10 +219,6 @@ def test_classic_token_returns_long_token_and_ttl(fake: FakeWeChat) -> None:
     assert body["expires_in"] == 7200
     assert "errcode" not in body
     assert body["access_token"] in fake.valid_access_tokens()
-
-
-def test_classic_token_call_issues_a_new_token_each_time(fake: FakeWeChat) -> None:
-    assert classic_token(fake)["access_token"] != classic_token(fake)["access_token"]
 
 
 def test_classic_token_call_invalidates_previous_token_after_overlap(fake: FakeWeChat) -> None:
@@ -446,10 +400,6 @@ def test_ticket_with_expired_token_is_42001(fake: FakeWeChat) -> None:
 
 def test_ticket_with_unknown_type_is_40097(fake: FakeWeChat) -> None:
     assert errcode(ticket(fake, classic_token(fake)["access_token"], "agent_config")) == 40097
-
-
-def test_current_jsapi_ticket_is_none_before_any_request(fake: FakeWeChat) -> None:
-    assert fake.current_jsapi_ticket() is None
 
 
 # --------------------------------------------------------------------------- signatures
@@ -1038,22 +988,8 @@ def test_fifty_concurrent_requests_are_all_served(fake: FakeWeChat) -> None:
 
 
 def test_rotate_jsapi_ticket_makes_the_next_getticket_issue_a_new_one(fake: FakeWeChat) -> None:
-    token = requests.get(
-        f"{fake.api_base}/cgi-bin/token",
-        params={"grant_type": "client_credential", "appid": fake.app_id, "secret": fake.app_secret},
-        timeout=5,
-    ).json()["access_token"]
-
-    def ticket() -> str:
-        reply = requests.get(
-            f"{fake.api_base}/cgi-bin/ticket/getticket",
-            params={"access_token": token, "type": "jsapi"},
-            timeout=5,
-        )
-        value: str = reply.json()["ticket"]
-        return value
-
-    first = ticket()
+    token = classic_token(fake)["access_token"]
+    first = ticket(fake, token)["ticket"]
     fake.rotate_jsapi_ticket()
-    second = ticket()
+    second = ticket(fake, token)["ticket"]
     assert second != first and fake.current_jsapi_ticket() == second

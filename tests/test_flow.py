@@ -17,22 +17,23 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from wechat_middleware import ConfigError, WeChat, WeChatConfig
-from wechat_middleware.flow import (
+from wechat_middleware.actions import (
     Action,
     ClaimServerCheck,
     CompleteLogin,
     OpenMessage,
     PassThrough,
-    RequestView,
-    Respond,
 )
+from wechat_middleware.answers import Respond
 from wechat_middleware.signing import server_signature
+from wechat_middleware.steps import open_message
 from wechat_middleware.stores import open_store
 from wechat_middleware.testing.user_agents import (
     DESKTOP_UA,
     WXWORK_UA,
 )
 from wechat_middleware.urls import safe_next
+from wechat_middleware.view import RequestView
 
 from .support.flow import Flow, view
 
@@ -72,7 +73,7 @@ def check(flow: Flow, request: RequestView, body: bytes = PUSH) -> Action:
     with ``body``."""
     action = flow.decide(request)
     if isinstance(action, OpenMessage):
-        action = replace(action, body=body).opened(flow.rules)
+        action = open_message(replace(action, body=body), flow.rules)
     return action.then if isinstance(action, ClaimServerCheck) else action
 
 

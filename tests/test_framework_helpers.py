@@ -8,6 +8,7 @@ from starlette.testclient import TestClient
 
 from wechat_middleware.asgi import WeChatMiddleware
 from wechat_middleware.context import WeChatContext
+from wechat_middleware.integrations.flask import init_app
 from wechat_middleware.integrations.starlette import get_wechat
 from wechat_middleware.testing.user_agents import DESKTOP_UA
 
@@ -20,7 +21,7 @@ def test_flask_request_wechat_keeps_a_custom_request_class(make_wechat: MakeWeCh
 
     app = Flask(__name__)
     app.request_class = MyRequest
-    make_wechat().init_app(app)
+    init_app(app, make_wechat())
 
     @app.get("/")
     def home() -> str:
@@ -33,7 +34,7 @@ def test_flask_request_wechat_keeps_a_custom_request_class(make_wechat: MakeWeCh
 
 def test_flask_templates_see_wechat(make_wechat: MakeWeChat) -> None:
     app = Flask(__name__)
-    make_wechat().init_app(app)
+    init_app(app, make_wechat())
 
     @app.get("/")
     def home() -> str:
@@ -58,7 +59,7 @@ def test_fastapi_dependency_gives_the_context(make_wechat: MakeWeChat) -> None:
 
 def test_config_json_is_safe_inside_a_script_element(make_wechat: MakeWeChat) -> None:
     app = Flask(__name__)
-    make_wechat().init_app(app)
+    init_app(app, make_wechat())
 
     @app.get("/")
     def home() -> str:

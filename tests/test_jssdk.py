@@ -129,7 +129,7 @@ def test_url_cache_bound_holds_for_threads_signing_at_once(
     for thread in threads:
         thread.join()
     assert len(jssdk.get_cached_url_signature()) == 4
-    rendered = jssdk._rendered  # the table the bound is about: no public view of it
+    rendered = jssdk._cache  # the table the bound is about: no public view of it
     assert len(rendered) <= 4 and set(rendered) <= set(jssdk.get_cached_url_signature())
 
 

@@ -16,12 +16,13 @@ from urllib.parse import quote
 
 import pytest
 
+from wechat_middleware.integrations.flask import init_app
 from wechat_middleware.signing import credential_id
 from wechat_middleware.testing import FakeWeChat, Fault
 from wechat_middleware.testing.user_agents import ANDROID_WECHAT_UA, DESKTOP_UA, IOS_WECHAT_UA
 
 from .conftest import MakeWeChat, OpenClient
-from .support.apps import ALL_KINDS, AppClient
+from .support.apps import AppClient
 
 ORIGIN = "http://testserver"
 CONFIG_KEYS = {
@@ -37,11 +38,9 @@ CONFIG_KEYS = {
 }
 
 
-@pytest.fixture(params=ALL_KINDS)
-def client(
-    request: pytest.FixtureRequest, open_client: OpenClient, make_wechat: MakeWeChat
-) -> AppClient:
-    return open_client(request.param, make_wechat())
+@pytest.fixture
+def client(open_client: OpenClient, kind: str, make_wechat: MakeWeChat) -> AppClient:
+    return open_client(kind, make_wechat())
 
 
 def config(
@@ -420,7 +419,7 @@ def test_a_thousand_hostile_reports_cost_bounded_work(
             assert report(client, body) == 204
     assert fake_wechat.calls("cgi-bin/ticket/getticket") <= before + 1
     assert len(warnings(caplog)) <= 30  # a minute's worth, then held back
-    assert len(wechat.login_steps.report_log._seen) <= 256
+    assert len(wechat.steps.report_log._seen) <= 256
 
 
 # -- the template helper -----------------------------------------------------------------
@@ -430,7 +429,7 @@ def test_jssdk_tags_render_the_helper_and_its_ready_call(make_wechat: MakeWeChat
     from flask import Flask, render_template_string
 
     app = Flask(__name__)
-    make_wechat().init_app(app)
+    init_app(app, make_wechat())
 
     @app.get("/")
     def page() -> str:

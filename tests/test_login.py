@@ -1,7 +1,7 @@
 """Login the way real apps need it: per route, progressive scope, hooks, logout, SPA-aware.
 
 With ``WECHAT_PROTECT=marked`` only marked routes need a login: Flask's
-``@wechat.login_required``, Starlette's ``@login_required``, FastAPI's
+Flask's ``@login_required``, Starlette's ``@login_required``, FastAPI's
 ``Depends(require_wechat_user(...))``. ``snsapi_base`` logs in silently,
 ``snsapi_userinfo`` asks consent once and keeps the openid (docs/wechat-protocol.md
 sections 5.1 and 5.5). A ``fetch`` gets ``401`` JSON, never a redirect to WeChat.
@@ -12,29 +12,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from fastapi import Depends, FastAPI
-from fastapi.responses import HTMLResponse as FastHTML
-from flask import Flask, jsonify
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from wechat_middleware import WeChat
-from wechat_middleware.asgi import WeChatMiddleware, login_required
-from wechat_middleware.integrations.starlette import require_wechat_user
 from wechat_middleware.testing import FakeUser, FakeWeChat
 from wechat_middleware.testing.browser import WeChatBrowser
 from wechat_middleware.user import WeChatUser
 
 from .conftest import MakeWeChat
+from .security.helpers import spent_code
+from .support.marked_apps import serve
 
-FRAMEWORKS = ("flask", "starlette", "fastapi")
 AUTHORIZE = "/connect/oauth2/authorize"
 EXCHANGE = "sns/oauth2/access_token"
 
@@ -43,103 +35,6 @@ def who(user: WeChatUser | None) -> dict[str, Any]:
     if user is None:
         return {"openid": None}
     return {"openid": user.openid, "scope": user.scope, "nickname": user.nickname}
-
-
-def flask_app(wechat: WeChat) -> Flask:
-    from flask import request
-
-    app = Flask(__name__)
-    wechat.init_app(app)
-
-    @app.get("/public")
-    def public() -> Any:
-        return jsonify(who(request.wechat.user))  # type: ignore[attr-defined]
-
-    @app.get("/base")
-    @wechat.login_required()
-    def base() -> Any:
-        return jsonify(who(request.wechat.user))  # type: ignore[attr-defined]
-
-    @app.get("/profile")
-    @wechat.login_required(scope="snsapi_userinfo")
-    def profile() -> Any:
-        return jsonify(who(request.wechat.user))  # type: ignore[attr-defined]
-
-    @app.get("/api/data")
-    @wechat.login_required()
-    def data() -> Any:
-        return jsonify(who(request.wechat.user))  # type: ignore[attr-defined]
-
-    return app
-
-
-def starlette_app(wechat: WeChat) -> Starlette:
-    async def public(request: Request) -> JSONResponse:
-        return JSONResponse(who(request.state.wechat.user))
-
-    @login_required()
-    async def base(request: Request) -> JSONResponse:
-        return JSONResponse(who(request.state.wechat.user))
-
-    @login_required(scope="snsapi_userinfo")
-    async def profile(request: Request) -> JSONResponse:
-        return JSONResponse(who(request.state.wechat.user))
-
-    @login_required()
-    async def data(request: Request) -> JSONResponse:
-        return JSONResponse(who(request.state.wechat.user))
-
-    app = Starlette(
-        routes=[
-            Route("/public", public),
-            Route("/base", base),
-            Route("/profile", profile),
-            Route("/api/data", data),
-        ]
-    )
-    app.add_middleware(WeChatMiddleware, wechat=wechat)
-    return app
-
-
-def fastapi_app(wechat: WeChat) -> FastAPI:
-    app = FastAPI()
-    app.add_middleware(WeChatMiddleware, wechat=wechat)
-    base_user = Depends(require_wechat_user())
-    profile_user = Depends(require_wechat_user(scope="snsapi_userinfo"))
-
-    @app.get("/public")
-    def public(request: Request) -> dict[str, Any]:
-        return who(request.state.wechat.user)
-
-    @app.get("/base")
-    def base(user: WeChatUser = base_user) -> dict[str, Any]:
-        return who(user)
-
-    @app.get("/profile")
-    def profile(user: WeChatUser = profile_user) -> dict[str, Any]:
-        return who(user)
-
-    @app.get("/api/data")
-    def data(user: WeChatUser = base_user) -> dict[str, Any]:
-        return who(user)
-
-    @app.get("/page", response_class=FastHTML)
-    def page() -> str:
-        return "<p>page</p>"
-
-    return app
-
-
-BUILD: dict[str, Callable[[WeChat], Any]] = {
-    "flask": flask_app,
-    "starlette": starlette_app,
-    "fastapi": fastapi_app,
-}
-
-
-@pytest.fixture(params=FRAMEWORKS)
-def framework(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture
@@ -152,9 +47,7 @@ def browser(
     framework: str, wechat: WeChat, wechat_browser: WeChatBrowser, fake_wechat: FakeWeChat
 ) -> Iterator[WeChatBrowser]:
     fake_wechat.add_user(FakeUser(openid="oAliceAliceAliceAliceAlice01", nickname="Alice"))
-    app = BUILD[framework](wechat)
-    bind = wechat_browser.wsgi if framework == "flask" else wechat_browser.asgi
-    yield bind(app, openid="oAliceAliceAliceAliceAlice01")
+    yield serve(wechat_browser, framework, wechat, who, openid="oAliceAliceAliceAliceAlice01")
 
 
 def authorize_scopes(page: Any) -> list[str]:
@@ -190,13 +83,9 @@ def test_a_userinfo_route_upgrades_a_base_login_once_and_keeps_the_openid(
     exchanges = fake_wechat.calls(EXCHANGE)
     again = browser.get("/profile")
     assert len(again.hops) == 1 and fake_wechat.calls(EXCHANGE) == exchanges
-    assert browser.get("/base").json()["nickname"] == "Alice"  # the profile is kept
-
-
-def test_a_base_route_never_asks_for_consent_after_an_upgrade(browser: WeChatBrowser) -> None:
-    browser.get("/profile")
-    page = browser.get("/base")
-    assert len(page.hops) == 1 and page.json()["scope"] == "snsapi_userinfo"
+    base = browser.get("/base")  # never asks for consent after the upgrade
+    assert len(base.hops) == 1 and base.json()["scope"] == "snsapi_userinfo"
+    assert base.json()["nickname"] == "Alice"  # the profile is kept
 
 
 # -- fetch and XHR ----------------------------------------------------------------------------
@@ -284,18 +173,6 @@ def test_a_failing_hook_fails_the_login_and_keeps_nothing(
 # -- logout -----------------------------------------------------------------------------------
 
 
-def test_logout_from_a_form_forgets_the_user(browser: WeChatBrowser) -> None:
-    browser.get("/base")
-    out = browser.post(
-        "/wechat/logout?next=/public",
-        {},
-        headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},
-        follow_redirects=False,
-    )
-    assert out.status == 303 and out.headers["Location"] == "/public"
-    assert browser.get("/public").json() == {"openid": None}
-
-
 @pytest.mark.parametrize(
     "headers",
     [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}],
@@ -344,32 +221,17 @@ def test_a_used_code_shows_a_page_and_the_next_visit_logs_in(
 ) -> None:
     """The code was spent elsewhere: a page with a link back, and the page it links to
     sends the browser to WeChat again (within the three-attempts cap)."""
-    browser = wechat_browser.wsgi(flask_app(wechat), openid="oAliceAliceAliceAliceAlice01")
+    browser = serve(wechat_browser, "flask", wechat, who, openid="oAliceAliceAliceAliceAlice01")
     start = browser.get("/base", follow_redirects=False)
     login = browser.get(start.headers["Location"], follow_redirects=False)
     authorize = browser.get(login.headers["Location"], follow_redirects=False)
     callback = authorize.headers["Location"]
     code = parse_qs(urlsplit(callback).query)["code"][0]
-    _spend(fake_wechat, code)
+    spent_code(fake_wechat, code)
     failed = browser.get(callback)
     assert failed.status == 400 and "already used" in failed.text
     again = browser.get("/base")  # "Continue"
     assert again.status == 200 and again.json()["openid"] == "oAliceAliceAliceAliceAlice01"
-
-
-def _spend(fake: FakeWeChat, code: str) -> None:
-    import requests
-
-    requests.get(
-        f"{fake.api_base}/sns/oauth2/access_token",
-        params={
-            "appid": fake.app_id,
-            "secret": fake.app_secret,
-            "code": code,
-            "grant_type": "authorization_code",
-        },
-        timeout=5,
-    )
 
 
 def test_the_user_carries_unionid_when_wechat_sends_it(

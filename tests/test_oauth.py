@@ -46,6 +46,14 @@ def stored(wechat: WeChat, openid: str) -> dict[str, Any] | None:
     return None if raw is None else dict(json.loads(raw))
 
 
+def keeping(wechat: WeChat) -> OAuth:
+    """``wechat.oauth`` keeping each login's token, as an app that reads them later sets."""
+    oauth = wechat.oauth
+    assert isinstance(oauth, OAuth)
+    oauth.keep_tokens = True
+    return oauth
+
+
 def query_of(url: str) -> dict[str, list[str]]:
     return parse_qs(urlsplit(url).query, keep_blank_values=True)
 
@@ -331,7 +339,7 @@ def test_get_user_info_bad_lang_fails_before_spending_the_code(
 def test_is_access_token_valid_for_a_fresh_login(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    oauth = make_wechat().oauth
+    oauth = keeping(make_wechat())
     user = oauth.login(fake_wechat.issue_code()).user
     assert user is not None
     assert oauth.is_access_token_valid(user.openid)
@@ -341,7 +349,7 @@ def test_is_access_token_valid_is_false_after_two_hours(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
     # docs/wechat-protocol.md section 5.3: the OAuth access token lives expires_in = 7200 s.
-    oauth = make_wechat().oauth
+    oauth = keeping(make_wechat())
     oauth.login(fake_wechat.issue_code())
     fake_wechat.advance(7201)
     assert not oauth.is_access_token_valid(fake_wechat.default_openid)
@@ -355,7 +363,7 @@ def test_is_access_token_valid_remote_asks_sns_auth(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
     # docs/wechat-protocol.md section 5.6: sns/auth answers errcode 0 for a valid OAuth token.
-    oauth = make_wechat().oauth
+    oauth = keeping(make_wechat())
     oauth.login(fake_wechat.issue_code())
     assert oauth.is_access_token_valid(fake_wechat.default_openid, remote=True)
     assert fake_wechat.calls(AUTH) == 1
@@ -390,11 +398,11 @@ def test_refresh_token_older_than_30_days_is_refresh_token_expired(
 ) -> None:
     # docs/wechat-protocol.md section 5.4: refresh tokens live 30 days; the entry lives as long, so
     # WeChat isn't asked.
-    wechat = make_wechat(store_url)
-    wechat.oauth.login(fake_wechat.issue_code())
+    oauth = keeping(make_wechat(store_url))
+    oauth.login(fake_wechat.issue_code())
     fake_wechat.advance(30 * DAY + 1)
     with pytest.raises(RefreshTokenExpiredError):
-        wechat.oauth.refresh_access_token(fake_wechat.default_openid)
+        oauth.refresh_access_token(fake_wechat.default_openid)
     assert fake_wechat.calls(OAUTH_REFRESH) == 0
 
 
@@ -403,7 +411,7 @@ def test_refreshing_does_not_extend_the_refresh_tokens_30_days(
 ) -> None:
     # docs/wechat-protocol.md section 5.4: a refresh answers with the same refresh token, which
     # keeps its 30 days.
-    oauth = make_wechat().oauth
+    oauth = keeping(make_wechat())
     openid = fake_wechat.default_openid
     oauth.login(fake_wechat.issue_code())
     fake_wechat.advance(29 * DAY)
@@ -420,7 +428,7 @@ def test_wechat_answering_42002_forgets_the_users_token(
     # docs/wechat-protocol.md section 6: 42002 refresh_token expired -> the user must log in again.
     wechat = make_wechat()
     openid = fake_wechat.default_openid
-    wechat.oauth.login(fake_wechat.issue_code())
+    keeping(wechat).login(fake_wechat.issue_code())
     fake_wechat.inject(OAUTH_REFRESH, Fault("errcode", 42002, errmsg="refresh_token expired"))
     with pytest.raises(RefreshTokenExpiredError) as caught:
         wechat.oauth.refresh_access_token(openid)
@@ -456,7 +464,7 @@ def test_a_users_token_is_shared_with_other_workers_on_the_store(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat, zhang: FakeUser, store_url: str
 ) -> None:
     first = make_wechat(store_url)
-    first.oauth.login(fake_wechat.issue_code(zhang.openid, "snsapi_userinfo"))
+    keeping(first).login(fake_wechat.issue_code(zhang.openid, "snsapi_userinfo"))
     second = make_wechat(first.store)
     assert second.oauth.get_user_info_by_openid(zhang.openid)["nickname"] == zhang.nickname
 
@@ -464,7 +472,7 @@ def test_a_users_token_is_shared_with_other_workers_on_the_store(
 def test_get_user_info_by_openid_refreshes_an_expired_token(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat, zhang: FakeUser
 ) -> None:
-    oauth = make_wechat().oauth
+    oauth = keeping(make_wechat())
     oauth.login(fake_wechat.issue_code(zhang.openid, "snsapi_userinfo"))
     fake_wechat.advance(7201)
     assert oauth.get_user_info_by_openid(zhang.openid)["nickname"] == zhang.nickname
@@ -475,7 +483,7 @@ def test_get_user_info_by_openid_refreshes_once_when_wechat_rejects_the_token(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat, zhang: FakeUser
 ) -> None:
     # docs/wechat-protocol.md section 6: 42001 access_token expired -> refresh once, retry once.
-    oauth = make_wechat().oauth
+    oauth = keeping(make_wechat())
     oauth.login(fake_wechat.issue_code(zhang.openid, "snsapi_userinfo"))
     fake_wechat.inject(USERINFO, Fault("errcode", 42001, errmsg="access_token expired"))
     assert oauth.get_user_info_by_openid(zhang.openid)["nickname"] == zhang.nickname
@@ -508,6 +516,19 @@ def test_login_with_snsapi_userinfo_gives_the_profile(
     )
 
 
+def test_login_keeps_the_users_token_only_when_the_app_asks(
+    make_wechat: MakeWeChat, fake_wechat: FakeWeChat, zhang: FakeUser
+) -> None:
+    wechat = make_wechat()
+    wechat.oauth.login(fake_wechat.issue_code(zhang.openid, "snsapi_userinfo"))
+    assert stored(wechat, zhang.openid) is None
+    with pytest.raises(RefreshTokenExpiredError):
+        wechat.oauth.refresh_access_token(zhang.openid)
+    keeping(wechat).login(fake_wechat.issue_code(zhang.openid, "snsapi_userinfo"))
+    entry = stored(wechat, zhang.openid)
+    assert entry is not None and entry["scope"] == "snsapi_userinfo"
+
+
 def test_login_survives_userinfo_48001_with_the_base_user(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat, zhang: FakeUser
 ) -> None:
@@ -534,7 +555,7 @@ def test_login_logs_no_tokens_or_codes_when_userinfo_fails(
     code = fake_wechat.issue_code(scope="snsapi_userinfo")
     fake_wechat.inject(USERINFO, Fault("errcode", 48001))
     with caplog.at_level(logging.DEBUG, logger="wechat_middleware"):
-        wechat.oauth.login(code)
+        keeping(wechat).login(code)
     entry = stored(wechat, fake_wechat.default_openid)
     assert entry is not None
     assert "userinfo failed" in caplog.text
@@ -604,11 +625,6 @@ def test_from_dict_accepts_an_openid_of_128_characters() -> None:
     assert WeChatUser.from_dict({"openid": "o" * 128}) == WeChatUser("o" * 128)
 
 
-class _Exploding(dict[str, Any]):
-    def get(self, key: str, default: Any = None) -> Any:
-        raise RuntimeError("boom")
-
-
 @pytest.mark.parametrize(
     "data",
     [
@@ -634,7 +650,6 @@ class _Exploding(dict[str, Any]):
         {"openid": "oABC", "nickname": "n" * 257},
         {"openid": "oABC", "headimgurl": "javascript:alert(1)"},
         {"openid": "oABC", "headimgurl": {"u": 1}},
-        _Exploding(openid="oABC"),
     ],
 )
 def test_from_dict_returns_none_for_garbage(data: Any) -> None:
@@ -654,3 +669,11 @@ def test_wechat_oauth_uses_the_configured_scope(make_wechat: MakeWeChat) -> None
     oauth = make_wechat(scope="snsapi_userinfo").oauth
     assert oauth.scope == "snsapi_userinfo"
     assert query_of(oauth.generate_oauth_url_by_scope(CALLBACK))["scope"] == ["snsapi_userinfo"]
+
+
+def test_the_middlewares_login_of_an_official_account_is_its_oauth(
+    make_wechat: MakeWeChat,
+) -> None:
+    wechat = make_wechat()
+    assert wechat.login is wechat.oauth
+    assert isinstance(wechat.oauth, OAuth)

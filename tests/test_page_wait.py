@@ -2,7 +2,7 @@
 ``page_wait`` (issue #20, item 1).
 
 A page that needs the jsapi ticket while it is being fetched waits for that one fetch
-half a second at most (``TokenManager.page_wait``), counted from when the fetch began,
+half a second at most (``WECHAT_PAGE_WAIT``), counted from when the fetch began,
 then renders with ``signature = None``; the config endpoint answers 503 with a
 ``Retry-After``. Explicit API calls still wait for the fetch, within ``wait_timeout``.
 After a failure nothing asks WeChat again for the back-off, which lasts at least as
@@ -138,9 +138,9 @@ def test_the_config_endpoint_answers_503_with_retry_after_instead_of_waiting(
 def test_with_a_longer_page_wait_a_page_waits_for_the_fetch(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
-    """``page_wait`` is the one knob: a site that prefers a late signature to none."""
-    wechat: WeChat = make_wechat()
-    wechat.tokens.page_wait = SLOW * 3
+    """``WECHAT_PAGE_WAIT`` is the one knob: a site that prefers a late signature to none."""
+    wechat: WeChat = make_wechat(page_wait=SLOW * 3)
+    assert wechat.tokens.page_wait == SLOW * 3
     fake_wechat.inject(TOKEN, Fault("latency", 1.0))
     with app_client("wsgi", wechat) as client:
         assert signature_of(client) is not None

@@ -22,15 +22,11 @@ from wechat_middleware.testing.browser import WeChatBrowser
 from wechat_middleware.user import WeChatUser
 
 from .conftest import MakeWeChat
-from .test_login import BUILD, FRAMEWORKS
+from .support.marked_apps import serve
+from .test_login import who
 
 ALICE = "oAliceAliceAliceAliceAlice01"
 QRCONNECT = "/connect/qrconnect"
-
-
-@pytest.fixture(params=FRAMEWORKS)
-def framework(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 def with_web_app(make_wechat: MakeWeChat, fake: FakeWeChat, **config: Any) -> WeChat:
@@ -43,9 +39,7 @@ def desktop(
 ) -> WeChatBrowser:
     fake_wechat.add_user(FakeUser(openid=ALICE, nickname="Alice", unionid="uAliceUnion0001"))
     wechat = with_web_app(make_wechat, fake_wechat, protect="marked")
-    app = BUILD[framework](wechat)
-    bind = wechat_browser.wsgi if framework == "flask" else wechat_browser.asgi
-    return bind(app, openid=ALICE, user_agent="desktop")
+    return serve(wechat_browser, framework, wechat, who, openid=ALICE, user_agent="desktop")
 
 
 def test_a_desktop_browser_on_a_marked_route_logs_in_by_qr_code(
@@ -70,9 +64,9 @@ def logins(
     wechat = with_web_app(make_wechat, fake, protect="marked")
     seen: list[WeChatUser] = []
     wechat.on_login(lambda user, is_new: seen.append(user))
-    desktop = wechat_browser.wsgi(BUILD["flask"](wechat), openid=ALICE, user_agent="desktop")
+    desktop = serve(wechat_browser, "flask", wechat, who, openid=ALICE, user_agent="desktop")
     desktop.get("/base")
-    phone = wechat_browser.wsgi(BUILD["flask"](wechat), openid=ALICE)  # in WeChat
+    phone = serve(wechat_browser, "flask", wechat, who, openid=ALICE)  # in WeChat
     phone.get(in_wechat_path)
     on_desktop, in_wechat = seen
     assert (on_desktop.via, in_wechat.via) == ("qrconnect", "oauth")
@@ -127,7 +121,7 @@ def test_without_a_website_app_a_silent_login_asks_nothing_more(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat, wechat_browser: WeChatBrowser
 ) -> None:
     fake_wechat.add_user(FakeUser(openid=ALICE, unionid="uAliceUnion0001", subscribe=1))
-    phone = wechat_browser.wsgi(BUILD["flask"](make_wechat(protect="marked")), openid=ALICE)
+    phone = serve(wechat_browser, "flask", make_wechat(protect="marked"), who, openid=ALICE)
     assert phone.get("/base").json()["openid"] == ALICE
     assert fake_wechat.calls("cgi-bin/user/info") == 0
 
@@ -136,7 +130,7 @@ def test_in_wechat_the_same_app_still_uses_wechat_oauth(
     make_wechat: MakeWeChat, fake_wechat: FakeWeChat, wechat_browser: WeChatBrowser
 ) -> None:
     wechat = with_web_app(make_wechat, fake_wechat, protect="marked")
-    page = wechat_browser.wsgi(BUILD["flask"](wechat)).get("/base")
+    page = serve(wechat_browser, "flask", wechat, who).get("/base")
     assert not [url for url in page.urls if QRCONNECT in url]
     assert page.json()["openid"] == fake_wechat.default_openid
 
@@ -152,24 +146,27 @@ def test_with_protect_all_a_desktop_page_goes_to_the_qr_login(
     assert page.json()["openid"] == fake_wechat.web_openid(fake_wechat.default_openid)
 
 
+def qr_code(fake: FakeWeChat) -> str:
+    """The code WeChat's QR page gives the website app once the phone scanned it."""
+    params = {
+        "appid": fake.web_app_id,
+        "redirect_uri": "http://testserver/cb",
+        "response_type": "code",
+        "scope": "snsapi_login",
+        "state": "s1",
+        "scan": "1",
+    }
+    reply = requests.get(
+        f"{fake.base_url}{QRCONNECT}", params=params, allow_redirects=False, timeout=5
+    )
+    return parse_qs(urlsplit(reply.headers["Location"]).query)["code"][0]
+
+
 def test_a_qr_login_code_is_refused_with_the_official_accounts_credentials(
     fake_wechat: FakeWeChat,
 ) -> None:
     """The fake is as strict as WeChat: only the app that asked may exchange a code."""
-    reply = requests.get(
-        f"{fake_wechat.base_url}{QRCONNECT}",
-        params={
-            "appid": fake_wechat.web_app_id,
-            "redirect_uri": "http://testserver/cb",
-            "response_type": "code",
-            "scope": "snsapi_login",
-            "state": "s1",
-            "scan": "1",
-        },
-        allow_redirects=False,
-        timeout=5,
-    )
-    code = parse_qs(urlsplit(reply.headers["Location"]).query)["code"][0]
+    code = qr_code(fake_wechat)
 
     def exchange(appid: str, secret: str) -> dict[str, Any]:
         answer = requests.get(
@@ -215,26 +212,9 @@ def test_a_qr_code_fed_to_an_in_wechat_login_is_refused(
     """A login that started in WeChat (its code is the Official Account's) given a QR
     login's code: the exchange with the Official Account's credentials fails."""
     wechat = with_web_app(make_wechat, fake_wechat, protect="marked")
-    phone = wechat_browser.wsgi(BUILD["flask"](wechat))
+    phone = serve(wechat_browser, "flask", wechat, who)
     start = phone.get("/wechat/login?next=/base", follow_redirects=False)
     state = parse_qs(urlsplit(start.headers["Location"]).query)["state"][0]
-    web_code = (
-        requests.get(
-            f"{fake_wechat.base_url}{QRCONNECT}",
-            params={
-                "appid": fake_wechat.web_app_id,
-                "redirect_uri": "http://testserver/cb",
-                "response_type": "code",
-                "scope": "snsapi_login",
-                "scan": "1",
-            },
-            allow_redirects=False,
-            timeout=5,
-        )
-        .headers["Location"]
-        .split("code=")[1]
-        .split("&")[0]
-    )
-    answer = phone.get(f"/wechat/oauth-callback?code={web_code}&state={state}")
+    answer = phone.get(f"/wechat/oauth-callback?code={qr_code(fake_wechat)}&state={state}")
     assert answer.status == 400
     assert phone.get("/public").json() == {"openid": None}

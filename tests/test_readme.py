@@ -67,7 +67,7 @@ def test_readme_pytest_sample_passes_against_the_readme_flask_sample(tmp_path: P
     project = tmp_path / "myproject"
     project.mkdir()
     (project / "__init__.py").write_text("")
-    (project / "app.py").write_text(snippet_with("wechat.init_app(app)  # request.wechat"))
+    (project / "app.py").write_text(snippet_with("init_app(app, wechat)  # request.wechat"))
     (tmp_path / "test_app.py").write_text(snippet_with("def test_wechat_user_logs_in"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
     done = subprocess.run(

@@ -22,8 +22,8 @@ from redis.connection import SSLConnection, UnixDomainSocketConnection
 from wechat_middleware.errors import ConfigError, StoreError
 from wechat_middleware.stores import open_store
 from wechat_middleware.stores.redis import RedisStore
-from wechat_middleware.testing.redis_server import RedisServer
 
+from .support.redis_server import RedisServer
 from .test_stores import race_for_lock
 
 PASSWORD = "s3cret-pa55"

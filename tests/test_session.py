@@ -14,6 +14,7 @@ from wechat_middleware.session import (
     PendingLogin,
     Session,
     SessionCodec,
+    cookie_value,
     make_state,
     valid_state,
 )
@@ -157,3 +158,26 @@ def test_a_cookie_without_a_login_time_counts_its_login_from_its_signature() -> 
     renewed = codec.dumps(session.with_login_started(make_state(), "/", clock.now))
     clock.now += 601
     assert codec.loads(renewed).user is None
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("", ""),
+        ("wechat_session=", ""),
+        ("wechat_session=abc", "abc"),
+        ("x=1; wechat_session=abc; y=2", "abc"),
+        ("x=1,wechat_session=abc", "abc"),  # repeated Cookie headers joined by a WSGI server
+        ("other_wechat_session=zzz; wechat_session=ok", "ok"),
+        ("other_wechat_session=zzz", ""),  # a name that merely ends with ours
+        ("xwechat_session=1", ""),
+        (" wechat_session=a b", "a"),
+        ("wechat_session= a", ""),
+        ("a=b;  \twechat_session=v;", "v"),
+        ("wechat_session=a;wechat_session=b", "a"),
+    ],
+)
+def test_our_cookie_is_found_in_any_cookie_header(header: str, value: str) -> None:
+    """RFC 6265 section 5.4: ``name=value`` pairs joined by "; "; servers join repeated
+    headers by "; " (HTTP/2, ASGI) or "," (WSGI)."""
+    assert cookie_value(header, "wechat_session=") == value

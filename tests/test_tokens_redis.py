@@ -16,12 +16,12 @@ import pytest
 
 from wechat_middleware import StoreError, WeChat
 from wechat_middleware.testing import FakeWeChat
-from wechat_middleware.testing.redis_server import RedisServer
 from wechat_middleware.testing.user_agents import DESKTOP_UA
 
 from .conftest import MakeWeChat
 from .support.apps import AppClient, app_client
 from .support.fetches import fetches_ended
+from .support.redis_server import RedisServer
 
 TICKET = "cgi-bin/ticket/getticket"
 
@@ -58,7 +58,7 @@ def test_redis_down_serves_the_in_process_copy_while_it_is_valid(
     wechat = make_wechat(own_redis.url + "/0")
     ticket = wechat.tokens.jsapi_ticket()
     own_redis.stop()
-    wechat.tokens._local["jsapi_ticket"].checked = 0  # the 1 s copy is due for a store read
+    wechat.tokens._local["jsapi_ticket"].until = 0  # the 1 s copy is due for a store read
     with caplog.at_level(logging.WARNING, "wechat_middleware"):
         assert wechat.tokens.jsapi_ticket() == ticket
     assert f"redis://127.0.0.1:{own_redis.port}/0" in caplog.text

@@ -57,12 +57,7 @@ def test_both_adapters_build_the_same_url_without_a_host_header(
         "SCRIPT_NAME": "",
         "QUERY_STRING": "x=1",
     }
-    scope: dict[str, Any] = {
-        "scheme": "http",
-        "server": server,
-        "root_path": "",
-        "query_string": b"x=1",
-    }
-    from_wsgi = wsgi._view(environ, "/a", "", "")
-    from_asgi = asgi._view(scope, "/a", {}, "", "")
+    from_wsgi = wsgi._page(environ, "/a")
+    # Host header, path, then scheme, server, root_path, raw_path, query_string
+    from_asgi = asgi._page(None, "/a", ("http", server, "", None, b"x=1"))
     assert from_wsgi.url(None) == from_asgi.url(None) == expected

@@ -19,23 +19,19 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 import pytest
 
 from wechat_middleware import WeChatConfig
+from wechat_middleware.actions import Action, ClaimServerCheck, OpenMessage, PassThrough
+from wechat_middleware.answers import Respond
 from wechat_middleware.crypto import MessageCrypto, msg_signature, parse_xml
-from wechat_middleware.flow import (
-    Action,
-    ClaimServerCheck,
-    OpenMessage,
-    PassThrough,
-    RequestView,
-    Respond,
-    login_needed,
-)
+from wechat_middleware.guard import login_needed
 from wechat_middleware.signing import server_signature
+from wechat_middleware.steps import open_message
 from wechat_middleware.testing.user_agents import (
     ANDROID_WECHAT_UA,
     DESKTOP_UA,
     WXWORK_UA,
 )
 from wechat_middleware.user import WeChatUser, WeComUser
+from wechat_middleware.view import RequestView
 
 from .support.flow import Flow
 from .support.flow import view as flow_view
@@ -106,7 +102,7 @@ def opened(flow: Flow, request: RequestView, body: bytes) -> Action:
     """The decision for a push, its body read, past its replay claim."""
     action = flow.decide(request)
     if isinstance(action, OpenMessage):
-        action = replace(action, body=body).opened(flow.rules)
+        action = open_message(replace(action, body=body), flow.rules)
     return action.then if isinstance(action, ClaimServerCheck) else action
 
 
@@ -326,7 +322,7 @@ def test_an_oversized_push_is_refused_before_decrypting() -> None:
     flow = wecom_flow(now=float(PUSH_TIMESTAMP))
     step = flow.decide(view("/wechat/verify", push_query(), method="POST"))
     assert isinstance(step, OpenMessage)
-    action = replace(step, body=b"x" * (step.max_body + 1)).opened(flow.rules)
+    action = open_message(replace(step, body=b"x" * (step.max_body + 1)), flow.rules)
     assert isinstance(action, Respond) and action.status == 413
 
 

@@ -12,31 +12,23 @@ the app's (section 1.5); the callback URL check and pushes are encrypted (sectio
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from fastapi import Depends, FastAPI
-from fastapi import Request as FastAPIRequest
-from flask import Flask, jsonify
-from flask import request as flask_request
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from wechat_middleware import WeChat, WeChatConfig
-from wechat_middleware.asgi import WeChatMiddleware, login_required
-from wechat_middleware.integrations.starlette import require_wechat_user
+from wechat_middleware import WeChat
 from wechat_middleware.stores import open_store
-from wechat_middleware.testing.browser import TEST_ALLOWED_HOSTS, WeChatBrowser
+from wechat_middleware.testing.browser import WeChatBrowser
 from wechat_middleware.testing.fake_wecom import FakeWeCom, WeComMember
 from wechat_middleware.user import User, WeComUser
 
-FRAMEWORKS = ("flask", "starlette", "fastapi")
+from .conftest import fake_wecom_config
+from .support.marked_apps import FRAMEWORKS, serve
+from .support.tickets import sign
+
 AUTHORIZE = "/connect/oauth2/authorize"
 SSO = "/wwlogin/sso/login"
 GETTOKEN = "cgi-bin/gettoken"
@@ -77,130 +69,16 @@ def push_answer(context: Any, body: bytes) -> tuple[bytes, dict[str, str]]:
     return message.reply(REPLY), {"Content-Type": "application/xml", "X-Body": seen}
 
 
-def flask_app(wechat: WeChat) -> Flask:
-    app = Flask(__name__)
-    wechat.init_app(app)
-
-    @app.get("/public")
-    def public() -> Any:
-        return jsonify(who(flask_request.wechat.user))  # type: ignore[attr-defined]
-
-    @app.get("/base")
-    @wechat.login_required()
-    def base() -> Any:
-        return jsonify(who(flask_request.wechat.user))  # type: ignore[attr-defined]
-
-    @app.get("/private")
-    @wechat.login_required(scope="snsapi_privateinfo")
-    def private() -> Any:
-        return jsonify(who(flask_request.wechat.user))  # type: ignore[attr-defined]
-
-    @app.get("/members")
-    @wechat.login_required(members_only=True)
-    def members() -> Any:
-        return jsonify(who(flask_request.wechat.user))  # type: ignore[attr-defined]
-
-    @app.post("/wechat/verify")
-    def push() -> Any:
-        body, headers = push_answer(flask_request.wechat, flask_request.get_data())  # type: ignore[attr-defined]
-        return body, 200, headers
-
-    return app
-
-
-def starlette_app(wechat: WeChat) -> Starlette:
-    async def public(request: Request) -> JSONResponse:
-        return JSONResponse(who(request.state.wechat.user))
-
-    @login_required()
-    async def base(request: Request) -> JSONResponse:
-        return JSONResponse(who(request.state.wechat.user))
-
-    @login_required(scope="snsapi_privateinfo")
-    async def private(request: Request) -> JSONResponse:
-        return JSONResponse(who(request.state.wechat.user))
-
-    @login_required(members_only=True)
-    async def members(request: Request) -> JSONResponse:
-        return JSONResponse(who(request.state.wechat.user))
-
-    async def push(request: Request) -> Response:
-        body, headers = push_answer(request.state.wechat, await request.body())
-        return Response(body, headers=headers)
-
-    app = Starlette(
-        routes=[
-            Route("/public", public),
-            Route("/base", base),
-            Route("/private", private),
-            Route("/members", members),
-            Route("/wechat/verify", push, methods=["POST"]),
-        ]
-    )
-    app.add_middleware(WeChatMiddleware, wechat=wechat)
-    return app
-
-
-def fastapi_app(wechat: WeChat) -> FastAPI:
-    app = FastAPI()
-    app.add_middleware(WeChatMiddleware, wechat=wechat)
-    base_user = Depends(require_wechat_user())
-    private_user = Depends(require_wechat_user(scope="snsapi_privateinfo"))
-    member = Depends(require_wechat_user(members_only=True))
-
-    @app.get("/public")
-    def public(request: FastAPIRequest) -> dict[str, Any]:
-        return who(request.state.wechat.user)
-
-    @app.get("/base")
-    def base(user: WeComUser = base_user) -> dict[str, Any]:
-        return who(user)
-
-    @app.get("/private")
-    def private(user: WeComUser = private_user) -> dict[str, Any]:
-        return who(user)
-
-    @app.get("/members")
-    def members(user: WeComUser = member) -> dict[str, Any]:
-        return who(user)
-
-    @app.post("/wechat/verify")
-    async def push(request: FastAPIRequest) -> Response:
-        body, headers = push_answer(request.state.wechat, await request.body())
-        return Response(body, headers=headers)
-
-    return app
-
-
-BUILD: dict[str, Callable[[WeChat], Any]] = {
-    "flask": flask_app,
-    "starlette": starlette_app,
-    "fastapi": fastapi_app,
-}
-
-
-def wecom_config(fake: FakeWeCom, **overrides: Any) -> WeChatConfig:
-    values: dict[str, Any] = {
-        "token": fake.callback_token,
-        "encoding_aes_key": fake.encoding_aes_key,
-        "secret_key": "test-secret-key-0123456789abcdef",
-        "api_base": fake.api_base,
-        "open_base": fake.open_base,
-        "login_base": fake.login_base,
-        "protect": "marked",
-        "allowed_hosts": TEST_ALLOWED_HOSTS,
-    }
-    values.update(overrides)
-    return WeChatConfig.for_wecom(fake.corp_id, fake.agent_secret(), fake.agent_id, **values)
-
-
 @pytest.fixture
 def make_wecom(fake_wecom: FakeWeCom) -> Iterator[Callable[..., WeChat]]:
     built: list[WeChat] = []
 
     def make(**overrides: Any) -> WeChat:
+        overrides.setdefault("protect", "marked")
         store = overrides.pop("store", None) or open_store("memory://", clock=fake_wecom.now)
-        wechat = WeChat(wecom_config(fake_wecom, **overrides), store=store, clock=fake_wecom.now)
+        wechat = WeChat(
+            fake_wecom_config(fake_wecom, **overrides), store=store, clock=fake_wecom.now
+        )
         built.append(wechat)
         return wechat
 
@@ -209,20 +87,14 @@ def make_wecom(fake_wecom: FakeWeCom) -> Iterator[Callable[..., WeChat]]:
         wechat.close()
 
 
-@pytest.fixture(params=FRAMEWORKS)
-def framework(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def wechat(make_wecom: Callable[..., WeChat]) -> WeChat:
     return make_wecom()
 
 
-def bind(browser: WeChatBrowser, framework: str, wechat: WeChat, **options: Any) -> WeChatBrowser:
-    app = BUILD[framework](wechat)
-    attach = browser.wsgi if framework == "flask" else browser.asgi
-    return attach(app, **{"user_agent": "wxwork", **options})
+def bind(browser: WeChatBrowser, kind: str, wechat: WeChat, **options: Any) -> WeChatBrowser:
+    """``kind``'s app of tests/support/marked_apps.py (or Django's), in WeCom's browser."""
+    return serve(browser, kind, wechat, who, push_answer, **{"user_agent": "wxwork", **options})
 
 
 @pytest.fixture
@@ -326,21 +198,12 @@ MEMBER_KINDS = (*FRAMEWORKS, "django-wsgi", "django-asgi")
 FETCH = {"Accept": "application/json", "X-Requested-With": "XMLHttpRequest"}
 
 
-def marked_app(kind: str, wechat: WeChat, browser: WeChatBrowser, **options: Any) -> WeChatBrowser:
-    """``kind``'s app of this module, or the marked routes on Django's handlers."""
-    if kind.startswith("django"):
-        from .support.django_apps import in_process
-
-        return in_process(browser, kind, wechat, marked=True, user_agent="wxwork", **options)
-    return bind(browser, kind, wechat, **options)
-
-
 @pytest.mark.parametrize("kind", MEMBER_KINDS)
 def test_a_members_only_route_lets_a_member_in(
     kind: str, wechat: WeChat, wechat_browser: WeChatBrowser, fake_wecom: FakeWeCom
 ) -> None:
     fake_wecom.add_member(LISI)
-    browser = marked_app(kind, wechat, wechat_browser, userid="lisi")
+    browser = bind(wechat_browser, kind, wechat, userid="lisi")
     page = browser.get("/members")
     assert page.status == 200 and fake_wecom.calls(USERINFO) == 1
 
@@ -352,7 +215,7 @@ def test_a_members_only_route_refuses_a_non_member_without_a_loop(
     """A visitor from outside the corp logs in (WeCom gives an ``openid``, no ``userid``)
     and is refused: 403, not sent to log in again (they would come back the same)."""
     openid = fake_wecom.add_visitor()
-    browser = marked_app(kind, wechat, wechat_browser, openid=openid)
+    browser = bind(wechat_browser, kind, wechat, openid=openid)
     page = browser.get("/members")
     assert page.status == 403 and "members" in page.text
     assert fake_wecom.calls(USERINFO) == 1
@@ -367,10 +230,10 @@ def test_a_members_only_route_refuses_a_non_member_without_a_loop(
 def test_a_members_only_class_based_django_view_refuses_a_non_member(
     wechat: WeChat, wechat_browser: WeChatBrowser, fake_wecom: FakeWeCom
 ) -> None:
-    visitor = marked_app("django-wsgi", wechat, wechat_browser, openid=fake_wecom.add_visitor())
+    visitor = bind(wechat_browser, "django-wsgi", wechat, openid=fake_wecom.add_visitor())
     assert visitor.get("/members-view").status == 403
     fake_wecom.add_member(LISI)
-    member = marked_app("django-wsgi", wechat, wechat_browser.new(), userid="lisi")
+    member = bind(wechat_browser.new(), "django-wsgi", wechat, userid="lisi")
     assert member.get("/members-view").status == 200
 
 
@@ -455,11 +318,6 @@ def test_without_the_web_login_a_desktop_browser_is_told_to_use_wecom(
 # -- the JS-SDK: wx.config and wx.agentConfig -------------------------------------------------
 
 
-def sha1_signature(ticket: str, nonce: str, timestamp: int, url: str) -> str:
-    plain = f"jsapi_ticket={ticket}&noncestr={nonce}&timestamp={timestamp}&url={url}"
-    return hashlib.sha1(plain.encode()).hexdigest()
-
-
 def test_the_config_endpoint_signs_both_configs_with_their_own_tickets(
     browser: WeChatBrowser, fake_wecom: FakeWeCom
 ) -> None:
@@ -474,45 +332,17 @@ def test_the_config_endpoint_signs_both_configs_with_their_own_tickets(
     agent_ticket = fake_wecom.current_agent_ticket()
     assert corp_ticket and agent_ticket and corp_ticket != agent_ticket
     assert config["beta"] is True and config["appId"] == fake_wecom.corp_id
-    assert config["signature"] == sha1_signature(
+    assert config["signature"] == sign(
         corp_ticket, config["nonceStr"], config["timestamp"], page_url
     )
     agent = config["agentConfig"]
     assert agent["corpid"] == fake_wecom.corp_id and agent["agentid"] == fake_wecom.agent_id
     assert agent["jsApiList"] == ["getContext"]
-    assert agent["signature"] == sha1_signature(
-        agent_ticket, agent["nonceStr"], agent["timestamp"], page_url
-    )
-    assert fake_wecom.calls(CORP_TICKET) == 1 and fake_wecom.calls(AGENT_TICKET) == 1
-
-
-def test_many_signatures_cost_one_token_and_one_of_each_ticket(
-    browser: WeChatBrowser, fake_wecom: FakeWeCom
-) -> None:
-    for index in range(20):
-        url = f"http://testserver/page/{index}"
-        query = urlencode({"url": url})
-        assert browser.get(f"/wechat/jssdk/config?{query}").status == 200
-    assert fake_wecom.calls(GETTOKEN) == 1
+    assert agent["signature"] == sign(agent_ticket, agent["nonceStr"], agent["timestamp"], page_url)
     assert fake_wecom.calls(CORP_TICKET) == 1 and fake_wecom.calls(AGENT_TICKET) == 1
 
 
 # -- callbacks: the URL check and pushes --------------------------------------------------------
-
-
-def test_the_url_check_answers_the_decrypted_echostr(
-    browser: WeChatBrowser, fake_wecom: FakeWeCom
-) -> None:
-    from wechat_middleware.crypto import parse_xml
-
-    # WeCom seals a bare number for the URL check; its signature covers the ciphertext,
-    # sent as echostr (docs section 1.6).
-    params, body = fake_wecom.seal(
-        "1616140317555161061", timestamp=int(fake_wecom.now()), nonce="7"
-    )
-    query = {**params, "echostr": parse_xml(body)["Encrypt"]}
-    answer = browser.get("/wechat/verify?" + urlencode(query))
-    assert answer.status == 200 and answer.content == b"1616140317555161061"
 
 
 def test_an_encrypted_push_reaches_the_route_and_its_reply_is_sealed(
@@ -544,3 +374,17 @@ def test_a_push_sealed_for_another_corp_is_refused(
         answer = browser.post("/wechat/verify?" + urlencode(params), body)
     assert answer.status == 403
     assert any("another receive id" in r.getMessage() for r in caplog.records)
+
+
+def test_wechat_oauth_is_always_the_official_accounts_oauth(
+    make_wecom: Callable[..., WeChat],
+) -> None:
+    """``wechat.oauth`` never changes type with the provider: a WeCom app has no web
+    OAuth API, says so, and logs users in through ``wechat.login``."""
+    from wechat_middleware import ConfigError
+    from wechat_middleware.wecom_login import WeComLogin
+
+    wechat = make_wecom()
+    assert isinstance(wechat.login, WeComLogin)
+    with pytest.raises(ConfigError, match=r"wechat\.login"):
+        wechat.oauth  # noqa: B018

@@ -8,7 +8,6 @@ each app's session cookie is salted with its own name.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from wechat_middleware import WeChat, WeChatConfig
 from wechat_middleware.stores import Store, open_store
 from wechat_middleware.testing import FakeWeChat
 from wechat_middleware.testing.fake_wecom import FakeWeCom
+
+from .support.tickets import signed_with
 
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 PAGE = "https://shop.example/page"
@@ -63,14 +64,6 @@ def wecom_app(fake: FakeWeCom, agent_id: str, store: Store) -> WeChat:
     return WeChat(config, store=store)
 
 
-def signed_with(ticket: str | None, signature: dict[str, object]) -> bool:
-    plain = (
-        f"jsapi_ticket={ticket}&noncestr={signature['nonceStr']}"
-        f"&timestamp={signature['timestamp']}&url={PAGE}"
-    )
-    return hashlib.sha1(plain.encode()).hexdigest() == signature["signature"]
-
-
 def test_an_official_account_and_two_wecom_apps_share_one_store_unmixed(
     fake_wechat: FakeWeChat, fake_corp: FakeWeCom, store: Store
 ) -> None:
@@ -83,10 +76,10 @@ def test_an_official_account_and_two_wecom_apps_share_one_store_unmixed(
         b_agent = app_b.jssdk.agent_signature(PAGE)
         a_agent = app_a.jssdk.agent_signature(PAGE)
 
-        assert signed_with(fake_wechat.current_jsapi_ticket(), dict(oa_signature))
-        assert signed_with(fake_corp.current_jsapi_ticket("1000002"), dict(a_signature))
-        assert signed_with(fake_corp.current_agent_ticket("1000002"), dict(a_agent))
-        assert signed_with(fake_corp.current_agent_ticket("1000003"), dict(b_agent))
+        assert signed_with(fake_wechat.current_jsapi_ticket(), dict(oa_signature), PAGE)
+        assert signed_with(fake_corp.current_jsapi_ticket("1000002"), dict(a_signature), PAGE)
+        assert signed_with(fake_corp.current_agent_ticket("1000002"), dict(a_agent), PAGE)
+        assert signed_with(fake_corp.current_agent_ticket("1000003"), dict(b_agent), PAGE)
         assert (
             a_signature["appId"] == fake_corp.corp_id
             and oa_signature["appId"] != a_signature["appId"]

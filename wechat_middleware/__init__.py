@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .config import WeChatConfig
+from .context import WeChatContext
 from .errors import (
     AppConfigError,
     ConfigError,
@@ -21,6 +22,7 @@ from .errors import (
     WeChatError,
     WeChatUnavailableError,
 )
+from .user import WeChatUser, WeComUser
 from .wechat import WeChat
 
 __version__ = "0.1.0"
@@ -42,7 +44,10 @@ __all__ = [
     "WeChat",
     "WeChatAPIError",
     "WeChatConfig",
+    "WeChatContext",
     "WeChatError",
     "WeChatUnavailableError",
+    "WeChatUser",
+    "WeComUser",
     "__version__",
 ]

@@ -70,7 +70,7 @@ def script(helper: Script, if_none_match: str) -> Respond:
 def set_cookie(rules: Rules, session: Session, secure: bool) -> tuple[str, str]:
     value = rules.codec.dumps(session)
     attributes = rules.cookie_attributes + "; Secure" if secure else rules.cookie_attributes
-    return ("Set-Cookie", f"{rules.cookie_name}={value}; {attributes}")
+    return ("Set-Cookie", f"{rules.cookie_prefix}{value}; {attributes}")
 
 
 def redirect(
@@ -85,7 +85,7 @@ def redirect(
 
 def back_to(rules: Rules, next_url: str, session: Session, *, secure: bool) -> Respond:
     """302 to the local page a login started from, with the session to keep."""
-    return redirect(rules, location(rules.public_url, next_url), session, secure=secure)
+    return redirect(rules, location(rules.config.public_url, next_url), session, secure=secure)
 
 
 def page(
@@ -99,7 +99,7 @@ def page(
     extra: Headers | None = None,
 ) -> Respond:
     """A small HTML page that explains and links back, never redirecting by itself."""
-    link = html.escape(location(rules.public_url, next_url), quote=True)
+    link = html.escape(location(rules.config.public_url, next_url), quote=True)
     body = (
         "<!doctype html><meta charset=utf-8>"
         '<meta name="viewport" content="width=device-width,initial-scale=1">'

@@ -48,6 +48,12 @@ class _RedactFilter(logging.Filter):
 logging.getLogger("urllib3.connectionpool").addFilter(_RedactFilter())
 
 
+def check_lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}")
+    return lang
+
+
 class APIClient:
     """Thread-safe calls to one JSON API host: timeouts, typed errors, bounded retries.
 
@@ -271,9 +277,7 @@ class WeChatClient(APIClient):
     def _about_user(
         self, path: str, access_token: str, openid: str, lang: str, require: tuple[str, ...]
     ) -> JSON:
-        if lang not in LANGS:
-            raise ValueError(f"lang must be one of {', '.join(LANGS)}")
-        params = {"access_token": access_token, "openid": openid, "lang": lang}
+        params = {"access_token": access_token, "openid": openid, "lang": check_lang(lang)}
         return self._call("GET", path, params=params, require=require)
 
     def oauth_token_valid(self, access_token: str, openid: str) -> bool:

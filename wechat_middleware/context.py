@@ -8,20 +8,24 @@ signs costs no ticket look-up and not even the joining of its URL.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .actions import PassThrough
 from .answers import Respond
 from .errors import ForeignURLError, StoreError, WeChatError
-from .flow import PassThrough, is_page_request, login_needed
+from .flow import is_page_request
+from .guard import login_needed
 from .logs import DedupedWarning
 from .render import HTML, jssdk_tags, script_safe_json, wx_config_json
 from .threads import run_in_thread
 from .urls import (
+    LazyPage,
     PageSource,
     check_page_url,
     host_refusal,
     origin_of,
+    page_url,
     path_of,
     safe_next,
     same_origin,
@@ -33,7 +37,6 @@ from .user import User
 if TYPE_CHECKING:
     from .config import WeChatConfig
     from .jssdk import JSSDK, AgentSignature, JSSignature, Signed
-    from .login import LoginSteps
     from .logs import ThrottledWarning
     from .messages import Message
     from .rules import Rules
@@ -65,30 +68,13 @@ class HeaderLookup(Protocol):
     def get(self, key: str, default: str, /) -> str: ...
 
 
-class MiddlewareParts(SigningParts, Protocol):
-    """What an adapter uses of its :class:`~wechat_middleware.WeChat`."""
-
-    @property
-    def login_steps(self) -> LoginSteps: ...
-
-    clock: Callable[[], float]
-
-
-def bound(
-    wechat: MiddlewareParts,
-) -> tuple[MiddlewareParts, Rules, LoginSteps, Callable[[], float]]:
-    """What an adapter keeps of its WeChat, read once when it is built: the rules raise
-    :class:`~wechat_middleware.ConfigError` here when the middleware cannot run."""
-    return wechat, wechat.rules, wechat.login_steps, wechat.clock
-
-
 class WeChatContext:
     """Per-request view of WeChat: the page's JS-SDK signature, the user, the browser.
 
     ``signature`` is lazy: a request that never reads it costs no ticket look-up. If
     WeChat cannot be reached it is ``None`` (and a warning is logged) so the page still
     renders, just without the JS-SDK; so it is while the ticket is being fetched, once
-    the fetch has taken half a second (``TokenManager.page_wait``): a page never waits
+    the fetch has taken half a second (``WECHAT_PAGE_WAIT``): a page never waits
     longer on WeChat or the store. In ``async`` code use ``await asignature()`` and
     ``await asign(url)``, which do that waiting off the event loop.
     """
@@ -247,19 +233,21 @@ class WeChatContext:
         if self.signing_needs_io:
             await run_in_thread(self._page_signed)
 
-    def signature_json(self) -> str:
-        """The signature as script-safe JSON (``null`` when unavailable)."""
+    def signature_json(self) -> HTML:
+        """The signature as script-safe JSON (``null`` when unavailable), markup that
+        templates insert as it is."""
         signed = self._page_signed()
-        return signed.json if signed else "null"
+        return HTML(signed.json if signed else "null")
 
     def config_json(
         self,
         js_api_list: Iterable[str],
         debug: bool = False,
         open_tag_list: Iterable[str] = (),
-    ) -> str:
-        """The argument of ``wx.config(...)``, safe to drop into a ``<script>``; without a
-        signature (WeChat unreachable) its ``signature`` is empty, so ``wx.error`` fires."""
+    ) -> HTML:
+        """The argument of ``wx.config(...)``, safe to drop into a ``<script>`` as it is
+        (markup: templates need no ``|safe``); without a signature (WeChat unreachable)
+        its ``signature`` is empty, so ``wx.error`` fires."""
         signed = self._page_signed()
         if signed is not None:
             fields = signed.wx_config_fields
@@ -272,7 +260,7 @@ class WeChatContext:
                     "signature": "",
                 }
             )[1:-1]
-        return wx_config_json(fields, js_api_list, debug, open_tag_list)
+        return HTML(wx_config_json(fields, js_api_list, debug, open_tag_list))
 
     def jssdk_tags(
         self,
@@ -311,11 +299,11 @@ class WeChatContext:
             members_only=members_only,
         )
 
-    @property
-    def logout_url(self) -> str:
+    def logout_url(self, next: str | None = None) -> str:
         """Where a logout form posts (``<form method="post" action="...">``); it comes back
-        to this page."""
-        return with_next(self._wechat.config.logout_path, safe_next(path_of(self.page_url)))
+        to ``next`` (a local path), by default this page."""
+        target = next if next is not None else path_of(self.page_url)
+        return with_next(self._wechat.config.logout_path, safe_next(target))
 
     def login_url(self, next: str | None = None, scope: str | None = None) -> str:
         """Where to send the browser to log in and come back to ``next`` (a local path)."""
@@ -325,7 +313,15 @@ class WeChatContext:
     def _page_signed(self) -> Signed | None:
         """This page's signature, made on first use (its own URL needs no origin check)."""
         if self._signed is _UNSET:
-            refused = self._host_refused()
+            page = self._page.page() if isinstance(self._page, LazyPage) else self._page
+            if page is not None and self._page_url is None:
+                # The site's origin for this Host (memoised) is also the URL's base.
+                base = self._site(page.scheme, page.host)
+                refused = None if base is not None else host_refusal(page.host)
+                if base is not None:
+                    self._page_url = page_url(base, page.raw_path, page.query)
+            else:
+                refused = self._host_refused()
             if refused is not None:
                 _unserved.warning(refused, "not signing this page: %s", refused)
                 self._signed = None
@@ -339,15 +335,17 @@ class WeChatContext:
                 self._signed = self._signed_or_none(url)
         return self._signed
 
+    def _site(self, scheme: str, host: str) -> str | None:
+        """The origin pages of ``host`` are signed on (``urls.site_url``), or ``None``."""
+        config = self._wechat.config
+        allowed = config.served_hosts if self._hosts is None else self._hosts
+        return site_url(config.public_url, scheme, host, allowed)
+
     def _host_refused(self) -> str | None:
         """Why this page is not signed for its own origin (a Host this site does not
         serve: docs in ``urls.site_url``), or ``None`` when it may be."""
-        config = self._wechat.config
         scheme, _, host = origin_of(self.page_url).partition("://")
-        allowed = config.served_hosts if self._hosts is None else self._hosts
-        if site_url(config.public_url, scheme, host, allowed) is not None:
-            return None
-        return host_refusal(host)
+        return None if self._site(scheme, host) is not None else host_refusal(host)
 
     def _signed_or_none(self, url: str) -> Signed | None:
         try:

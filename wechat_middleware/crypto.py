@@ -15,7 +15,6 @@ the package works without the ``crypto`` extra.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 import secrets
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError, CryptoError
+from .signing import server_signature
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers import Cipher, modes
@@ -53,16 +53,11 @@ _NONCE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def msg_signature(token: str, timestamp: str | int, nonce: str, encrypt: str) -> str:
-    """SHA-1 hex of the four strings sorted and concatenated.
-
-    Python sorts strings by code point, which is also UTF-8 byte order, so the result
-    matches Tencent's byte-wise sort for any input.
-    """
+    """The server check's signature with the ciphertext as a fourth string."""
     try:
-        plain = "".join(sorted((token, str(timestamp), nonce, encrypt))).encode("utf-8")
+        return server_signature(token, str(timestamp), nonce, encrypt)
     except UnicodeEncodeError as exc:  # a lone surrogate: no signature exists for it
         raise CryptoError(COMPUTE_SIGNATURE_ERROR, "cannot sign text that is not UTF-8") from exc
-    return hashlib.sha1(plain, usedforsecurity=False).hexdigest()
 
 
 def _cbc(key: bytes) -> Cipher[modes.CBC]:

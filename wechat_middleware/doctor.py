@@ -7,14 +7,16 @@ written, read back and deleted), WeChat's API host, then an access token and a j
 ticket through the same path the app uses (a valid stored one is reused; nothing is
 forced). With a website app (desktop QR login), a last step says what linking its users
 to the Official Account's needs: no API tells whether the two are bound to one Open
-Platform account.
+Platform account. Under the configuration step it lists every setting the environment
+can set, with the value the app sees (a secret's hidden) and whether it is the default.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
@@ -22,6 +24,7 @@ from urllib.parse import urlsplit
 from .errors import MEANINGS, ConfigError, StoreError, WeChatError, explain
 from .protocol import OAUTH_EXCHANGES_PER_MINUTE, SCOPE_BASE
 from .redaction import hide_password
+from .settings import settings_of
 
 if TYPE_CHECKING:
     from .config import WeChatConfig
@@ -36,6 +39,7 @@ class Check:
     name: str
     status: Literal["OK", "WARN", "FAIL", "SKIP"]  # SKIP: after an earlier step failed
     detail: str
+    lines: tuple[str, ...] = ()  # what else it shows, a line each (the settings)
 
 
 class _CheckFailed(Exception):
@@ -52,6 +56,7 @@ class _Doctor:
     def __init__(self) -> None:
         self.config: WeChatConfig | None = None
         self.wechat: WeChat | None = None
+        self.lines: dict[str, tuple[str, ...]] = {}  # a step's lines beneath it
 
     def steps(self) -> Iterator[tuple[str, Callable[[], str]]]:
         """The steps in order; lazily, as a WeCom app (known once the config is read)
@@ -74,6 +79,7 @@ class _Doctor:
         from .config import WeChatConfig
 
         config = self.config = WeChatConfig.from_env()
+        self.lines["config"] = settings_listing(config, os.environ)
         config.require_middleware_settings()
         if config.is_wecom:
             summary = f"WeCom corp {config.app_id}, app {config.agent_id}, API {config.api_base}"
@@ -216,14 +222,29 @@ def doctor() -> list[Check]:
             if checks and checks[-1].status not in ("OK", "WARN"):
                 checks.append(Check(name, "SKIP", "fix the failure above first"))
                 continue
+            status: Literal["OK", "WARN", "FAIL"] = "OK"
             try:
-                checks.append(Check(name, "OK", step()))
+                detail = step()
             except _CheckWarned as warned:
-                checks.append(Check(name, "WARN", str(warned)))
+                status, detail = "WARN", str(warned)
             except (_CheckFailed, ConfigError, StoreError, WeChatError) as exc:
                 app_id = run.config.app_id if run.config else ""
                 meanings = run.wechat.client.meanings if run.wechat else MEANINGS
-                checks.append(Check(name, "FAIL", explain(exc, app_id, meanings)))
+                status, detail = "FAIL", explain(exc, app_id, meanings)
+            checks.append(Check(name, status, detail, run.lines.pop(name, ())))
     finally:
         run.close()
     return checks
+
+
+def settings_listing(config: WeChatConfig, environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Every setting the environment can set, by the name the app reads, with the value
+    the app sees (a secret's hidden) and ``(default)`` where the environment left it."""
+    table = [spec for spec in settings_of(type(config)) if spec.env]
+    names = [spec.name(config.is_wecom) for spec in table]
+    width = max(map(len, names))
+    return tuple(
+        f"{name:<{width}}  {spec.shown(getattr(config, spec.attr))}"
+        + ("" if (environ.get(name) or "").strip() else "  (default)")
+        for spec, name in zip(table, names, strict=True)
+    )

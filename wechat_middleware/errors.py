@@ -46,7 +46,7 @@ class WeChatUnavailableError(WeChatError):
 
 class CredentialPendingError(WeChatUnavailableError):
     """The token or ticket is being fetched and a page did not wait for it any longer
-    (``TokenManager.page_wait``): the page renders without a signature meanwhile."""
+    (``WECHAT_PAGE_WAIT``): the page renders without a signature meanwhile."""
 
 
 class WeChatAPIError(WeChatError):

@@ -1,53 +1,56 @@
-# Over 300 lines as one job: the decision for each of the middleware's paths.
 """What to do with one request: the middleware's whole protocol, as a pure function.
 
 ``decide(view, rules, session, now)`` reads a small view of the request, the
 :class:`~wechat_middleware.rules.Rules` built once from the config, the session its
 cookie holds and the time, and returns an action: answer now (:class:`Respond`), pass
 through to the app with plain data about the user and the page (:class:`PassThrough`),
-or an I/O step a caller carries out with :mod:`wechat_middleware.login`
+or an I/O step a caller carries out with :mod:`wechat_middleware.steps`
 (:class:`CompleteLogin`, :class:`ClaimServerCheck`). It touches no socket, store or
 clock of its own, like h11: the adapters feed it and carry out what it returns, so
-the two adapters cannot disagree and a test of any decision needs no server.
+the adapters cannot disagree and a test of any decision needs no server. The actions
+are data (:mod:`wechat_middleware.actions`); the request it reads is a
+:class:`~wechat_middleware.view.RequestView`.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from dataclasses import dataclass, replace
-from typing import ClassVar
 from urllib.parse import parse_qs
 
 from . import answers
+from .actions import (
+    Action,
+    ClaimServerCheck,
+    CompleteLogin,
+    OpenMessage,
+    PassThrough,
+    ReceiveReport,
+    SignConfig,
+)
 from .answers import Respond
 from .errors import CryptoError
-from .messages import MAX_MESSAGE_BYTES, Message
 from .protocol import (
     ENCRYPT_TYPE_AES,
     ENCRYPTED_CHECK_FIELDS,
     MAX_CODE_LENGTH,
     SERVER_CHECK_FIELDS,
 )
-from .render import script_safe_json
 from .rules import Rules
-from .session import EMPTY, PendingLogin, Session, make_state, valid_state
+from .session import EMPTY, Session, cookie_value, make_state, valid_state
 from .signing import verify_server_check
-from .spa import MAX_REPORT_BYTES, ConfigRequest, parse_config_request
+from .spa import parse_config_request
 from .urls import (
-    Page,
     authorize_url,
     base_url,
     host_refusal,
-    local_referer,
     origin_of,
     qrconnect_url,
     safe_next,
     site_url,
     wecom_login_url,
-    with_next,
 )
-from .user import User, WeComUser
+from .view import RequestView
 
 log = logging.getLogger("wechat_middleware")
 
@@ -57,224 +60,27 @@ MAX_ECHOSTR_LENGTH = 1024
 #: WeChat's (docs/wechat-protocol.md section 1.4).
 MAX_CLOCK_SKEW = 300
 
-__all__ = [
-    "IO_STEPS",
-    "MAX_CLOCK_SKEW",
-    "Action",
-    "ClaimServerCheck",
-    "CompleteLogin",
-    "IOStep",
-    "LoginRequired",
-    "OpenMessage",
-    "PassThrough",
-    "ReceiveReport",
-    "RequestView",
-    "Respond",
-    "SignConfig",
-    "decide",
-    "fresh_timestamp",
-    "is_page_request",
-    "login_needed",
-    "session_of",
-    "with_body",
-]
-
-
-class RequestView(Page):
-    """The few facts about a request the decision needs, as the server received them.
-
-    Also the :class:`~wechat_middleware.urls.Page` of the request: its URL is built
-    only if something reads it. Treat it as read-only.
-    """
-
-    __slots__ = (
-        "accept",
-        "client",
-        "cookie",
-        "fetch_site",
-        "if_none_match",
-        "method",
-        "origin",
-        "path",
-        "referer",
-        "requested_with",
-        "user_agent",
-    )
-
-    def __init__(
-        self,
-        *,
-        method: str,
-        scheme: str,
-        host: str,
-        path: str,  # decoded, for routing
-        raw_path: str,  # as sent (percent-encoded), for rebuilding the browser's URL
-        query: str,  # raw query string as sent, without "?"
-        user_agent: str = "",
-        accept: str = "",
-        cookie: str = "",
-        requested_with: str = "",
-        client: str = "",  # the peer's address (behind a proxy: as the proxy passed it on)
-        if_none_match: str = "",
-        origin: str = "",
-        fetch_site: str = "",  # Sec-Fetch-Site
-        referer: str = "",
-    ) -> None:
-        # Page's fields set here, not through super().__init__: one call less on a
-        # path every WeChat request takes.
-        self.scheme = scheme
-        self.host = host
-        self.raw_path = raw_path
-        self.query = query
-        self._url = None
-        self.method = method
-        self.path = path
-        self.user_agent = user_agent
-        self.accept = accept
-        self.cookie = cookie
-        self.requested_with = requested_with
-        self.client = client
-        self.if_none_match = if_none_match
-        self.origin = origin
-        self.fetch_site = fetch_site
-        self.referer = referer
-
-    def __repr__(self) -> str:
-        return f"<RequestView {self.method} {self.scheme}://{self.host}{self.raw_path}>"
-
-
-@dataclass(frozen=True, slots=True)
-class CompleteLogin:
-    """A valid OAuth callback: claim ``state`` once and exchange ``code`` (I/O)."""
-
-    code: str
-    state: str
-    next_url: str
-    session: Session
-    secure: bool
-    client: str = ""
-    pending: PendingLogin | None = None  # the login this callback completes
-    max_body: ClassVar[int] = 0  # bytes of the request body the step needs read
-
-
-@dataclass(frozen=True, slots=True)
-class PassThrough:
-    """Call the app; ``request.wechat`` is built from this plain data.
-
-    ``wants_signature``: the request is a page (a GET asking for HTML), which will most
-    likely read the JS-SDK signature, so an adapter that must not block may get the
-    ticket ready off its event loop first.
-    """
-
-    user: User | None
-    is_wechat: bool
-    page: Page
-    wants_signature: bool
-    logins_paused: bool = False  # just logged out (or declined): no silent login now
-    message: Message | None = None  # a push to the verify path, decrypted
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimServerCheck:
-    """A correctly signed server check: claim its ``timestamp``+``nonce`` once in the
-    store (I/O), then carry out ``then``; a replay gets 403."""
-
-    key: str
-    then: Respond | PassThrough
-    max_body: ClassVar[int] = 0
-
-
-@dataclass(frozen=True, slots=True)
-class SignConfig:
-    """``GET {jssdk_path}/config``: sign ``request.url`` (I/O: the ticket) and answer the
-    argument of ``wx.config`` as JSON."""
-
-    request: ConfigRequest
-    max_body: ClassVar[int] = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiveReport:
-    """``POST {jssdk_path}/report``: the adapter reads at most ``max_body`` bytes of the
-    body into ``body``, then the report is diagnosed, logged and acted on (I/O)."""
-
-    site: str | None
-    max_body: int = MAX_REPORT_BYTES
-    body: bytes = b""
-
-
-@dataclass(frozen=True, slots=True)
-class OpenMessage:
-    """A push to the verify path whose query is correctly signed: the adapter reads at
-    most ``max_body`` bytes of the body into ``body``; then an encrypted message (its
-    ``msg_signature`` covers the ciphertext in the body) is checked and decrypted, the
-    ``timestamp``+``nonce`` claimed once (I/O), and the app called with the message (the
-    adapter hands the body it read on to the app)."""
-
-    key: str
-    page: Page
-    msg_signature: str | None  # None: a plain message (an Official Account's)
-    timestamp: str
-    nonce: str
-    max_body: int = MAX_MESSAGE_BYTES
-    body: bytes = b""
-
-    def opened(self, rules: Rules) -> Respond | PassThrough:
-        """Pure: the push checked and decrypted, as what the app is called with (the
-        replay claim comes after, in :mod:`wechat_middleware.login`)."""
-        if self.msg_signature is None:
-            message = Message.read(self.body) if len(self.body) <= self.max_body else None
-            return PassThrough(None, False, self.page, False, message=message)
-        if len(self.body) > self.max_body:
-            return answers.text(413, "message too large")
-        if rules.crypto is None:
-            log.warning(
-                "an encrypted push arrived but there is no WECHAT_ENCODING_AES_KEY to open it"
-            )
-            return answers.text(403, "encrypted messages are not configured")
-        try:
-            plain = rules.crypto.decrypt(self.msg_signature, self.timestamp, self.nonce, self.body)
-        except CryptoError as exc:
-            rules.bad_signatures.warning("rejected an encrypted push: %s", exc)
-            return answers.text(403, "invalid signature")
-        message = Message.read(plain, rules.crypto)
-        return PassThrough(None, False, self.page, False, message=message)
-
-
-IOStep = CompleteLogin | ClaimServerCheck | SignConfig | ReceiveReport | OpenMessage
-IO_STEPS = (CompleteLogin, ClaimServerCheck, SignConfig, ReceiveReport, OpenMessage)
-Action = (
-    Respond | CompleteLogin | ClaimServerCheck | SignConfig | ReceiveReport | OpenMessage
-) | PassThrough
-
-
-def with_body(step: IOStep, body: bytes) -> IOStep:
-    """``step`` with the request body it asked for read in: at most ``max_body`` bytes and
-    one more, which tells the step the body was too large."""
-    if not isinstance(step, ReceiveReport | OpenMessage):
-        return step
-    return replace(step, body=body[: step.max_body + 1])
-
 
 def session_of(cookie_header: str, rules: Rules) -> Session:
     """The session this browser's cookie holds (empty for anything not signed by us)."""
     if rules.cookie_prefix not in cookie_header:
         return EMPTY
-    found = rules.cookie_pattern.search(cookie_header)
-    return rules.codec.loads(found.group(1)) if found and found.group(1) else EMPTY
+    value = cookie_value(cookie_header, rules.cookie_prefix)
+    return rules.codec.loads(value) if value else EMPTY
 
 
 def decide(view: RequestView, rules: Rules, session: Session, now: float) -> Action:
     """The one decision for every request (README, "What happens to a request")."""
     path = view.path
     if path in rules.special_paths:
-        if path == rules.verify_path:
+        config = rules.config
+        if path == config.verify_path:
             return _verify(view, rules, now)
-        if path == rules.callback_path:
+        if path == config.callback_path:
             return _callback(view, rules, session, now)
-        if path == rules.login_path:
+        if path == config.login_path:
             return _login(view, rules, session, now)
-        if path == rules.logout_path:
+        if path == config.logout_path:
             return _logout(view, rules, session, now)
         return _jssdk(view, rules, path)
     is_wechat = rules.is_wechat(view.user_agent)
@@ -284,12 +90,13 @@ def decide(view: RequestView, rules: Rules, session: Session, now: float) -> Act
         and session.user is None
         and wants_html
         and (is_wechat or rules.logs_in_outside_wechat)
-        and not path.startswith(rules.exclude)
+        and not path.startswith(rules.config.exclude)
         and session.anonymous_until <= now
     ):
         if not session.too_many_attempts(now):
             via = _via(rules, is_wechat)
-            return _start_login(view, rules, session, view.local(), now, rules.scope, via)
+            scope = rules.config.scope
+            return _start_login(view, rules, session, view.local(), now, scope, via)
         log.warning("not sending this browser to WeChat OAuth again: too many attempts")
     paused = session.anonymous_until > now
     return PassThrough(session.user, is_wechat, view, wants_html, paused)
@@ -311,10 +118,10 @@ def _verify(view: RequestView, rules: Rules, now: float) -> Action:
     if view.method not in ("GET", "HEAD", "POST"):
         return answers.text(405, "method not allowed", [("Allow", "GET, POST")])
     query = _parse_query(view.query)
-    if rules.wecom:
+    if rules.provider.encrypted_callbacks:
         return _verify_wecom(view, rules, now, query)
     fields = _fields(query, SERVER_CHECK_FIELDS)
-    if fields is None or not verify_server_check(rules.server_token, fields):
+    if fields is None or not verify_server_check(rules.config.token, fields):
         rules.bad_signatures.warning(
             "rejected a server-check request or push with an invalid signature"
         )
@@ -455,7 +262,7 @@ def _login(view: RequestView, rules: Rules, session: Session, now: float) -> Act
     if view.method not in ("GET", "HEAD"):
         return answers.text(405, "method not allowed", [("Allow", "GET")])
     query = _parse_query(view.query) or {}
-    scope = rules.own_scope(_single(query, "scope")) or rules.scope
+    scope = rules.own_scope(_single(query, "scope")) or rules.config.scope
     via = _via(rules, rules.is_wechat(view.user_agent))
     next_url = safe_next(_single(query, "next") or "/")
     if session.too_many_attempts(now):
@@ -480,12 +287,13 @@ def _start_login(
     scope: str,
     via: str,
 ) -> Respond:
-    base = site_url(rules.public_url, view.scheme, view.host, rules.allowed_hosts)
+    base = site_url(rules.config.public_url, view.scheme, view.host, rules.allowed_hosts)
     if base is None:
         return answers.text(400, host_refusal(view.host))
     state = make_state()
-    # WeCom's answer does not say which scope was granted: keep the one asked for.
-    started = session.with_login_started(state, next_url, now, via, scope if rules.wecom else "")
+    # When the code exchange will not say which scope was granted, keep the one asked for.
+    kept_scope = "" if rules.provider.says_granted_scope else scope
+    started = session.with_login_started(state, next_url, now, via, kept_scope)
     return answers.redirect(
         rules,
         _login_target(rules, via, base, scope, state),
@@ -497,15 +305,16 @@ def _start_login(
 def _login_target(rules: Rules, via: str, base: str, scope: str, state: str) -> str:
     """The provider's page a login starts at: its OAuth authorize page in the app's
     browser, its QR login page for a desktop browser."""
-    redirect_uri = base + rules.callback_path
-    agent_id = rules.agent_id
+    config = rules.config
+    redirect_uri = base + config.callback_path
+    agent_id = config.agent_id
     if via == "qrconnect":
         if agent_id is not None:
-            return wecom_login_url(rules.login_base, rules.app_id, agent_id, redirect_uri, state)
-        if rules.web_app_id is not None:
-            return qrconnect_url(rules.open_base, rules.web_app_id, redirect_uri, state)
+            return wecom_login_url(config.login_base, config.app_id, agent_id, redirect_uri, state)
+        if config.web_app_id is not None:
+            return qrconnect_url(config.open_base, config.web_app_id, redirect_uri, state)
     return authorize_url(
-        rules.open_base, rules.app_id, redirect_uri, scope, state, agent_id=agent_id
+        config.open_base, config.app_id, redirect_uri, scope, state, agent_id=agent_id
     )
 
 
@@ -524,7 +333,7 @@ def _logout(view: RequestView, rules: Rules, session: Session, now: float) -> Ac
     """
     if view.method != "POST":
         return answers.text(405, "method not allowed", [("Allow", "POST")])
-    site = base_url(rules.public_url, view.scheme, view.host)
+    site = base_url(rules.config.public_url, view.scheme, view.host)
     sender = view.origin or view.referer  # the Origin says it when sent; else the Referer
     if view.fetch_site in ("cross-site", "same-site") or (
         sender and (site is None or origin_of(sender) != origin_of(site))
@@ -538,86 +347,6 @@ def _logout(view: RequestView, rules: Rules, session: Session, now: float) -> Ac
     return Respond(303, answer.headers, answer.body)
 
 
-# -- routes that need a login (the markers of integrations/) ---------------------------------
-
-
-class LoginRequired(Exception):
-    """Raised by a route's marker (FastAPI's ``require_wechat_user``) when the request
-    needs a login: the ASGI adapter answers ``answer`` instead of the app."""
-
-    def __init__(self, answer: Respond) -> None:
-        super().__init__(f"login required ({answer.status})")
-        self.answer = answer
-
-
-def login_needed(
-    rules: Rules,
-    user: User | None,
-    scope: str,
-    *,
-    is_wechat: bool,
-    navigation: bool,
-    page: str,
-    referer: str,
-    site: str | None,
-    paused: bool = False,
-    members_only: bool = False,
-) -> Respond | None:
-    """What a route that needs a login with ``scope`` answers for this request, or
-    ``None`` when ``user`` may go on.
-
-    ``members_only`` (a WeCom app): only members of the corp may go on. A visitor from
-    outside it, once logged in, gets 403 (a page, or ``{"error": "members_only"}``
-    for a ``fetch``), not another login: WeCom would name the same visitor again.
-    An Official Account's users are nobody's members: it refuses them all.
-
-    A page navigation is sent to the login path (302: WeChat's OAuth, or the QR login
-    outside WeChat); a ``fetch``/XHR gets ``401 {"error": "login_required",
-    "login_url": ...}`` whose ``login_url`` comes back to the page that called
-    (``Referer``, when it is ours). A browser outside WeChat with no QR login gets a
-    page saying to open it in WeChat.
-    """
-    scope = rules.own_scope(scope) or scope
-    if members_only and user is not None and not _is_member(user):
-        if not navigation:
-            return answers.json_answer(403, script_safe_json({"error": "members_only"}))
-        return answers.page(
-            rules,
-            403,
-            "This page is for members of the organisation only.",
-            "/",
-            None,
-            secure=False,
-        )
-    if user is not None and user.has_scope(scope):
-        return None
-    if not is_wechat and not rules.desktop_login:
-        return answers.page(
-            rules,
-            403,
-            f"Please open this page in {rules.app_name} to log in.",
-            "/",
-            None,
-            secure=False,
-        )
-    back = page if navigation else local_referer(referer, site)
-    target = with_next(rules.login_path, back, scope)
-    if navigation and paused:
-        # Just logged out (or declined): a link to log in again, not a silent login.
-        return answers.page(
-            rules, 401, "Please log in to see this page.", target, None, secure=False
-        )
-    if navigation:
-        return answers.redirect(rules, target)
-    body = script_safe_json({"error": "login_required", "login_url": target})
-    return answers.json_answer(401, body)
-
-
-def _is_member(user: User) -> bool:
-    """A member of the WeCom corp (a ``userid``), not a visitor from outside it."""
-    return isinstance(user, WeComUser) and user.is_member
-
-
 # -- the JS-SDK endpoints of single-page apps ----------------------------------------------------
 
 
@@ -627,7 +356,7 @@ def _jssdk(view: RequestView, rules: Rules, path: str) -> Action:
         if view.method not in ("GET", "HEAD"):
             return answers.text(405, "method not allowed", [("Allow", "GET")])
         return answers.script(rules.helper_script, view.if_none_match)
-    site = site_url(rules.public_url, view.scheme, view.host, rules.allowed_hosts)
+    site = site_url(rules.config.public_url, view.scheme, view.host, rules.allowed_hosts)
     if path == rules.jssdk_report_path:
         if view.method != "POST":
             return answers.text(405, "method not allowed", [("Allow", "POST")])

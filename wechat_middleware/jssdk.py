@@ -2,8 +2,8 @@
 
 Method names are the seed's (``getSignatureByURL`` -> ``get_signature_by_url``) and
 so are their defaults. One deliberate difference: what goes to the browser never
-carries the jsapi ticket or the access token, and the per-URL cache is a bounded LRU
-that a flood of distinct URLs cannot grow.
+carries the jsapi ticket or the access token, and the per-URL cache is bounded (least
+recently used out, approximately) so that a flood of distinct URLs cannot grow it.
 """
 
 from __future__ import annotations
@@ -60,11 +60,13 @@ class Signed:
     """A signature ready for a page, rendered once per URL and nonce: a page signs its
     URL on every request, and the cached signature's JSON need not be built again."""
 
-    __slots__ = ("info", "json", "public", "ticket_id", "wx_config_fields")
+    __slots__ = ("info", "json", "public", "ticket", "ticket_id", "used", "wx_config_fields")
 
     def __init__(self, info: SignatureInfo) -> None:
         self.info = info
-        self.ticket_id = credential_id(info["jsapi_ticket"])
+        self.ticket = info["jsapi_ticket"]
+        self.ticket_id = credential_id(self.ticket)
+        self.used = False  # read since it was cached or last spared (JSSDK._evict)
         self.public = public(info)
         self.json = script_safe_json(self.public)
         # '"appId":...,"timestamp":...,"nonceStr":...,"signature":...': the middle of
@@ -93,8 +95,9 @@ class JSSDK:
         self._server_token = server_token
         self.cache_size = cache_size
         self._clock = clock
-        self._cache: OrderedDict[str, SignatureInfo] = OrderedDict()
-        self._rendered: dict[str, Signed] = {}  # the same URLs, ready for a page
+        # URL -> signature, oldest first. Read without the lock (one get, atomic under
+        # the GIL: every signed page reads it); changed only under the lock.
+        self._cache: OrderedDict[str, Signed] = OrderedDict()
         self._cache_lock = threading.Lock()
 
     # -- signatures ----------------------------------------------------------
@@ -114,24 +117,13 @@ class JSSDK:
         ``for_page``: never wait long for a ticket being fetched (the token manager's
         ``get_for_page``; :class:`~wechat_middleware.CredentialPendingError` instead)."""
         ticket = self._ticket("jsapi_ticket", for_page)
-        rendered: Signed | None = None
-        with self._cache_lock:
-            info = self._cache.get(url)
-            if info is not None:
-                self._cache.move_to_end(url)
-                rendered = self._rendered.get(url)
-        if info is None or info["jsapi_ticket"] != ticket:
-            info = self.save_new_signature(self.gen_signature(ticket, url))
-            rendered = None
-        if rendered is None or rendered.info is not info:
-            rendered = Signed(info)  # built outside the lock: other threads go on
-            with self._cache_lock:
-                # Kept only while its URL is still cached with this very signature: meanwhile
-                # another thread may have evicted the URL, and a rendering kept for it then
-                # would never be evicted (the table would outgrow the cache's bound).
-                if self._cache.get(url) is info:
-                    self._rendered[url] = rendered
-        return rendered
+        signed = self._cache.get(url)
+        # A signature made with an older ticket is never served: WeChat rejects it. (``==``
+        # as the ticket re-read from the store is an equal string, not the same object.)
+        if signed is not None and signed.ticket == ticket:
+            signed.used = True
+            return signed
+        return self._keep(Signed(self.gen_signature(ticket, url)))  # signed outside the lock
 
     def agent_signature(self, url: str) -> AgentSignature:
         """A WeCom app's ``wx.agentConfig`` signature for ``url``: the same algorithm as
@@ -197,15 +189,29 @@ class JSSDK:
         return {"access_token": self.tokens.access_token(), "jsapi_ticket": ticket}
 
     def save_new_signature(self, info: SignatureInfo) -> SignatureInfo:
-        """Put a signature in the per-URL cache (evicting the least recently used)."""
-        url = normalize_url(info["url"])
+        """Put a signature in the per-URL cache (evicting one not read lately)."""
+        return self._keep(Signed(info)).info
+
+    def _keep(self, signed: Signed) -> Signed:
+        url = normalize_url(signed.info["url"])
         with self._cache_lock:
-            self._cache[url] = info
-            self._cache.move_to_end(url)
-            while len(self._cache) > self.cache_size:
-                evicted, _ = self._cache.popitem(last=False)
-                self._rendered.pop(evicted, None)
-        return info
+            self._cache[url] = signed
+            self._cache.move_to_end(url)  # a new signature goes to the back of the line
+            self._evict()
+        return signed
+
+    def _evict(self) -> None:
+        """Bring the cache back to ``cache_size`` (the caller holds the lock).
+
+        A second chance, as a page cache does: the oldest signature goes unless it was
+        read since it was cached, in which case it is moved to the back, unmarked. That is
+        close to least-recently-used out, while a hit only sets a flag (no lock, no
+        reordering)."""
+        while len(self._cache) > self.cache_size:
+            url, oldest = self._cache.popitem(last=False)
+            if oldest.used:
+                oldest.used = False
+                self._cache[url] = oldest
 
     def update_signature_by_url(self, url: str, info: Mapping[str, Any]) -> SignatureInfo | None:
         """Merge ``info`` into the cached signature of ``url``; ``None`` if none is cached."""
@@ -214,29 +220,23 @@ class JSSDK:
             current = self._cache.get(url)
             if current is None:
                 return None
-            merged: SignatureInfo = {**current, **info}  # type: ignore[typeddict-item]
-            self._cache[url] = merged
+            merged: SignatureInfo = {**current.info, **info}  # type: ignore[typeddict-item]
+            self._cache[url] = Signed(merged)
             return merged
 
     def get_token_from_cache(self, url: str) -> JSSignature | None:
         """The cached signature of ``url`` (if its ticket is still current), no fetching."""
-        cached = self._cache_get(normalize_url(url))
+        cached = self._cache.get(normalize_url(url))
         held = self.tokens.cached("jsapi_ticket")
-        if cached is None or held is None or cached["jsapi_ticket"] != held.value:
+        if cached is None or held is None or cached.ticket != held.value:
             return None
-        return public(cached)
+        cached.used = True
+        return public(cached.info)
 
     def get_cached_url_signature(self) -> dict[str, JSSignature]:
         """Every cached signature by URL (at most ``cache_size``)."""
         with self._cache_lock:
-            return {url: public(info) for url, info in self._cache.items()}
-
-    def _cache_get(self, url: str) -> SignatureInfo | None:
-        with self._cache_lock:
-            info = self._cache.get(url)
-            if info is not None:
-                self._cache.move_to_end(url)
-            return info
+            return {url: public(signed.info) for url, signed in self._cache.items()}
 
     # -- server check ----------------------------------------------------------
 

@@ -66,7 +66,7 @@ class StoreKeys:
         """The pub/sub channel announcing a new or dropped token or ticket."""
         return self.prefix + "changed"
 
-    # -- users and logins (oauth.py, login.py) -------------------------------------
+    # -- users and logins (oauth.py, steps.py) -------------------------------------
 
     def oauth_token(self, openid: str) -> str:
         """One user's OAuth access and refresh token."""

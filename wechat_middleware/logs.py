@@ -31,7 +31,7 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 def escape_controls(text: str) -> str:
     """``text`` with each control character escaped as ``repr`` writes it."""
-    if text.isprintable():  # the common case, in C
+    if text.isprintable():  # the common case: nothing to escape
         return text
     return _CONTROL.sub(lambda found: repr(found.group())[1:-1], text)
 

@@ -1,4 +1,3 @@
-# Over 300 lines as one job: the seed's eleven OAuth functions and the per-user token record.
 """The seed's OAuth API: web-page authorisation, with OAuth tokens kept per user.
 
 Method names are the seed's (``getUserInfo`` -> ``get_user_info``) and so are their
@@ -7,6 +6,12 @@ users logging in at once overwrote each other's; here each user's token lives in
 shared store under their openid, for every worker. ``get_user_base_info`` never hands
 out the user's tokens, and a snapshot-page visitor (a virtual openid, WeChat's
 ``is_snapshotuser: 1``) is never logged in or stored.
+
+The seed's calls that take a ``code`` keep the user's token, as the seed does, for
+``is_access_token_valid``, ``refresh_access_token`` and ``get_user_info_by_openid``.
+The middleware's own login needs the token only while it asks for the profile, so it
+keeps it only when the app sets ``keep_tokens``: a secret stored for 30 days that
+nothing reads is only a risk.
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from .client import WeChatClient
+from .client import WeChatClient, check_lang
 from .errors import (
     RefreshTokenExpiredError,
     StoreError,
@@ -28,7 +33,6 @@ from .errors import (
 )
 from .keys import StoreKeys
 from .protocol import (
-    LANGS,
     MAX_ID_LENGTH,
     MAX_STATE_LENGTH,
     OAUTH_TOKEN_TTL,
@@ -65,29 +69,21 @@ class _UserToken:
     refresh_expires_at: float
 
     def dumps(self) -> str:
-        data: dict[str, Any] = {
-            "access_token": self.access_token,
-            "refresh_token": self.refresh_token,
-            "openid": self.openid,
-            "scope": self.scope,
-            "expires_at": self.expires_at,
-            "refresh_expires_at": self.refresh_expires_at,
-        }
-        if self.unionid:
-            data["unionid"] = self.unionid
-        return json.dumps(data)
+        return json.dumps(
+            {name: value for name, value in asdict(self).items() if value is not None}
+        )
 
     @classmethod
     def loads(cls, raw: str) -> _UserToken | None:
+        """The stored token, or ``None`` for an entry this version cannot read."""
         try:
             data = json.loads(raw)
-            unionid = data.get("unionid")
             return cls(
                 access_token=str(data["access_token"]),
                 refresh_token=str(data["refresh_token"]),
                 openid=str(data["openid"]),
                 scope=str(data["scope"]),
-                unionid=str(unionid) if unionid else None,
+                unionid=str(data["unionid"]) if data.get("unionid") else None,
                 expires_at=float(data["expires_at"]),
                 refresh_expires_at=float(data["refresh_expires_at"]),
             )
@@ -100,6 +96,8 @@ class OAuth:
 
     ``scope`` is the one the middleware logs users in with; ``redirect_url`` is the
     default callback URL (the seed's ``wechatRedirectUrl``) for the URL builders.
+    ``keep_tokens`` (an attribute too): the middleware's logins keep the user's token,
+    for an app that calls ``refresh_access_token`` or ``get_user_info_by_openid`` later.
     ``followers``: the app's global tokens, when users are linked across apps by
     ``unionid`` (a website app is configured): a ``snsapi_base`` login, which WeChat
     gives no unionid, then asks ``cgi-bin/user/info`` for a follower's
@@ -116,6 +114,7 @@ class OAuth:
         clock: Callable[[], float] = time.time,
         keys: StoreKeys | None = None,
         followers: TokenManager | None = None,
+        keep_tokens: bool = False,
     ) -> None:
         self.client = client
         self.store = store
@@ -124,7 +123,7 @@ class OAuth:
         self.scope = _check_scope(scope)
         self.redirect_url = check_redirect_url(redirect_url) if redirect_url else None
         self.clock = clock
-        self.prefix = self.keys.oauth_token("")
+        self.keep_tokens = keep_tokens
 
     # -- authorize URLs ----------------------------------------------------------
 
@@ -157,10 +156,7 @@ class OAuth:
         The token is kept under the user's openid, so later calls for this user
         (``get_user_info_by_openid``, ``refresh_access_token``) need no new code.
         """
-        check_code(code)
-        data = self.client.oauth_access_token(code)
-        if not valid_id(data.get("openid")):
-            raise WeChatUnavailableError("sns/oauth2/access_token: malformed openid")
+        data = self._exchange(code)
         if not is_snapshot(data):
             self._save(data, self.clock() + REFRESH_TOKEN_TTL)
         return data
@@ -183,7 +179,7 @@ class OAuth:
         ``force_token_update`` refreshes the new token before use; ``return_token``
         merges the token response into the profile, as the seed does.
         """
-        _check_lang(lang)  # before the exchange: a code is spent by the first attempt
+        check_lang(lang)  # before the exchange: a code is spent by the first attempt
         token = self.get_oauth_access_token(code)
         if force_token_update:
             token = self._refresh(
@@ -242,7 +238,7 @@ class OAuth:
         WeChat rejects it (40001/42001) before then.
         """
         openid = _check_openid(openid)
-        _check_lang(lang)
+        check_lang(lang)
         token = self._load(openid)
         if token is None or self.clock() >= token.expires_at - EXPIRY_MARGIN:
             access_token = str(self.refresh_access_token(openid)["access_token"])
@@ -266,12 +262,12 @@ class OAuth:
         (section 5.9). With ``snsapi_userinfo`` the profile is fetched too; if that
         fails the user is still logged in with their openid: the code is spent and the
         identity proven, and profile fields are optional since WeChat's 2021 changes
-        anyway. ``via``
-        ``"qrconnect"``: the code came from a website app's QR login (this OAuth holds
-        that app's credentials), whose ``snsapi_login`` grants the profile too.
-        ``scope`` (the one asked for) is unused: WeChat's answer says what was granted.
+        anyway. ``via="qrconnect"``: the code came from a website app's QR login (this
+        OAuth holds that app's credentials), whose ``snsapi_login`` grants the profile
+        too. ``scope`` (the one asked for) is unused: WeChat's answer says what was
+        granted. The user's token is kept only with ``keep_tokens``.
         """
-        data = self.get_oauth_access_token(code)
+        data = self.get_oauth_access_token(code) if self.keep_tokens else self._exchange(code)
         if is_snapshot(data):
             return LoginResult(None, True)
         openid = str(data["openid"])
@@ -317,6 +313,14 @@ class OAuth:
 
     # -- plumbing ------------------------------------------------------------------
 
+    def _exchange(self, code: str) -> dict[str, Any]:
+        """``sns/oauth2/access_token`` for a checked code; the openid checked too."""
+        check_code(code)
+        data = self.client.oauth_access_token(code)
+        if not valid_id(data.get("openid")):
+            raise WeChatUnavailableError("sns/oauth2/access_token: malformed openid")
+        return data
+
     def _refresh(
         self, refresh_token: str, refresh_expires_at: float, openid: str, *, store: bool
     ) -> dict[str, Any]:
@@ -330,8 +334,6 @@ class OAuth:
             if exc.errcode not in (42002, 40030):
                 raise
             self._forget(openid, refresh_token)
-            if isinstance(exc, RefreshTokenExpiredError):
-                raise
             raise RefreshTokenExpiredError(exc.errcode, exc.errmsg) from None
         if data.get("openid") != openid:
             raise WeChatUnavailableError("sns/oauth2/refresh_token: answered for another openid")
@@ -342,11 +344,8 @@ class OAuth:
             self._save(data, refresh_expires_at)
         return data
 
-    def _key(self, openid: str) -> str:
-        return self.keys.oauth_token(openid)
-
     def _load(self, openid: str) -> _UserToken | None:
-        raw = self.store.get(self._key(openid))
+        raw = self.store.get(self.keys.oauth_token(openid))
         return _UserToken.loads(raw) if raw is not None else None
 
     def _save(self, data: Mapping[str, Any], refresh_expires_at: float) -> None:
@@ -367,14 +366,14 @@ class OAuth:
         )
         # The entry lives as long as its refresh token: until then it can be renewed.
         ttl = max(refresh_expires_at - now, 1.0)
-        self.store.set(self._key(token.openid), token.dumps(), ttl)
+        self.store.set(self.keys.oauth_token(token.openid), token.dumps(), ttl)
 
     def _forget(self, openid: str, refresh_token: str) -> None:
         """Drop the user's stored token if it holds this dead refresh token.
 
         Compare-and-delete: a newer login stored meanwhile (another worker) is kept.
         """
-        key = self._key(openid)
+        key = self.keys.oauth_token(openid)
         raw = self.store.get(key)
         if raw is None:
             return
@@ -393,8 +392,3 @@ def _check_openid(openid: str) -> str:
     if not valid_id(openid):
         raise ValueError(f"openid must be 1-{MAX_ID_LENGTH} characters of [A-Za-z0-9_-]")
     return openid
-
-
-def _check_lang(lang: str) -> None:
-    if lang not in LANGS:
-        raise ValueError(f"lang must be one of {', '.join(LANGS)}")

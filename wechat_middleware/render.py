@@ -1,15 +1,18 @@
 """JSON for pages: the signature and the argument of ``wx.config``, safe in a <script>.
 
-Pure. Every page renders these, so the fixed parts are built once: a signature's JSON
-when it is made (``jssdk.Signed``), the ``jsApiList`` part once per list of APIs a
-page asks for (a handful per app).
+Pure. A logged-in page renders the argument of ``wx.config`` on every request, and
+encoding that whole object each time costs a page several µs (the logged-in case of
+``python -m bench --only overhead``). So it is spliced from parts rendered once: the
+signature's members when the signature is made (``jssdk.Signed``), the API lists once
+per list a page asks for (a handful per app).
 """
 
 from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -22,8 +25,6 @@ _SCRIPT_UNSAFE = (
     ("\u2028", "\\u2028"),
     ("\u2029", "\\u2029"),
 )
-_TAILS: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
-_MAX_TAILS = 256  # distinct API lists remembered; pages ask for a few
 
 
 def script_safe_json(value: Any) -> str:
@@ -35,26 +36,32 @@ def script_safe_json(value: Any) -> str:
     return text
 
 
+def json_members(value: Mapping[str, Any]) -> str:
+    """``value`` as script-safe JSON without its braces: members rendered once, to be
+    spliced into an object rendered later (:func:`wx_config_json`)."""
+    return script_safe_json(value)[1:-1]
+
+
 def wx_config_json(
-    signature_fields: str,
+    signature_members: str,
     js_api_list: Iterable[str],
     debug: bool,
     open_tag_list: Iterable[str],
 ) -> str:
-    """The argument of ``wx.config``: ``debug``, the signature's fields (already
-    rendered), ``jsApiList`` and, when given, ``openTagList``."""
-    apis = tuple(js_api_list)
-    tags = tuple(open_tag_list)
-    tail = _TAILS.get((apis, tags))
-    if tail is None:
-        tail = ',"jsApiList":' + script_safe_json(list(apis))
-        if tags:
-            tail += ',"openTagList":' + script_safe_json(list(tags))
-        tail += "}"
-        if len(_TAILS) < _MAX_TAILS:
-            _TAILS[(apis, tags)] = tail
+    """The argument of ``wx.config``: ``debug``, the signature's members (from
+    :func:`json_members`), ``jsApiList`` and, when given, ``openTagList``."""
     head = '{"debug":true,' if debug else '{"debug":false,'
-    return head + signature_fields + tail
+    return head + signature_members + _api_lists(tuple(js_api_list), tuple(open_tag_list))
+
+
+@lru_cache(maxsize=256)  # distinct API lists; pages ask for a few
+def _api_lists(apis: tuple[str, ...], tags: tuple[str, ...]) -> str:
+    """The end of ``wx.config``'s argument: ``,"jsApiList":[...]`` (and
+    ``,"openTagList":[...]``) and the closing brace."""
+    tail = ',"jsApiList":' + script_safe_json(list(apis))
+    if tags:
+        tail += ',"openTagList":' + script_safe_json(list(tags))
+    return tail + "}"
 
 
 class HTML(str):

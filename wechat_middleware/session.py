@@ -51,6 +51,28 @@ def valid_state(value: str) -> bool:
     return bool(value) and STATE_PATTERN.fullmatch(value) is not None
 
 
+def cookie_value(header: str, prefix: str) -> str:
+    """The value of the cookie ``prefix`` (``name=``) in a Cookie header, ``""`` when
+    absent. Several Cookie headers arrive joined, by "; " (HTTP/2, ASGI) or by "," (a
+    WSGI server joining repeats): our value never holds either character. A cookie whose
+    name merely ends with ours (``other_wechat_session=``) is not ours."""
+    at = header.find(prefix)
+    while at >= 0:
+        before = header[:at].rstrip()
+        if not before or before[-1] in ";,":
+            start = end = at + len(prefix)
+            end = len(header)
+            for stop in (header.find(";", start), header.find(",", start)):
+                if 0 <= stop < end:
+                    end = stop
+            value = header[start:end]
+            # str methods, not a regular expression: a character class scanned over a
+            # 100-character value costs more than the rest of a logged-in request.
+            return "" if not value or value[0].isspace() else value.split(None, 1)[0]
+        at = header.find(prefix, at + 1)
+    return ""
+
+
 @dataclass(frozen=True)
 class PendingLogin:
     """A login that left for WeChat's authorize page and has not come back yet."""

@@ -195,8 +195,8 @@ def diagnose(report: Report, site: str | None, ticket_id: str | None) -> Diagnos
         return Diagnosis("origin", foreign_origin_reason(report.url, site) + f" ({facts})")
     if report.err_msg.startswith("config endpoint:"):
         return Diagnosis("endpoint", f"the config endpoint refused the page: {err} ({facts})")
-    wecom = _WECOM_ERRCODE.search(err)
-    errcode = int(wecom.group(1)) if wecom else 0
+    linked = _WECOM_ERRCODE.search(err)
+    errcode = int(linked.group(1)) if linked else 0
     if errcode in WECOM_MEANINGS and WECOM_MEANINGS[errcode].advice:
         error = error_for(errcode, err, WECOM_MEANINGS)
         return Diagnosis("errcode", f"{explain(error, meanings=WECOM_MEANINGS)} ({facts})")

@@ -113,10 +113,19 @@ class Credential:
             return None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Local:
+    """The per-process copy, held while ``read_at <= now < until`` (``until`` is worked
+    out once: every signed page asks). Times of the manager's clock, which ages the
+    credentials; a clock stepped back before ``read_at`` sends us to the store."""
+
     credential: Credential
-    checked: float  # time.monotonic() when last read from or written to the store
+    read_at: float  # when last read from or written to the store
+    until: float  # the sooner of read_at + local_ttl (read the store again) and refresh_at
+
+    @classmethod
+    def read(cls, credential: Credential, now: float, local_ttl: float) -> _Local:
+        return cls(credential, now, min(now + local_ttl, credential.refresh_at))
 
 
 @dataclass(frozen=True)
@@ -361,7 +370,7 @@ class TokenManager:
         """
         for name, local in list(self._local.items()):
             if kind is None or kind == name:
-                local.checked = float("-inf")
+                local.until = float("-inf")
         for key in list(self._failures):  # "store" too after a reconnect: it is back
             if kind is None or kind == key:
                 self._failures.pop(key, None)
@@ -400,22 +409,21 @@ class TokenManager:
     def _held(self, kind: Kind) -> Credential | None:
         """The per-process copy, if it is recent enough to skip the store and fresh."""
         local = self._local.get(kind)
-        if local is None or time.monotonic() - local.checked >= self.local_ttl:
-            return None
-        credential = local.credential
-        return credential if self.clock() < credential.refresh_at else None  # fresh(), inlined
+        if local is not None and local.read_at <= self.clock() < local.until:
+            return local.credential
+        return None
 
     def _read(self, kind: Kind) -> Credential | None:
         raw = self.store.get(self.keys.credential(kind))
         credential = Credential.loads(raw) if raw is not None else None
         if credential is not None:
-            self._local[kind] = _Local(credential, time.monotonic())
+            self._local[kind] = _Local.read(credential, self.clock(), self.local_ttl)
         return credential
 
     def _save(self, kind: Kind, credential: Credential) -> None:
         ttl = max(credential.expires_at - self.clock(), 1.0)
         self.store.set(self.keys.credential(kind), credential.dumps(), ttl)
-        self._local[kind] = _Local(credential, time.monotonic())
+        self._local[kind] = _Local.read(credential, self.clock(), self.local_ttl)
         self._failures.pop(kind, None)
         self._announce(kind)
 
@@ -494,7 +502,7 @@ class TokenManager:
         failure_key = self.keys.failure(kind)
         recent = self.store.get(failure_key)
         if recent is not None and not force_refresh:
-            error, until = _failure_from(recent, getattr(self.client, "meanings", WECHAT_MEANINGS))
+            error, until = _failure_from(recent, self.client.meanings)
             # Until the end the failing process set (every worker asks again together,
             # and one fetch serves them), at least half a second (its clock may differ).
             remaining = self.failure_backoff if until is None else until - self.clock()

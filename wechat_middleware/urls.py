@@ -10,8 +10,9 @@ site.
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Protocol
+from collections.abc import Callable
 from urllib.parse import quote, urlencode, urlsplit
 
 from .protocol import SCOPE_LOGIN
@@ -27,7 +28,6 @@ _NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/%;=@._~!$&'()*+,:-]")
 _PORT = r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5]?[0-9]{1,4}))?"
 _HOST = re.compile(rf"[A-Za-z0-9.\-]{{1,253}}{_PORT}|\[[0-9A-Fa-f:.]{{2,45}}\]{_PORT}")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_PATH_OR_QUERY = re.compile(r"[/?]")  # where the host of an absolute URL ends
 UNUSABLE_HOST = "invalid-host"  # in a page's URL when its Host header was malformed
 
 
@@ -101,6 +101,7 @@ def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=256)  # a page asks on every signature; forged Hosts churn it only
 def site_url(
     public_url: str | None, scheme: str, host: str, allowed: tuple[str, ...]
 ) -> str | None:
@@ -132,12 +133,6 @@ def page_url(base: str | None, raw_path: str, query: str) -> str:
     return f"{base}{raw_path}?{query}" if query else f"{base}{raw_path}"
 
 
-class PageSource(Protocol):
-    """Something that knows the URL the browser shows for a request."""
-
-    def url(self, public_url: str | None) -> str: ...
-
-
 class Page:
     """The parts of the browser's URL, joined only when someone reads :meth:`url`:
     most requests never sign anything."""
@@ -161,6 +156,32 @@ class Page:
         """Path and query, as a safe place to come back to after a login."""
         raw = f"{self.raw_path}?{self.query}" if self.query else self.raw_path
         return safe_next(raw if len(raw) <= MAX_NEXT_LENGTH else self.raw_path)
+
+
+class LazyPage:
+    """A request's :class:`Page`, made only if something reads it: most requests never
+    sign. ``make(*values)`` builds it from the few values an adapter copied (holding
+    its environ or scope instead would make a reference cycle through the context
+    stored in it)."""
+
+    __slots__ = ("_make", "_page", "_values")
+
+    def __init__(self, make: Callable[..., Page], *values: object) -> None:
+        self._make = make
+        self._values = values
+        self._page: Page | None = None
+
+    def page(self) -> Page:
+        if self._page is None:
+            self._page = self._make(*self._values)
+        return self._page
+
+    def url(self, public_url: str | None) -> str:
+        return self.page().url(public_url)
+
+
+#: Where a request's page comes from: its parts, or the values to make them from.
+PageSource = Page | LazyPage
 
 
 # -- URLs to sign --------------------------------------------------------------------------
@@ -189,9 +210,12 @@ def check_page_url(url: str) -> str:
     host_at = 8 if url.startswith("https://") else 7 if url.startswith("http://") else 0
     if not host_at or len(url) == host_at or url[host_at] in "/?":
         raise ValueError("the URL to sign must be absolute (http:// or https://)")
-    found = _PATH_OR_QUERY.search(url, host_at)
-    at = found.start() if found else len(url)
-    return url if url.startswith("/", at) else f"{url[:at]}/{url[at:]}"
+    at = url.find("/", host_at)  # where the host ends: its path, else its query
+    query = url.find("?", host_at, None if at < 0 else at)
+    if query >= 0 or at < 0:
+        at = query if query >= 0 else len(url)
+        return f"{url[:at]}/{url[at:]}"
+    return url
 
 
 _ORIGIN = re.compile(r"[^:/?#]*://[^/?#]*")
@@ -251,33 +275,31 @@ def authorize_url(
     ``agent_id``, which ``snsapi_privateinfo`` needs (docs/wecom-and-qrconnect.md
     section 1.3).
     """
-    params = [
-        ("appid", app_id),
-        ("redirect_uri", redirect_uri),
-        ("response_type", "code"),
-        ("scope", scope),
-        ("state", state),
-    ]
-    if agent_id is not None:
-        params.append(("agentid", agent_id))
+    extra = [("agentid", agent_id)] if agent_id is not None else []
     if force_popup:
-        params.append(("forcePopup", "true"))
-    query = urlencode(params, quote_via=quote, safe="")
+        extra.append(("forcePopup", "true"))
+    query = _code_request(app_id, redirect_uri, scope, state, *extra)
     return f"{open_base}/connect/oauth2/authorize?{query}#wechat_redirect"
 
 
 def qrconnect_url(open_base: str, web_app_id: str, redirect_uri: str, state: str) -> str:
     """A website app's QR login page (docs/wechat-protocol.md section 9): the desktop
     browser shows a QR code that the user scans with WeChat."""
-    params = [
-        ("appid", web_app_id),
-        ("redirect_uri", redirect_uri),
-        ("response_type", "code"),
-        ("scope", SCOPE_LOGIN),
-        ("state", state),
-    ]
-    query = urlencode(params, quote_via=quote, safe="")
+    query = _code_request(web_app_id, redirect_uri, SCOPE_LOGIN, state)
     return f"{open_base}/connect/qrconnect?{query}#wechat_redirect"
+
+
+def _code_request(
+    app_id: str, redirect_uri: str, scope: str, state: str, *extra: tuple[str, str]
+) -> str:
+    """The query asking WeChat for a code, its parameters in the documented order."""
+    params = [("appid", app_id), ("redirect_uri", redirect_uri), ("response_type", "code")]
+    return _query([*params, ("scope", scope), ("state", state), *extra])
+
+
+def _query(params: list[tuple[str, str]]) -> str:
+    """Every value percent-encoded, ``/`` included (``redirect_uri`` must be: section 5.1)."""
+    return urlencode(params, quote_via=quote, safe="")
 
 
 def wecom_login_url(
@@ -285,14 +307,8 @@ def wecom_login_url(
 ) -> str:
     """WeCom's web login page for a self-built app (docs/wecom-and-qrconnect.md section
     1.4): a QR code to scan with WeCom, or the WeCom desktop client's one-click login."""
-    params = [
-        ("login_type", "CorpApp"),
-        ("appid", corp_id),
-        ("agentid", agent_id),
-        ("redirect_uri", redirect_uri),
-        ("state", state),
-    ]
-    query = urlencode(params, quote_via=quote, safe="")
+    params = [("login_type", "CorpApp"), ("appid", corp_id), ("agentid", agent_id)]
+    query = _query([*params, ("redirect_uri", redirect_uri), ("state", state)])
     return f"{login_base}/wwlogin/sso/login?{query}"
 
 

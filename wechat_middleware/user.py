@@ -8,9 +8,9 @@ checked field by field here, and anything malformed is dropped, never trusted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from .protocol import (
     ID_PATTERN,
@@ -85,15 +85,7 @@ class WeChatUser:
         return WeChatUser(self.openid, self.scope, via=self.via)
 
     def to_dict(self) -> dict[str, str]:
-        """The fields that are set: a session cookie has little room to spare."""
-        data = {"openid": self.openid, "scope": self.scope}
-        for name in ("unionid", "nickname", "headimgurl"):
-            value = getattr(self, name)
-            if value is not None:
-                data[name] = value
-        if self.via != "oauth":
-            data["via"] = self.via
-        return data
+        return _fields_set(self, ("openid", "scope", "unionid", "nickname", "headimgurl"))
 
     def has_scope(self, scope: str) -> bool:
         """Whether this login granted what ``scope`` asks: the profile scope covers the
@@ -102,15 +94,11 @@ class WeChatUser:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WeChatUser | None:
-        """The user a session holds, or ``None`` for anything malformed; never raises.
+        """The user a session holds, or ``None`` for anything malformed.
 
-        The data comes from a cookie, possibly written by another version of this
+        The data is a cookie's JSON, possibly written by another version of this
         library, so nothing about its shape is assumed.
         """
-        return _never_raising(cls._from_dict, data)
-
-    @classmethod
-    def _from_dict(cls, data: Mapping[str, Any]) -> WeChatUser | None:
         if not isinstance(data, Mapping):
             return None
         openid = data.get("openid")
@@ -218,22 +206,12 @@ class WeComUser:
         )
 
     def to_dict(self) -> dict[str, str]:
-        data = {"corp_id": self.corp_id, "scope": self.scope}
-        for name in ("userid", "openid", "external_userid", *WECOM_DETAIL_FIELDS):
-            value = getattr(self, name)
-            if value is not None:
-                data[name] = value
-        if self.via != "oauth":
-            data["via"] = self.via
-        return data
+        names = ("corp_id", "scope", "userid", "openid", "external_userid", *WECOM_DETAIL_FIELDS)
+        return _fields_set(self, names)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WeComUser | None:
-        """The user a session holds, or ``None`` for anything malformed; never raises."""
-        return _never_raising(cls._from_dict, data)
-
-    @classmethod
-    def _from_dict(cls, data: Mapping[str, Any]) -> WeComUser | None:
+        """The user a session holds, or ``None`` for anything malformed."""
         if not isinstance(data, Mapping):
             return None
         ids = [data.get(name) for name in ("corp_id", "userid", "openid", "external_userid")]
@@ -305,18 +283,14 @@ def user_from_dict(data: Mapping[str, Any]) -> User | None:
     return WeChatUser.from_dict(data)
 
 
-_Parsed = TypeVar("_Parsed")
-
-
-def _never_raising(
-    parse: Callable[[Mapping[str, Any]], _Parsed | None], data: Mapping[str, Any]
-) -> _Parsed | None:
-    """``parse(data)``, or ``None`` for whatever it raises: a hostile Mapping from a
-    cookie may raise anything from its methods."""
-    try:
-        return parse(data)
-    except Exception:
-        return None
+def _fields_set(user: User, names: tuple[str, ...]) -> dict[str, str]:
+    """The fields of ``user`` that are set, ``via`` only when not ``"oauth"``: a session
+    cookie has little room to spare."""
+    data = {name: getattr(user, name) for name in names}
+    data = {name: value for name, value in data.items() if value is not None}
+    if user.via != "oauth":
+        data["via"] = user.via
+    return data
 
 
 def _first_id(data: Mapping[str, Any], *names: str) -> str | None:

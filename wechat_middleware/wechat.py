@@ -14,15 +14,17 @@ from typing import Any, TypeVar
 
 from .client import WeChatClient
 from .config import WeChatConfig
+from .errors import ConfigError
 from .hooks import Hook, LoginHooks
 from .jssdk import JSSDK
 from .keys import StoreKeys
 from .limits import ExchangeLimits
-from .login import LoginSteps
 from .logs import ThrottledWarning
 from .oauth import OAuth
-from .protocol import SCOPE_BASE, WECOM_TICKETS_PER_HOUR
+from .protocol import SCOPE_BASE
+from .provider import PROVIDERS
 from .rules import Rules
+from .steps import CodeExchange, Steps
 from .stores import Store, default_store_url, open_store
 from .tokens import TokenManager
 from .wecom_client import WeComClient
@@ -52,8 +54,8 @@ class WeChat:
         self.config = config
         self.clock = clock
         self.store = store or open_store(config.store or default_store_url(), clock=clock)
-        client_class = WeComClient if config.is_wecom else WeChatClient
-        self.client = client or client_class(
+        self.provider = PROVIDERS[config.provider]
+        self.client = client or self.provider.client_class(
             config.app_id,
             config.app_secret,
             api_base=config.api_base,
@@ -70,7 +72,8 @@ class WeChat:
             margin=config.refresh_margin,
             clock=clock,
             keys=self.keys,
-            tickets_per_hour=WECOM_TICKETS_PER_HOUR if config.is_wecom else None,
+            tickets_per_hour=self.provider.tickets_per_hour,
+            page_wait=config.page_wait,
         )
         self.jssdk = JSSDK(
             self.tokens,
@@ -100,11 +103,14 @@ class WeChat:
             )
         # While WeChat is down every page fails to sign alike: one line per back-off window.
         self.signing_failures = ThrottledWarning(self.tokens.failure_backoff)
-        self.oauth: OAuth | WeComLogin
+        self._oauth: OAuth | None = None
+        #: What turns a login's code into a user: the Official Account's web OAuth, or
+        #: WeCom's user lookup (a WeCom app has no web OAuth of its own).
+        self.login: CodeExchange
         if isinstance(self.client, WeComClient):
-            self.oauth = WeComLogin(self.client, self.tokens)
+            self.login = WeComLogin(self.client, self.tokens)
         else:
-            self.oauth = OAuth(
+            self.login = self._oauth = OAuth(
                 self.client,
                 self.store,
                 scope=config.scope,
@@ -134,9 +140,20 @@ class WeChat:
         return cls(config)
 
     def __repr__(self) -> str:
-        if self.config.is_wecom:
-            return f"WeChat(corp_id={self.config.app_id!r}, agent_id={self.config.agent_id!r})"
-        return f"WeChat(app_id={self.config.app_id!r})"
+        agent_id = self.config.agent_id  # a WeCom app's only
+        agent = f", agent_id={agent_id!r}" if agent_id is not None else ""
+        return f"WeChat({self.provider.id_names[0]}={self.config.app_id!r}{agent})"
+
+    @property
+    def oauth(self) -> OAuth:
+        """The Official Account's web OAuth API (the seed's ``oauth.*``); a WeCom app has
+        none, and gets :class:`ConfigError` saying so."""
+        if self._oauth is None:
+            raise ConfigError(
+                "wechat.oauth is an Official Account's web OAuth: a WeCom app logs users in "
+                "through wechat.login (WeCom's getuserinfo), and has no OAuth API of its own"
+            )
+        return self._oauth
 
     @cached_property
     def rules(self) -> Rules:
@@ -144,18 +161,18 @@ class WeChat:
         return Rules.from_config(self.config, self.keys, self.clock)
 
     @cached_property
-    def login_steps(self) -> LoginSteps:
-        """The I/O steps of a login and of a server check, for the adapters."""
+    def steps(self) -> Steps:
+        """What carries out the decision's I/O steps, for the adapters."""
         limits = ExchangeLimits(
             self.store,
             self.keys,
             per_client=self.config.login_rate_per_client,
             total=self.config.login_rate_total,
         )
-        return LoginSteps(
+        return Steps(
             self.rules,
             self.store,
-            self.oauth,
+            self.login,
             self.jssdk,
             limits,
             self.clock,
@@ -177,26 +194,31 @@ class WeChat:
     def login_required(
         self, scope: str = SCOPE_BASE, *, members_only: bool = False
     ) -> Callable[[_View], _View]:
-        """Flask: ``@wechat.login_required(scope="snsapi_userinfo")`` on a view
-        (``members_only=True``: a WeCom corp's members only).
-
-        A forwarder to :func:`wechat_middleware.integrations.flask.login_required`.
-        """
-        from .integrations.flask import login_required
-
-        return login_required(scope, members_only=members_only)
+        """Deprecated alias, kept for one release: Flask's marker is
+        ``from wechat_middleware.integrations.flask import login_required``."""
+        return _flask("login_required")(scope, members_only=members_only)  # type: ignore[no-any-return]
 
     def init_app(self, flask_app: Any) -> None:
-        """Flask: wrap ``app.wsgi_app``; ``request.wechat`` and ``{{ wechat }}`` work.
-
-        A forwarder to :func:`wechat_middleware.integrations.flask.init_app`.
-        """
-        from .integrations.flask import init_app
-
-        init_app(flask_app, self)
+        """Deprecated alias, kept for one release: Flask's set-up is
+        ``from wechat_middleware.integrations.flask import init_app``; ``init_app(app, wechat)``."""
+        _flask("init_app")(flask_app, self)
 
     def close(self) -> None:
         self.client.close()
         if self.web_oauth is not None:
             self.web_oauth.client.close()
         self.store.close()
+
+
+def _flask(name: str) -> Any:
+    """The Flask glue's ``name``, for the deprecated aliases above (the core imports no
+    framework glue of its own accord)."""
+    import importlib
+    import warnings
+
+    warnings.warn(
+        f"wechat.{name}() is deprecated: use {name} from wechat_middleware.integrations.flask",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return getattr(importlib.import_module("wechat_middleware.integrations.flask"), name)

@@ -1,9 +1,6 @@
-"""A WeCom (企业微信) self-built app's HTTP API, one method per endpoint.
-
-The same plumbing as :class:`~wechat_middleware.client.WeChatClient` (pooled session,
-timeouts, bounded retries of what is transient) with WeCom's endpoints on
-``qyapi.weixin.qq.com`` and WeCom's errcode table: several numbers mean something else
-than on an Official Account (docs/wecom-and-qrconnect.md section 1.2).
+"""A WeCom (企业微信) self-built app's HTTP API, one method per endpoint, on
+:class:`~wechat_middleware.client.APIClient` with WeCom's errcode table: several numbers
+mean something else than on an Official Account (docs/wecom-and-qrconnect.md 1.2).
 """
 
 from __future__ import annotations

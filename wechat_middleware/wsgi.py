@@ -12,20 +12,19 @@ Behind a reverse proxy the URL the browser sees must be the one signed: set
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from .answers import Respond
-from .context import WeChatContext, bound
-from .flow import IO_STEPS, RequestView, decide, session_of, with_body
-from .urls import Page, PageSource, host_of, raw_path_of
+from .engine import Engine, EngineParts
+from .urls import LazyPage, Page, host_of, raw_path_of
+from .view import RequestView
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-    from .context import MiddlewareParts
-    from .rules import Rules
+    from .context import WeChatContext
 
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
@@ -47,36 +46,59 @@ class WeChatMiddleware:
         ``WECHAT_SECRET_KEY`` (the session cookie is signed with it), else
         :class:`~wechat_middleware.ConfigError` is raised here.
 
-    Flask users call ``wechat.init_app(app)`` instead, which wraps ``app.wsgi_app``
-    with this and adds ``request.wechat``.
+    Flask users call ``integrations.flask.init_app(app, wechat)`` instead, which wraps
+    ``app.wsgi_app`` with this and adds ``request.wechat``.
     """
 
-    def __init__(self, app: WSGIApplication, wechat: MiddlewareParts) -> None:
+    def __init__(self, app: WSGIApplication, wechat: EngineParts) -> None:
         self.app = app
-        self.wechat, self.rules, self.steps, self.clock = bound(wechat)
+        self.engine = Engine(wechat)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        rules = self.rules
-        page = untouched_page(environ, rules)
-        if page is not None:
-            environ["wechat"] = WeChatContext(self.wechat, page)
-            return self.app(environ, start_response)
-        view = environ_view(environ)
-        action = decide(view, rules, session_of(view.cookie, rules), self.clock())
-        if isinstance(action, IO_STEPS):
-            if action.max_body:
-                body = _read_body(environ, action.max_body)
-                action = with_body(action, body)
-                _hand_on(environ, body)  # the app may read the body too (a push)
-            action = self.steps.perform(action)
-        if isinstance(action, Respond):
-            start_response(_STATUS_LINES[action.status], action.headers)
-            return [] if view.method == "HEAD" else [action.body]
-        environ["wechat"] = WeChatContext.passing(self.wechat, action)
+        outcome = serve(self.engine, environ)
+        if isinstance(outcome, Respond):
+            start_response(_STATUS_LINES[outcome.status], outcome.headers)
+            return [] if environ.get("REQUEST_METHOD") == "HEAD" else [outcome.body]
+        environ["wechat"] = outcome
         return self.app(environ, start_response)
 
 
-def _target(environ: WSGIEnvironment, path: str) -> tuple[str, str, str]:
+def serve(
+    engine: Engine,
+    environ: WSGIEnvironment,
+    read_body: Callable[[int], bytes] | None = None,
+) -> Respond | WeChatContext:
+    """The engine's outcome for a WSGI ``environ`` (Django's WSGI requests too, whose
+    body Django reads: ``read_body``)."""
+    path = environ.get("PATH_INFO") or "/"
+    route = path if path.isascii() else _text(path)
+    user_agent = environ.get("HTTP_USER_AGENT", "")
+    cookie = environ.get("HTTP_COOKIE", "")
+    if engine.passes_untouched(route, user_agent, cookie):
+        # A copy taken before ``environ["wechat"]`` is set: no reference cycle through it.
+        return engine.untouched(LazyPage(_page, environ.copy(), path))
+    scheme, host, raw_path = _target(environ, path)
+    view = RequestView(
+        method=environ.get("REQUEST_METHOD", "GET"),
+        scheme=scheme,
+        host=host,
+        path=route,
+        raw_path=raw_path,
+        query=environ.get("QUERY_STRING", ""),
+        user_agent=user_agent,
+        accept=environ.get("HTTP_ACCEPT", ""),
+        cookie=cookie,
+        requested_with=environ.get("HTTP_X_REQUESTED_WITH", ""),
+        client=environ.get("REMOTE_ADDR", ""),
+        if_none_match=environ.get("HTTP_IF_NONE_MATCH", ""),
+        origin=environ.get("HTTP_ORIGIN", ""),
+        fetch_site=environ.get("HTTP_SEC_FETCH_SITE", ""),
+        referer=environ.get("HTTP_REFERER", ""),
+    )
+    return engine.serve(view, read_body or (lambda limit: _read_body(environ, limit)))
+
+
+def _target(environ: Mapping[str, Any], path: str) -> tuple[str, str, str]:
     """Scheme, host and raw path of the request, as the browser addressed it.
 
     PEP 3333 strings are the request's bytes decoded as latin-1: when the server does
@@ -93,44 +115,8 @@ def _target(environ: WSGIEnvironment, path: str) -> tuple[str, str, str]:
     return scheme, host, raw_path_of(raw_target, decoded)
 
 
-class _EnvironPage:
-    """The page of a request that may never be signed: the environ's few values are
-    copied (holding the environ would make a cycle through ``environ["wechat"]``) and
-    joined only when the URL is read."""
-
-    __slots__ = ("_path", "_values")
-
-    def __init__(self, environ: WSGIEnvironment, path: str) -> None:
-        self._path = path
-        self._values = tuple(map(environ.get, _PAGE_KEYS))
-
-    def url(self, public_url: str | None) -> str:
-        values = dict(zip(_PAGE_KEYS, self._values, strict=True))
-        scheme, host, raw_path = _target(values, self._path)
-        return Page(scheme, host, raw_path, values["QUERY_STRING"] or "").url(public_url)
-
-
-_PAGE_KEYS = (
-    "wsgi.url_scheme",
-    "HTTP_HOST",
-    "SERVER_NAME",
-    "SERVER_PORT",
-    "RAW_URI",
-    "REQUEST_URI",
-    "SCRIPT_NAME",
-    "QUERY_STRING",
-)
-
-
-def untouched_page(environ: WSGIEnvironment, rules: Rules) -> PageSource | None:
-    """The page of a request that passes untouched (not our path, no cookie of ours, not
-    the app's browser: no decision needed), or ``None`` when the decision must see it."""
-    path = environ.get("PATH_INFO") or "/"
-    route = path if path.isascii() else _text(path)
-    user_agent = environ.get("HTTP_USER_AGENT", "")
-    if rules.passes_untouched(route, user_agent, environ.get("HTTP_COOKIE", "")):
-        return _EnvironPage(environ, path)
-    return None
+def _page(environ: Mapping[str, Any], path: str) -> Page:
+    return Page(*_target(environ, path), environ.get("QUERY_STRING") or "")
 
 
 def _text(path: str) -> str:
@@ -142,47 +128,21 @@ def _text(path: str) -> str:
         return path
 
 
-def environ_view(environ: WSGIEnvironment) -> RequestView:
-    """The request view of a WSGI ``environ`` (for integrations that hold the environ)."""
-    path = environ.get("PATH_INFO") or "/"
-    return _view(environ, path, environ.get("HTTP_USER_AGENT", ""), environ.get("HTTP_COOKIE", ""))
-
-
-def _view(environ: WSGIEnvironment, path: str, user_agent: str, cookie: str) -> RequestView:
-    scheme, host, raw_path = _target(environ, path)
-    return RequestView(
-        method=environ.get("REQUEST_METHOD", "GET"),
-        scheme=scheme,
-        host=host,
-        path=path if path.isascii() else _text(path),
-        raw_path=raw_path,
-        query=environ.get("QUERY_STRING", ""),
-        user_agent=user_agent,
-        accept=environ.get("HTTP_ACCEPT", ""),
-        cookie=cookie,
-        requested_with=environ.get("HTTP_X_REQUESTED_WITH", ""),
-        client=environ.get("REMOTE_ADDR", ""),
-        if_none_match=environ.get("HTTP_IF_NONE_MATCH", ""),
-        origin=environ.get("HTTP_ORIGIN", ""),
-        fetch_site=environ.get("HTTP_SEC_FETCH_SITE", ""),
-        referer=environ.get("HTTP_REFERER", ""),
-    )
-
-
 def _read_body(environ: WSGIEnvironment, limit: int) -> bytes:
-    """At most ``limit + 1`` bytes of the body (one more tells "too large"); a body
-    without a Content-Length is read as empty, as PEP 3333 asks."""
+    """At most ``limit + 1`` bytes of the body (one more tells "too large"), left
+    readable for the app; a body without a Content-Length is read as empty, as PEP 3333
+    asks."""
     length = environ.get("CONTENT_LENGTH") or ""
     if not length.isdigit() or int(length) == 0:
         return b""
-    data: bytes = environ["wsgi.input"].read(min(int(length), limit + 1))
-    return data
+    head: bytes = environ["wsgi.input"].read(min(int(length), limit + 1))
+    if head:
+        _hand_on(environ, head)  # the app may read the body too (a push)
+    return head
 
 
 def _hand_on(environ: WSGIEnvironment, head: bytes) -> None:
     """Give the app the whole body again: what was read, then the unread rest."""
-    if not head:
-        return
     rest = environ["wsgi.input"]
     length = int(environ["CONTENT_LENGTH"])
     environ["wsgi.input"] = (

@@ -17,7 +17,7 @@ from types import FrameType
 
 from wechat_middleware.testing import FakeWeChat
 
-from ..report import format_table, summary
+from ..report import ERROR, format_table, summary
 from . import mix, servers, stall, throughput
 
 
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(format_table(table))
             print(summary([table]))
-            return 1 if any(row[-1] == "FAILED" for row in table.rows) else 0
+            return 1 if any(row[-1] == ERROR for row in table.rows) else 0
         with tempfile.TemporaryDirectory(prefix="wechat-load-") as tmp:
             if args.mode == "stall":
                 print(format_table(stall.run(Path(tmp), seconds=args.seconds)))

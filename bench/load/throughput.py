@@ -23,7 +23,7 @@ from pathlib import Path
 
 from wechat_middleware.testing import FakeWeChat
 
-from ..report import FAILED, Table, check, median
+from ..report import ERROR, Table, check, median
 from . import servers
 from .clients import Throughput, measure, pick_client
 from .mix import upstream_counts
@@ -242,7 +242,7 @@ def run(*, client: str, rounds: int, seconds: float, connections: int) -> Table:
                         connections=connections,
                     )
                 except (Unexpected, RuntimeError, OSError) as exc:
-                    table.add(label, "-", "", "", "", "", "", str(exc)[:160], "", FAILED)
+                    table.add(label, "-", "", "", "", "", "", str(exc)[:160], "", ERROR)
                     continue
                 _add_rows(table, label, cells)
         finally:
@@ -279,5 +279,5 @@ def _add_rows(table: Table, label: str, cells: dict[str, Cell]) -> None:
             f"{median(cpu_ratios):.3f}x" if cpu_ratios else "",
             str(errors),
             f">= {TARGET_RATIO:.2f}x bare",
-            FAILED if errors else check(ratio >= TARGET_RATIO),
+            ERROR if errors else check(ratio >= TARGET_RATIO),
         )

@@ -1,12 +1,14 @@
 """``python -m bench.load.uvicorn_nodelay ARGS``: uvicorn's own CLI, with TCP_NODELAY.
 
-Why: with ``--workers N`` (N > 1) uvicorn binds the listening socket itself
+Why: older uvicorn versions with ``--workers N`` (N > 1) bound the listening socket itself
 (``Config.bind_socket``) as ``socket.socket(AF_INET)``, whose ``proto`` is 0. Accepted
 connections inherit that ``proto``, and asyncio turns on TCP_NODELAY only for sockets
 whose ``proto`` is ``IPPROTO_TCP``. So Nagle's algorithm stays on, and because uvicorn
 writes a response's head and body in two ``transport.write`` calls, the body waits for
 the client's delayed ACK of the head: ~40 ms on Linux, for every keep-alive request
-(uvicorn issue #3149). ``--workers 1`` lets asyncio bind the socket and is unaffected.
+(uvicorn issue #3149). ``--workers 1`` lets asyncio bind the socket and is unaffected;
+uvicorn 0.55 binds with ``IPPROTO_TCP`` and is unaffected too (the first fixed version
+was not checked), so this launcher is a guard for older ones.
 
 This launcher sets TCP_NODELAY on the listening socket uvicorn binds; Linux copies it
 to every accepted connection (gunicorn relies on the same). Nothing else changes.

@@ -20,6 +20,7 @@ from flask import Flask, request
 
 from examples.messages import echo_reply
 from wechat_middleware import WeChat
+from wechat_middleware.integrations.flask import init_app, login_required
 from wechat_middleware.messages import REPLY_CONTENT_TYPE
 from wechat_middleware.user import User
 
@@ -28,7 +29,7 @@ APIS = ["updateAppMessageShareData", "updateTimelineShareData"]
 
 app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
 wechat = WeChat.from_env()
-wechat.init_app(app)
+init_app(app, wechat)
 
 # Compiled once: rendering is then cheap next to what the middleware does.
 PAGE = app.jinja_env.from_string(
@@ -55,9 +56,9 @@ PAGE = app.jinja_env.from_string(
     {% if spa %}· <a href="/spa/" data-route>SPA home</a> ·
     <a href="/spa/profile?tab=1" data-route>SPA profile</a>{% endif %}
   </nav>
-  {% if wechat.user %}<form method="post" action="{{ wechat.logout_url }}">
+  {% if wechat.user %}<form method="post" action="{{ wechat.logout_url() }}">
     <button id="logout">Log out</button></form>{% endif %}
-  <script id="wx-config" type="application/json">{{ wechat.signature_json() | safe }}</script>
+  <script id="wx-config" type="application/json">{{ wechat.signature_json() }}</script>
   {{ wechat.jssdk_tags(apis) }}
   <script src="/static/app.js"></script>
 </body>
@@ -88,13 +89,13 @@ def spa(route: str = "") -> str:
 
 
 @app.get("/account")
-@wechat.login_required(scope="snsapi_userinfo")  # one consent screen, then the profile
+@login_required(scope="snsapi_userinfo")  # one consent screen, then the profile
 def account() -> str:
     return render("Your account · Flask")
 
 
 @app.get("/api/orders")
-@wechat.login_required()  # a fetch without a login gets 401 JSON with a login_url
+@login_required()  # a fetch without a login gets 401 JSON with a login_url
 def orders() -> dict[str, object]:
     return {"openid": request.wechat.openid, "orders": []}  # type: ignore[attr-defined]
 

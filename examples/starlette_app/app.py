@@ -10,9 +10,8 @@ change.
 Run:  WECHAT_APP_ID=... WECHAT_APP_SECRET=... WECHAT_SECRET_KEY=... \
       uvicorn --port 8000 examples.starlette_app.app:app
 
-(With ``--workers N`` on Linux, uvicorn's own listening socket leaves Nagle's algorithm
-on and every keep-alive answer waits ~40 ms: run one worker per process, or see
-BENCHMARKS.md.)
+(Older uvicorn versions with ``--workers N`` on Linux left Nagle's algorithm on, and every
+keep-alive answer waited ~40 ms; uvicorn 0.55 does not: see BENCHMARKS.md.)
 """
 
 from __future__ import annotations
@@ -30,7 +29,8 @@ from starlette.staticfiles import StaticFiles
 
 from examples.messages import echo_reply
 from wechat_middleware import WeChat
-from wechat_middleware.asgi import WeChatMiddleware, login_required
+from wechat_middleware.asgi import WeChatMiddleware
+from wechat_middleware.integrations.starlette import login_required
 from wechat_middleware.messages import REPLY_CONTENT_TYPE
 from wechat_middleware.user import User
 
@@ -83,7 +83,7 @@ async def render(request: Request, title: str, *, spa: bool = False) -> HTMLResp
                 else ""
             ),
             logout=(
-                f'<form method="post" action="{html.escape(context.logout_url, quote=True)}">'
+                f'<form method="post" action="{html.escape(context.logout_url(), quote=True)}">'
                 '<button id="logout">Log out</button></form>'
                 if context.user
                 else ""

@@ -101,56 +101,36 @@ def desktop_visit(
 # --------------------------------------------------------------------------- WeChat's browser
 
 
-def test_wechat_browser_goes_through_wechat_oauth_and_back(
+def test_wechat_browser_goes_through_wechat_oauth_and_lands_logged_in_and_ready(
     wechat_visit: Visit, app_server: AppServer, fake: FakeWeChat
 ) -> None:
     # The page, WeChat's authorize page (on the fake), the app's callback, the page again.
     hops = [urlsplit(url) for url in wechat_visit.navigations]
-
     assert [(hop.netloc, hop.path) for hop in hops] == [
         (app_server.netloc, "/"),
         (urlsplit(fake.base_url).netloc, AUTHORIZE_PATH),
         (app_server.netloc, CALLBACK_PATH),
         (app_server.netloc, "/"),
     ]
-
-
-def test_wechat_browser_lands_on_the_page_it_asked_for(
-    wechat_visit: Visit, app_server: AppServer
-) -> None:
-    # (The address bar may end in #wechat_redirect: a browser carries the authorize URL's
-    # fragment over the redirects that name none. The server never sees it, and the
-    # JS-SDK checks the URL without it.)
+    # The page it asked for. (The address bar may end in #wechat_redirect: a browser
+    # carries the authorize URL's fragment over the redirects that name none. The server
+    # never sees it, and the JS-SDK checks the URL without it.)
     assert urlsplit(wechat_visit.landed).netloc == app_server.netloc
     assert path_and_query(wechat_visit.landed) == PAGE
-
-
-def test_wechat_browser_shows_the_user_wechat_logged_in(
-    wechat_visit: Visit, fake: FakeWeChat
-) -> None:
-    assert wechat_visit.openid == fake.default_openid
-
-
-def test_wechat_browser_page_passes_wechats_jssdk_signature_check(wechat_visit: Visit) -> None:
-    assert wechat_visit.wx_status == "ready"
+    assert wechat_visit.openid == fake.default_openid  # the user WeChat logged in
+    assert wechat_visit.wx_status == "ready"  # the signature passed WeChat's check
     assert wechat_visit.config_checks == 1
 
 
 # --------------------------------------------------------------------------- desktop browser
 
 
-def test_desktop_browser_is_not_sent_to_wechat_oauth(
+def test_desktop_browser_is_not_sent_to_wechat_oauth_and_sees_the_jssdk_result(
     desktop_visit: Visit, app_server: AppServer
 ) -> None:
     assert desktop_visit.navigations == [app_server.url(PAGE)]
     assert desktop_visit.landed == app_server.url(PAGE)
-
-
-def test_desktop_browser_sees_no_logged_in_user(desktop_visit: Visit) -> None:
-    assert desktop_visit.openid == ""
-
-
-def test_desktop_browser_page_shows_the_jssdk_result(desktop_visit: Visit) -> None:
+    assert desktop_visit.openid == ""  # no logged-in user
     # The official jweixin works only inside WeChat (it waits for WeChat's bridge, which a
     # desktop browser never has): the helper says so at once, and nothing is checked.
     assert desktop_visit.wx_status == (

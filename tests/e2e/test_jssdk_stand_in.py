@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import requests
 
 from wechat_middleware.signing import jsapi_signature
 from wechat_middleware.testing import FakeWeChat, Fault
@@ -25,6 +24,7 @@ from wechat_middleware.testing.user_agents import ANDROID_WECHAT_UA, DESKTOP_UA,
 
 from ..support.official_sdks import OfficialSDKs
 from ..support.servers import PageServer
+from ..support.tickets import live_jsapi_ticket
 from .conftest import OpenPage
 
 if TYPE_CHECKING:
@@ -77,21 +77,6 @@ def sdk_page(
 def page(open_page: OpenPage, pages: PageServer, official_sdks: OfficialSDKs) -> Page:
     """WeChat's browser on iOS, at a page of the page server that has loaded jweixin."""
     return sdk_page(open_page, pages, official_sdks.jweixin_url)
-
-
-def live_jsapi_ticket(fake: FakeWeChat) -> str:
-    """The ticket an app would hold: a stable token, then getticket."""
-    token = requests.post(
-        f"{fake.base_url}/cgi-bin/stable_token",
-        json={"grant_type": "client_credential", "appid": fake.app_id, "secret": fake.app_secret},
-        timeout=5,
-    ).json()["access_token"]
-    ticket: str = requests.get(
-        f"{fake.base_url}/cgi-bin/ticket/getticket",
-        params={"access_token": token, "type": "jsapi"},
-        timeout=5,
-    ).json()["ticket"]
-    return ticket
 
 
 def signed_config(fake: FakeWeChat, url: str, **overrides: Any) -> dict[str, Any]:

@@ -67,21 +67,6 @@ def logins(users_file: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in users_file.read_text().splitlines()]
 
 
-def test_a_fetch_gets_401_json_then_its_login_url_logs_in_and_the_call_works(
-    marked_server: AppServer, fake: FakeWeChat, open_page: OpenPage, screenshot_path: Path
-) -> None:
-    page = open_page(user_agent=ANDROID_WECHAT_UA, mobile=True)
-    page.goto(marked_server.url("/second?from=share"), wait_until="load")
-    assert page.text_content("#openid") == ""  # public: no login in WeChat either
-    first = page.evaluate(FETCH)
-    assert first["status"] == 401 and first["body"]["error"] == "login_required"
-    page.goto(marked_server.url(first["body"]["login_url"]), wait_until="load")
-    assert urlsplit(page.url).path == "/second"  # back on the page that called
-    again = page.evaluate(FETCH)
-    page.screenshot(path=str(screenshot_path), full_page=True)
-    assert again == {"status": 200, "body": {"openid": fake.default_openid, "orders": []}}
-
-
 def test_the_hook_runs_once_per_login_across_workers(
     marked_server: AppServer, open_page: OpenPage, users_file: Path, fake: FakeWeChat
 ) -> None:
@@ -128,22 +113,6 @@ def test_a_logout_posted_from_another_site_is_refused(
     assert "cross-site logout refused" in (page.text_content("body") or "")
     page.goto(marked_server.url("/account"), wait_until="load")
     assert page.text_content("#openid") == openid
-
-
-def test_the_back_button_after_a_login_lands_logged_in(
-    marked_server: AppServer, open_page: OpenPage, fake: FakeWeChat
-) -> None:
-    page = open_page(user_agent=ANDROID_WECHAT_UA, mobile=True)
-    callbacks: list[str] = []
-    page.on(
-        "request",
-        lambda request: callbacks.append(request.url) if "oauth-callback" in request.url else None,
-    )
-    page.goto(marked_server.url("/account"), wait_until="load")
-    exchanges = fake.calls("sns/oauth2/access_token")
-    page.goto(callbacks[-1], wait_until="load")  # the callback again, as the back button
-    assert page.text_content("#openid") == fake.default_openid
-    assert fake.calls("sns/oauth2/access_token") == exchanges
 
 
 def test_a_desktop_browser_logs_in_by_scanning_the_qr_code(

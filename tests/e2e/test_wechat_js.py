@@ -34,8 +34,9 @@ from wechat_middleware.testing import FakeWeChat, Fault
 from wechat_middleware.testing.user_agents import ANDROID_WECHAT_UA, IOS_WECHAT_UA
 
 from ..support.official_sdks import OfficialSDKs
+from ..support.tickets import live_jsapi_ticket
 from .conftest import OpenPage
-from .test_jssdk_stand_in import CONFIG_CHECK, NONCE, live_jsapi_ticket
+from .test_jssdk_stand_in import CONFIG_CHECK, NONCE
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

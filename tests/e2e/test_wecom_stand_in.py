@@ -15,13 +15,12 @@ import hashlib
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
 
 from wechat_middleware.testing import FakeWeCom
-from wechat_middleware.testing.user_agents import DESKTOP_UA, IOS_WECHAT_UA, WXWORK_UA
+from wechat_middleware.testing.user_agents import IOS_WECHAT_UA, WXWORK_UA
 
 from ..support.official_sdks import OfficialSDKs
 from ..support.servers import PageServer
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.browser]
 
-CALLBACK_PATH = "/wecom/login-callback"
 NONCE = "Wm3WZYTPz0wzccnW"
 # The calls WeCom's SDK (@wecom/jssdk 2.4.4: ensureAgentConfigReady, ensureCorpConfigReady)
 # makes of WeCom's native side; the page (sdk_page) records each answer in window.events.
@@ -177,32 +175,3 @@ def test_the_corp_config_signed_with_the_app_ticket_fails(
     ticket = live_ticket(fake_wecom, "cgi-bin/ticket/get", type="agent_config")
     cfg = signed(ticket, page.url, beta=True, appId=fake_wecom.corp_id)
     assert run(page, CONFIG, cfg) == ["config: config:invalid signature"]
-
-
-# --------------------------------------------------------------------------- desktop login
-
-
-def test_a_desktop_browser_logs_in_by_clicking_scan_on_the_sso_page(
-    open_page: OpenPage, pages: PageServer, fake_wecom: FakeWeCom
-) -> None:
-    # docs/wecom-and-qrconnect.md section 1.4: the code exchanges to a userid only.
-    callback = pages.add(CALLBACK_PATH, "<!doctype html><title>back</title><p>back</p>")
-    query = {
-        "login_type": "CorpApp",
-        "appid": fake_wecom.corp_id,
-        "agentid": fake_wecom.agent_id,
-        "redirect_uri": callback,
-        "state": "desk42",
-    }
-    page = open_page(user_agent=DESKTOP_UA, mobile=False)
-    page.goto(f"{fake_wecom.login_base}/wwlogin/sso/login?{urlencode(query)}", wait_until="load")
-    page.click("#scan")  # the phone scans
-    page.wait_for_url(f"{callback}?**")
-    back = parse_qs(urlsplit(page.url).query)
-    assert back["state"] == ["desk42"]
-    who = requests.get(
-        f"{fake_wecom.api_base}/cgi-bin/auth/getuserinfo",
-        params={"access_token": access_token(fake_wecom), "code": back["code"][0]},
-        timeout=5,
-    ).json()
-    assert who == {"errcode": 0, "errmsg": "ok", "userid": fake_wecom.default_userid}

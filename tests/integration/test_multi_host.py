@@ -25,11 +25,11 @@ from typing import TypeVar
 import pytest
 
 from wechat_middleware import WeChat, WeChatConfig
-from wechat_middleware.signing import jsapi_signature
 from wechat_middleware.testing import FakeWeChat, WeChatBrowser
-from wechat_middleware.testing.redis_server import RedisServer
 
-from ..support.example_page import Page
+from ..support import tickets
+from ..support.example_page import Page, assert_signed_for, log_in, new_openid
+from ..support.redis_server import RedisServer
 from ..support.servers import (
     AppServer,
     ServerStartError,
@@ -78,12 +78,7 @@ def two_hosts(
     fake_wechat: FakeWeChat, redis_for_hosts: RedisServer, tmp_path: Path
 ) -> Iterator[Hosts]:
     """Host A and host B: two gunicorns on one Redis URL, started side by side."""
-    env = app_environment(
-        app_id=fake_wechat.app_id,
-        app_secret=fake_wechat.app_secret,
-        wechat_base_url=fake_wechat.base_url,
-        store_url=redis_url(redis_for_hosts),
-    )
+    env = app_environment(fake_wechat, redis_url(redis_for_hosts))
     log_dirs = [tmp_path / "host-a", tmp_path / "host-b"]
     for log_dir in log_dirs:
         log_dir.mkdir()
@@ -118,11 +113,6 @@ def redis_description(server: RedisServer) -> str:
     return f"redis://127.0.0.1:{server.port}/0"
 
 
-def new_openid() -> str:
-    """Shaped like WeChat's: 28 characters of [A-Za-z0-9_-] starting with "o"."""
-    return "o" + secrets.token_urlsafe(20)[:27]
-
-
 def in_parallel(work: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     with ThreadPoolExecutor(max_workers=max(len(items), 1)) as pool:
         return list(pool.map(work, items))
@@ -144,18 +134,7 @@ def signed_with(page: Page, ticket: str | None, url: str) -> bool:
     sig = page.signature
     if sig is None or ticket is None or sig["url"] != url:
         return False
-    return bool(sig["signature"] == jsapi_signature(ticket, sig["nonceStr"], sig["timestamp"], url))
-
-
-def assert_signed_for(page: Page, url: str, fake: FakeWeChat) -> None:
-    """The page's wx.config would pass WeChat's check for exactly ``url``."""
-    sig = page.signature
-    assert sig is not None, f"{url}: the page has no JS-SDK signature"
-    assert sig["url"] == url
-    assert sig["appId"] == fake.app_id
-    assert fake.check_jsapi_signature(url, sig["nonceStr"], sig["timestamp"], sig["signature"]), (
-        f"FakeWeChat rejects the signature {sig!r}"
-    )
+    return tickets.signed_with(ticket, sig, url)
 
 
 @dataclass(frozen=True)
@@ -210,13 +189,6 @@ def warm_up(host: AppServer, fake: FakeWeChat) -> None:
         if workers <= set(pids_of(host, marker, visits).values()):
             return
     pytest.fail(f"{MAX_WAVES} waves of requests did not reach every worker of {host.netloc}")
-
-
-def log_in(browser: WeChatBrowser, host: AppServer, path: str) -> Page:
-    """The whole OAuth round trip from ``path``; returns the page it lands on."""
-    landed = browser.get(host.url(path))
-    assert [hop.status for hop in landed.hops] == [302, 302, 302, 200], landed.urls
-    return Page.parse(landed.text)
 
 
 def make_refresher(fake: FakeWeChat, store_url: str) -> WeChat:

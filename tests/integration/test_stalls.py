@@ -38,10 +38,10 @@ import pytest
 import requests
 
 from wechat_middleware.testing import FakeWeChat, Fault
-from wechat_middleware.testing.redis_server import RedisServer
 from wechat_middleware.testing.user_agents import DESKTOP_UA, NAVIGATION_ACCEPT
 
 from ..support.example_page import Page
+from ..support.redis_server import RedisServer
 from ..support.servers import AppServer, app_environment, start_app, start_server
 
 pytestmark = pytest.mark.slow
@@ -86,12 +86,7 @@ def test_a_slow_then_failing_wechat_stalls_no_worker(
 def test_a_hung_redis_stalls_no_worker(
     server_kind: str, fake_wechat: FakeWeChat, own_redis: RedisServer, tmp_path: Path
 ) -> None:
-    env = app_environment(
-        app_id=fake_wechat.app_id,
-        app_secret=fake_wechat.app_secret,
-        wechat_base_url=fake_wechat.base_url,
-        store_url=own_redis.url + "/0",
-    )
+    env = app_environment(fake_wechat, own_redis.url + "/0")
     with start_server(server_kind, env, tmp_path) as server:
         own_redis.pause()
         try:

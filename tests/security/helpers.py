@@ -16,13 +16,15 @@ from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from wechat_middleware import WeChat
-from wechat_middleware.session import SessionCodec
+from wechat_middleware.session import SessionCodec, session_salt
+from wechat_middleware.testing import FakeWeChat
 from wechat_middleware.testing.user_agents import ANDROID_WECHAT_UA
 from wechat_middleware.user import WeChatUser
 
-from ..support.apps import Answer, cookie_of
+from ..support.apps import Answer, AppClient, cookie_of
 
 ORIGIN = "http://testserver"
 CALLBACK = "/wechat/oauth-callback"
@@ -82,6 +84,17 @@ def session_user(wechat: WeChat, cookie: str | None) -> WeChatUser | None:
     return codec.loads(cookie).user
 
 
+class SignedLongAgo(TimestampSigner):
+    def get_timestamp(self) -> int:
+        return 1_000_000_000  # 2001: far beyond session_max_age
+
+
+def signer(wechat: WeChat, key: str | None = None, salt: str | None = None, **kw: Any) -> Any:
+    """What signs a session cookie, with another key, salt or signer if asked."""
+    salt = salt or session_salt(wechat.config.app_id)
+    return URLSafeTimedSerializer(key or wechat.config.secret_key or "", salt=salt, **kw)
+
+
 def no_login(wechat: WeChat, answer: Answer, *jars: str | None) -> None:
     """Nobody is logged in by this answer, nor in any of the given cookie jars."""
     assert session_user(wechat, cookie_of(answer, wechat.config.session_cookie)) is None
@@ -99,6 +112,30 @@ def authorize(location: str, **headers: str) -> tuple[str, str]:
     back = urlsplit(reply.headers["Location"])
     assert back.path == CALLBACK
     return f"{back.scheme}://{back.netloc}", f"{back.path}?{back.query}"
+
+
+def log_in(client: AppClient, start: str = "/page") -> str:
+    """A real login through the fake from ``start``; the logged-in session cookie."""
+    to_wechat = client.get(start)
+    assert to_wechat.status == 302 and to_wechat.location
+    back = client.get(authorize(to_wechat.location)[1])
+    assert back.status == 302 and client.cookie
+    assert session_user(client.wechat, client.cookie) is not None
+    return client.cookie
+
+
+def spent_code(fake: FakeWeChat, code: str | None = None) -> str:
+    """``code`` (a new one if None) once someone else exchanged it: WeChat answers 40163
+    to the second use."""
+    code = code or fake.issue_code()
+    params = {
+        "appid": fake.app_id,
+        "secret": fake.app_secret,
+        "code": code,
+        "grant_type": "authorization_code",
+    }
+    requests.get(f"{fake.api_base}/sns/oauth2/access_token", params=params, timeout=5)
+    return code
 
 
 def state_of(location: str) -> str:

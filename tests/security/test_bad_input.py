@@ -20,28 +20,28 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
-from typing import Any
 from urllib.parse import quote
 
 import pytest
-import requests
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from wechat_middleware import WeChat
-from wechat_middleware.session import session_salt
 from wechat_middleware.signing import server_signature
 from wechat_middleware.testing import FakeWeChat
 from wechat_middleware.testing.user_agents import DESKTOP_UA, IOS_WECHAT_UA
 
 from ..conftest import MakeWeChat, OpenClient
-from ..support.apps import ALL_KINDS, DJANGO_KINDS, Answer, AppClient, app_client
+from ..support.apps import DJANGO_KINDS, Answer, AppClient, app_client
 from .helpers import (
     CALLBACK,
     ORIGIN,
+    SignedLongAgo,
     authorize,
     check_answer,
+    log_in,
     no_login,
     session_user,
+    signer,
+    spent_code,
     state_of,
 )
 
@@ -67,11 +67,6 @@ def fresh_counters(fake_wechat: FakeWeChat) -> None:
     fake_wechat.clear_faults()
 
 
-@pytest.fixture(params=ALL_KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def wechat(make_wechat: MakeWeChat) -> WeChat:
     return make_wechat()
@@ -86,15 +81,6 @@ def client(kind: str, wechat: WeChat) -> Iterator[AppClient]:
 @pytest.fixture
 def raw(kind: str, wechat: WeChat, open_client: OpenClient) -> AppClient:
     return open_client(kind, wechat)
-
-
-def log_in(client: AppClient, start: str = "/page") -> str:
-    """A real login through the fake; returns the logged-in session cookie."""
-    to_wechat = client.get(start)
-    assert to_wechat.status == 302 and to_wechat.location
-    back = client.get(authorize(to_wechat.location)[1])
-    assert back.status == 302 and client.cookie
-    return client.cookie
 
 
 # -- 1. the server check (GET/POST {verify_path}) ------------------------------------------
@@ -205,19 +191,6 @@ def test_server_check_other_methods(
 
 
 # -- 2. the OAuth callback ------------------------------------------------------------------
-
-
-def spent_code(fake: FakeWeChat) -> str:
-    """A code someone already exchanged (WeChat answers 40163 to the second use)."""
-    code = fake.issue_code()
-    params = {
-        "appid": fake.app_id,
-        "secret": fake.app_secret,
-        "code": code,
-        "grant_type": "authorization_code",
-    }
-    requests.get(f"{fake.api_base}/{EXCHANGE}", params=params, timeout=5)
-    return code
 
 
 # (query from the browser's real state and the fake, status, code exchanges it may cause)
@@ -353,16 +326,6 @@ def test_post_to_the_callback(client: AppClient, fake_wechat: FakeWeChat, wechat
 
 
 # -- 3. the session cookie -----------------------------------------------------------------
-
-
-class SignedLongAgo(TimestampSigner):
-    def get_timestamp(self) -> int:
-        return 1_000_000_000  # 2001: far beyond session_max_age
-
-
-def signer(wechat: WeChat, key: str | None = None, salt: str | None = None, **kw: Any) -> Any:
-    salt = salt or session_salt(wechat.config.app_id)
-    return URLSafeTimedSerializer(key or wechat.config.secret_key or "", salt=salt, **kw)
 
 
 def flip(value: str, index: int) -> str:

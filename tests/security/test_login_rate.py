@@ -13,7 +13,7 @@ import pytest
 from wechat_middleware.testing import FakeWeChat
 
 from ..conftest import MakeWeChat, OpenClient
-from ..support.apps import ALL_KINDS, AppClient
+from ..support.apps import AppClient
 from .helpers import check_answer, no_login, state_of
 
 EXCHANGE = "sns/oauth2/access_token"
@@ -33,7 +33,6 @@ def forged_callback(client: AppClient, attempt: int, address: str) -> int:
     return answer.status
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_one_address_gets_at_most_the_per_client_bound_of_exchanges(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
@@ -43,7 +42,6 @@ def test_one_address_gets_at_most_the_per_client_bound_of_exchanges(
     assert fake_wechat.calls(EXCHANGE) == 5
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_another_address_keeps_its_own_bound(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
@@ -53,7 +51,6 @@ def test_another_address_keeps_its_own_bound(
     assert fake_wechat.calls(EXCHANGE) == 3
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_all_addresses_together_get_at_most_the_total_bound(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
@@ -63,7 +60,6 @@ def test_all_addresses_together_get_at_most_the_total_bound(
     assert fake_wechat.calls(EXCHANGE) == 4
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_a_proxy_address_is_not_bounded_as_one_client(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
@@ -74,7 +70,6 @@ def test_a_proxy_address_is_not_bounded_as_one_client(
     assert [forged_callback(client, i, "10.0.0.5") for i in range(3)] == [400] * 3
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_over_the_bound_the_answer_says_when_to_retry(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
@@ -93,7 +88,6 @@ def test_over_the_bound_the_answer_says_when_to_retry(
 # -- addresses as servers pass them (issue #20, items 2 and 6) -----------------------------
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 @pytest.mark.parametrize("proxy", ["::ffff:127.0.0.1", "::ffff:10.0.0.5"])
 def test_an_ipv4_mapped_proxy_address_is_not_bounded_as_one_client(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, proxy: str
@@ -104,7 +98,6 @@ def test_an_ipv4_mapped_proxy_address_is_not_bounded_as_one_client(
     assert [forged_callback(client, i, proxy) for i in range(4)] == [400] * 4
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_an_ipv4_mapped_client_is_bounded_as_its_ipv4_address(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
@@ -114,7 +107,6 @@ def test_an_ipv4_mapped_client_is_bounded_as_its_ipv4_address(
     assert fake_wechat.calls(EXCHANGE) == 2
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_the_addresses_of_one_ipv6_64_share_one_bound(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
@@ -128,7 +120,6 @@ def test_the_addresses_of_one_ipv6_64_share_one_bound(
     assert fake_wechat.calls(EXCHANGE) == 4
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_over_the_total_bound_no_client_counter_is_written(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat
 ) -> None:
@@ -146,7 +137,6 @@ def test_over_the_total_bound_no_client_counter_is_written(
 # -- the site-wide bound is WeChat's own (issue #20, item 13) -----------------------------
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_a_campaign_past_3000_logins_a_minute_still_logs_visitors_in(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -23,7 +22,8 @@ from wechat_middleware.testing.user_agents import DESKTOP_UA, IOS_WECHAT_UA
 
 from ..conftest import MakeWeChat
 from ..support.apps import DJANGO_KINDS
-from ..test_login import BUILD, FRAMEWORKS
+from ..support.marked_apps import FRAMEWORKS, serve
+from ..test_login import who
 from .helpers import check_answer, no_login
 from .test_bad_input import COOKIE_CASES, GARBAGE_CASES, HOST_CASES
 
@@ -42,13 +42,7 @@ def wechat(make_wechat: MakeWeChat) -> WeChat:
 
 @pytest.fixture
 def app(framework: str, wechat: WeChat, wechat_browser: WeChatBrowser) -> WeChatBrowser:
-    if framework in DJANGO_KINDS:
-        from ..support.django_apps import in_process
-
-        return in_process(wechat_browser, framework, wechat, marked=True)
-    build: Callable[[WeChat], Any] = BUILD[framework]
-    bind = wechat_browser.wsgi if framework == "flask" else wechat_browser.asgi
-    return bind(build(wechat))
+    return serve(wechat_browser, framework, wechat, who)
 
 
 def send(app: WeChatBrowser, target: bytes, **headers: str | bytes | None) -> Response:

@@ -19,7 +19,7 @@ from wechat_middleware.testing import FakeWeChat, Fault
 from wechat_middleware.testing.user_agents import DESKTOP_UA as CHROME
 
 from ..conftest import MakeWeChat
-from ..support.apps import ALL_KINDS, app_client
+from ..support.apps import app_client
 
 UNSIGNED = "no JS-SDK signature for this page"
 
@@ -29,7 +29,6 @@ def wechat_down(fake: FakeWeChat) -> None:
         fake.inject(path, Fault("status", 503, times=None))
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_fifty_unsigned_pages_log_one_line(
     kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -23,14 +23,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from wechat_middleware import WeChat, WeChatConfig
-from wechat_middleware.flow import (
+from wechat_middleware.actions import (
     ClaimServerCheck,
     CompleteLogin,
     OpenMessage,
     PassThrough,
-    RequestView,
-    Respond,
 )
+from wechat_middleware.answers import Respond
 from wechat_middleware.render import script_safe_json
 from wechat_middleware.session import PendingLogin, Session, valid_state
 from wechat_middleware.signing import (
@@ -38,6 +37,7 @@ from wechat_middleware.signing import (
     jsapi_signature,
     server_signature,
 )
+from wechat_middleware.steps import open_message
 from wechat_middleware.testing.user_agents import (
     DESKTOP_UA,
     IOS_WECHAT_UA,
@@ -46,6 +46,7 @@ from wechat_middleware.testing.user_agents import (
 )
 from wechat_middleware.urls import normalize_url, safe_next
 from wechat_middleware.user import WeChatUser
+from wechat_middleware.view import RequestView
 
 from ..support.flow import Flow
 
@@ -325,7 +326,7 @@ def test_decide_never_raises_and_every_answer_is_safe(flow: Flow, data: st.DataO
     action = flow.decide(request)
     if isinstance(action, OpenMessage):  # a signed push: its body opened, then claimed
         assert action.key.startswith(flow.rules.keys.prefix)
-        action = replace(action, body=data.draw(st.binary(max_size=64))).opened(flow.rules)
+        action = open_message(replace(action, body=data.draw(st.binary(max_size=64))), flow.rules)
     if isinstance(action, ClaimServerCheck):  # a signed server check: claimed, then
         assert action.key.startswith(flow.rules.keys.prefix)
         action = action.then

@@ -22,7 +22,7 @@ from wechat_middleware.testing import FakeWeChat
 from wechat_middleware.testing.user_agents import ANDROID_WECHAT_UA, DESKTOP_UA
 
 from ..conftest import MakeWeChat
-from ..support.apps import ALL_KINDS, AppClient, app_client
+from ..support.apps import AppClient, app_client
 from .helpers import ORIGIN
 
 REPORT = "/wechat/jssdk/report"
@@ -37,9 +37,9 @@ def fake_wechat() -> Iterator[FakeWeChat]:
         yield fake
 
 
-@pytest.fixture(params=ALL_KINDS)
-def client(request: pytest.FixtureRequest, make_wechat: MakeWeChat) -> Iterator[AppClient]:
-    with app_client(request.param, make_wechat()) as client:
+@pytest.fixture
+def client(kind: str, make_wechat: MakeWeChat) -> Iterator[AppClient]:
+    with app_client(kind, make_wechat()) as client:
         yield client
 
 

@@ -16,11 +16,10 @@ from wechat_middleware.testing import FakeWeChat
 from wechat_middleware.testing.user_agents import DESKTOP_UA
 
 from ..conftest import MakeWeChat, OpenClient
-from ..support.apps import ALL_KINDS, DJANGO_KINDS
+from ..support.apps import DJANGO_KINDS
 from .helpers import authorize, check_answer
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 @pytest.mark.parametrize("host", ["example.com:99999", "example.com:65536", "[::1]:70000"])
 def test_a_host_with_an_impossible_port_is_not_sent_to_wechat(
     open_client: OpenClient, kind: str, host: str, make_wechat: MakeWeChat
@@ -33,7 +32,6 @@ def test_a_host_with_an_impossible_port_is_not_sent_to_wechat(
         assert answer.content == b"bad Host header"
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 @pytest.mark.parametrize("host", ["example.com:65535", "example.com:1", "[::1]:8000"])
 def test_a_host_with_a_real_port_is_fine(
     open_client: OpenClient, kind: str, host: str, make_wechat: MakeWeChat
@@ -43,7 +41,6 @@ def test_a_host_with_a_real_port_is_fine(
     assert answer.status == 302 and answer.location
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_the_session_cookie_is_found_in_a_second_cookie_header(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat
 ) -> None:
@@ -56,7 +53,6 @@ def test_the_session_cookie_is_found_in_a_second_cookie_header(
     assert page.status == 200 and b'"openid": "o' in page.content
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_a_page_under_a_chinese_path_is_signed_for_the_url_as_sent(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
@@ -72,7 +68,6 @@ def test_a_page_under_a_chinese_path_is_signed_for_the_url_as_sent(
     )
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_an_excluded_chinese_path_is_excluded_on_every_adapter(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat
 ) -> None:

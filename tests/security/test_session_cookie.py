@@ -29,16 +29,14 @@ from wechat_middleware.session import (
     session_salt,
 )
 from wechat_middleware.testing import FakeWeChat
-from wechat_middleware.testing.user_agents import IOS_WECHAT_UA
 
 from ..conftest import MakeWeChat, OpenClient
-from ..support.apps import ALL_KINDS, AppClient
-from .helpers import CALLBACK, authorize, cookie_of, session_user
+from ..support.apps import AppClient
+from .helpers import CALLBACK, authorize, cookie_of, log_in, session_user
 
 KEY = "one-secret-key-shared-by-two-apps-0123456789"
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_a_cookie_of_another_app_with_the_same_key_is_not_a_login(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat
 ) -> None:
@@ -61,7 +59,6 @@ def test_the_codec_refuses_a_cookie_signed_for_another_app_id() -> None:
     assert mine.loads(value) == Session()
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_a_login_link_whose_next_grows_when_encoded_still_logs_in(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat
 ) -> None:
@@ -93,16 +90,6 @@ def test_the_codec_never_writes_a_cookie_it_would_not_read() -> None:
 # -- the lifetime of a login (issue #20 item 3) ----------------------------------------------
 
 HOUR = 3600
-IN_WECHAT = {"User-Agent": IOS_WECHAT_UA}  # WeChat's authorize page answers only its browser
-
-
-def log_in(client: AppClient) -> str:
-    start = client.get("/page")
-    assert start.status == 302 and start.location
-    back = client.get(authorize(start.location, **IN_WECHAT)[1])
-    assert back.status == 302 and client.cookie
-    assert session_user(client.wechat, client.cookie) is not None
-    return client.cookie
 
 
 def renew(client: AppClient, cookie: str, how: str) -> str:
@@ -116,7 +103,6 @@ def renew(client: AppClient, cookie: str, how: str) -> str:
 
 
 @pytest.mark.parametrize("how", ["login-path", "bad-callback"])
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_a_copied_cookie_renewed_by_the_middleware_ends_max_age_after_the_login(
     open_client: OpenClient,
     kind: str,
@@ -139,7 +125,6 @@ def test_a_copied_cookie_renewed_by_the_middleware_ends_max_age_after_the_login(
     assert client.get("/page", cookie=copy).status == 302
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_a_login_kept_within_max_age_stays_logged_in(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:
@@ -151,7 +136,6 @@ def test_a_login_kept_within_max_age_stays_logged_in(
     assert page.status == 200 and page.json()["openid"]
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
 def test_a_cookie_without_a_login_time_counts_from_its_signature_and_renewing_keeps_it(
     open_client: OpenClient, kind: str, make_wechat: MakeWeChat, fake_wechat: FakeWeChat
 ) -> None:

@@ -26,7 +26,7 @@ from wechat_middleware.testing import FakeWeChat, Fault
 from wechat_middleware.testing.user_agents import DESKTOP_UA
 
 from ..conftest import MakeWeChat, OpenClient, fake_config
-from ..support.apps import ALL_KINDS, AppClient, app_client
+from ..support.apps import AppClient, app_client
 from ..support.fetches import fetches_ended
 from .helpers import authorize, check_answer, no_login, session_user
 
@@ -46,11 +46,6 @@ def fake_wechat() -> Iterator[FakeWeChat]:
     """The ticket lives an hour, the token two: the ticket ages while the token is held."""
     with FakeWeChat(ticket_ttl=3600) as fake:
         yield fake
-
-
-@pytest.fixture(params=ALL_KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture

@@ -22,14 +22,14 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from wechat_middleware import WeChat, WeChatConfig
+from wechat_middleware import WeChat
 from wechat_middleware.crypto import msg_signature, parse_xml
 from wechat_middleware.stores import open_store
-from wechat_middleware.testing.browser import TEST_ALLOWED_HOSTS
 from wechat_middleware.testing.fake_wecom import FakeWeCom
 from wechat_middleware.testing.user_agents import WXWORK_UA
 
-from ..support.apps import ALL_KINDS, AppClient
+from ..conftest import OpenClient, fake_wecom_config
+from ..support.apps import AppClient
 from .helpers import CALLBACK, check_answer, no_login, state_of
 
 USERINFO = "cgi-bin/auth/getuserinfo"
@@ -49,34 +49,17 @@ def fresh_counters(fake: FakeWeCom) -> None:
     fake.clear_faults()
 
 
-def wecom_app(fake: FakeWeCom, agent_id: str = "1000002") -> WeChat:
-    config = WeChatConfig.for_wecom(
-        fake.corp_id,
-        fake.agent_secret(agent_id),
-        agent_id,
-        token=fake.callback_token,
-        encoding_aes_key=fake.encoding_aes_key,
-        secret_key="test-secret-key-0123456789abcdef",
-        api_base=fake.api_base,
-        open_base=fake.open_base,
-        login_base=fake.login_base,
-        allowed_hosts=TEST_ALLOWED_HOSTS,
-    )
-    return WeChat(config, store=open_store("memory://", clock=fake.now), clock=fake.now)
-
-
 @pytest.fixture
 def wechat(fake: FakeWeCom) -> Iterator[WeChat]:
-    wechat = wecom_app(fake)
+    store = open_store("memory://", clock=fake.now)
+    wechat = WeChat(fake_wecom_config(fake), store=store, clock=fake.now)
     yield wechat
     wechat.close()
 
 
-@pytest.fixture(params=ALL_KINDS)
-def client(request: pytest.FixtureRequest, wechat: WeChat) -> Iterator[AppClient]:
-    client = AppClient(str(request.param), wechat)
-    yield client
-    client.close()
+@pytest.fixture
+def client(open_client: OpenClient, kind: str, wechat: WeChat) -> AppClient:
+    return open_client(kind, wechat)
 
 
 def now(fake: FakeWeCom) -> int:

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from wechat_middleware import WeChat
 from wechat_middleware.asgi import WeChatMiddleware as ASGIMiddleware
+from wechat_middleware.integrations.flask import init_app
 from wechat_middleware.testing.browser import HeaderValues, WeChatBrowser
 from wechat_middleware.testing.browser import Response as Answer
 from wechat_middleware.testing.transports import CLIENT_ADDRESS
@@ -43,7 +44,7 @@ def page_state(context: object) -> dict[str, object]:
 
 def flask_app(wechat: WeChat) -> Flask:
     app = Flask(__name__, static_folder=None)
-    wechat.init_app(app)
+    init_app(app, wechat)
 
     @app.get("/api/sign")
     def sign() -> tuple[str, int]:

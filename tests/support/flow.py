@@ -12,11 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from wechat_middleware import WeChat, WeChatConfig
-from wechat_middleware.flow import Action, PassThrough, RequestView, decide, session_of
+from wechat_middleware.actions import Action, PassThrough
+from wechat_middleware.flow import decide, session_of
 from wechat_middleware.keys import StoreKeys
 from wechat_middleware.rules import Rules
 from wechat_middleware.testing.user_agents import IOS_WECHAT_UA, NAVIGATION_ACCEPT
 from wechat_middleware.urls import location
+from wechat_middleware.view import RequestView
 
 
 class Flow:

@@ -3,7 +3,7 @@
 Our own stand-ins encode what we believe the SDKs do; the real ones show where we are
 wrong. Each is pinned by version and by the SHA-256 of the one file a page loads, fetched
 once with ``npm pack`` into ``.cache/official-sdks/`` (ignored by git) and served by a
-plain static HTTP server on loopback, as WeChat's CDN serves it:
+static HTTP server on loopback (the fakes' own), as WeChat's CDN serves it:
 
 * ``jweixin-module@1.6.0``, ``lib/index.js``: jweixin-1.6.0.js, the script WeChat's docs
   link (res.wx.qq.com/open/js/jweixin-1.6.0.js), defining ``window.wx``.
@@ -22,18 +22,19 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+
+from wechat_middleware.testing.fake_http import HTTPService
+from wechat_middleware.testing.fake_records import Reply, Request
 
 from .servers import LOOPBACK, REPO_ROOT
 
 CACHE = REPO_ROOT / ".cache" / "official-sdks"
 NPM_TIMEOUT = 120.0  # seconds for one `npm pack`
+_SCRIPT_TYPE = "application/javascript; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -124,32 +125,18 @@ class OfficialSDKs:
         return self.origin + WECOM_JSSDK.served_as
 
 
-class _Handler(BaseHTTPRequestHandler):
-    files: ClassVar[dict[str, bytes]] = {}  # set per server by a subclass
-
-    def do_GET(self) -> None:
-        data = self.files.get(self.path.partition("?")[0])
-        self.send_response(200 if data is not None else 404)
-        self.send_header("Content-Type", "application/javascript; charset=utf-8")
-        self.send_header("Content-Length", str(len(data or b"")))
-        self.send_header("Cache-Control", "max-age=3600")
-        self.end_headers()
-        self.wfile.write(data or b"")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @contextmanager
 def serve_official_sdks() -> Iterator[OfficialSDKs]:
     """The pinned SDKs on a loopback static server (raises Unavailable to skip)."""
     files = {package.served_as: fetch(package) for package in PACKAGES}
-    handler = type("Handler", (_Handler,), {"files": files})
-    server = ThreadingHTTPServer((LOOPBACK, 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+
+    def serve(request: Request) -> Reply:
+        data = files.get("/" + request.path)
+        status = 200 if data is not None else 404
+        return Reply(status, data or b"", _SCRIPT_TYPE, (("Cache-Control", "max-age=3600"),))
+
+    http = HTTPService(serve, LOOPBACK).start()
     try:
-        yield OfficialSDKs(f"http://{LOOPBACK}:{server.server_address[1]}")
+        yield OfficialSDKs(f"http://{LOOPBACK}:{http.port}")
     finally:
-        server.shutdown()
-        server.server_close()
+        http.stop()

@@ -31,7 +31,7 @@ from pathlib import Path
 import requests
 
 from wechat_middleware.testing import FakeWeChat
-from wechat_middleware.testing.browser import fake_wecom_env
+from wechat_middleware.testing.browser import fake_wechat_env, fake_wecom_env
 from wechat_middleware.testing.fake_wecom import FakeWeCom
 
 from .page_files import page_file
@@ -117,31 +117,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def app_environment(
-    *,
-    app_id: str,
-    app_secret: str,
-    wechat_base_url: str,
-    store_path: Path | None = None,
-    store_url: str | None = None,
-) -> dict[str, str]:
-    """The environment the example apps read with ``WeChat.from_env()``.
-
-    The store is the SQLite file ``store_path`` or any ``store_url`` (e.g. Redis).
-    Inherited ``WECHAT_*`` and ``DJANGO_*`` variables are dropped (see
-    :func:`server_environment`).
-    """
-    if (store_path is None) == (store_url is None):
-        raise TypeError("pass exactly one of store_path and store_url")
+def app_environment(fake: FakeWeChat, store: str) -> dict[str, str]:
+    """The environment the example apps read with ``WeChat.from_env()``: the plugin's
+    :func:`fake_wechat_env` for ``fake`` and ``store`` in a clean
+    :func:`server_environment`, with the server-check token the tests sign with and a
+    JS-SDK URL no page fetches (the end-to-end tests give their own)."""
     env = server_environment()
+    env.update(fake_wechat_env(fake, store=store))
     env.update(
-        WECHAT_APP_ID=app_id,
-        WECHAT_APP_SECRET=app_secret,
-        WECHAT_SECRET_KEY=secrets.token_urlsafe(32),
         WECHAT_TOKEN=SERVER_CHECK_TOKEN,
-        WECHAT_API_BASE=wechat_base_url,
-        WECHAT_OPEN_BASE=wechat_base_url,
-        WECHAT_STORE=store_url or f"sqlite:///{store_path}",
         WECHAT_JSSDK_URL=f"http://{LOOPBACK}:9/jweixin-1.6.0.js",  # never fetched
     )
     return env
@@ -167,12 +151,7 @@ def server_environment() -> dict[str, str]:
 def start_app(kind: str, fake: FakeWeChat, workdir: Path, **env: str) -> AppServer:
     """The example app for ``kind`` on ``fake``, its SQLite store in ``workdir``; ``env``
     adds to (or overrides) its environment."""
-    environment = app_environment(
-        app_id=fake.app_id,
-        app_secret=fake.app_secret,
-        wechat_base_url=fake.base_url,
-        store_path=workdir / "store.sqlite3",
-    )
+    environment = app_environment(fake, f"sqlite:///{workdir / 'store.sqlite3'}")
     return start_server(kind, {**environment, **env}, workdir)
 
 

@@ -1,8 +1,8 @@
 """Django: ``request.wechat`` under WSGI and ASGI, from ``settings.WECHAT``.
 
 Only glue. A Django request carries what the server gave it (the WSGI environ, the ASGI
-scope), so the WSGI and ASGI adapters' own translations build the request view, the one
-decision (``flow.decide``) runs, and its answer becomes an ``HttpResponse``::
+scope), so the WSGI and ASGI adapters' own translations feed the one engine
+(:mod:`wechat_middleware.engine`), and its answer becomes an ``HttpResponse``::
 
     # settings.py
     MIDDLEWARE = ["wechat_middleware.integrations.django.WeChatMiddleware", ...]
@@ -15,8 +15,7 @@ decision (``flow.decide``) runs, and its answer becomes an ``HttpResponse``::
 hosts are this site is Django's ``ALLOWED_HOSTS``: every request's Host is checked with
 ``request.get_host()`` before anything is built on it (a Host outside the list gets
 Django's 400, as ``CommonMiddleware`` gives it), so ``WECHAT_ALLOWED_HOSTS`` is not read
-here. The
-middleware answers its own paths (verify, callback, login, logout, the JS-SDK helper)
+here. The middleware answers its own paths (verify, callback, login, logout, the JS-SDK helper)
 before URL routing, so Django's CSRF check never sees them; a view that receives
 message pushes on the verify path needs ``@csrf_exempt`` (WeChat posts without a token;
 the middleware has checked the signature).
@@ -24,7 +23,6 @@ the middleware has checked the signature).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
 import weakref
@@ -39,16 +37,13 @@ from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponse
 from django.urls import get_resolver
 
+from .. import asgi, wsgi
 from ..answers import Respond
-from ..asgi import header_parts, scope_view
-from ..asgi import untouched_page as scope_untouched_page
-from ..context import WeChatContext, bound
-from ..flow import IO_STEPS, Action, RequestView, decide, session_of, with_body
+from ..context import WeChatContext
+from ..engine import Engine
+from ..guard import LoginGuard
 from ..protocol import SCOPE_BASE
 from ..threads import run_in_thread
-from ..urls import ANY_HOST
-from ..wsgi import environ_view
-from ..wsgi import untouched_page as environ_untouched_page
 
 if TYPE_CHECKING:
     from ..user import User
@@ -59,6 +54,7 @@ __all__ = [
     "WeChatMiddleware",
     "context_processor",
     "get_wechat",
+    "project_wechat",
     "set_wechat",
     "wechat_login_required",
     "wechat_user_logged_in",
@@ -74,7 +70,31 @@ _wechat: WeChat | None = None
 _signalling: weakref.WeakSet[WeChat] = weakref.WeakSet()  # apps whose logins send the signal
 
 
-def get_wechat() -> WeChat:
+def get_wechat(request: HttpRequest | None = None) -> Any:
+    """The request's :class:`~wechat_middleware.WeChatContext` (``request.wechat``,
+    typed), as ``get_wechat`` is in every integration.
+
+    Without a request it is the project's :class:`WeChat` as in the previous release:
+    deprecated, use :func:`project_wechat`."""
+    if request is None:
+        import warnings
+
+        warnings.warn(
+            "get_wechat() without a request is deprecated: use project_wechat()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return project_wechat()
+    context = getattr(request, "wechat", None)
+    if not isinstance(context, WeChatContext):
+        raise RuntimeError(
+            "get_wechat needs wechat_middleware.integrations.django.WeChatMiddleware in "
+            "settings.MIDDLEWARE"
+        )
+    return context
+
+
+def project_wechat() -> WeChat:
     """The project's :class:`WeChat`, built once from ``settings.WECHAT`` over the
     ``WECHAT_*`` environment (and built again when a test overrides ``WECHAT``)."""
     global _wechat
@@ -97,22 +117,13 @@ def set_wechat(wechat: WeChat | None) -> None:
         _signalling.add(wechat)
 
 
-def settings_environ() -> dict[str, str]:
-    """``settings.WECHAT`` as ``WECHAT_*`` variables: booleans as ``true``/``false``,
-    lists as comma-separated text, everything else as text."""
+def settings_environ() -> dict[str, Any]:
+    """``settings.WECHAT`` under the environment's names (its keys are them without
+    ``WECHAT_``), laid over the ``WECHAT_*`` environment. Its values are read as given:
+    a boolean, a list or a number as it is, text as the environment's; ``None`` leaves
+    the setting to the environment."""
     given: Mapping[str, Any] = getattr(settings, "WECHAT", None) or {}
-    environ = {}
-    for key, value in given.items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, list | tuple):
-            text = ",".join(str(item) for item in value)
-        else:
-            text = str(value)
-        environ[f"WECHAT_{key}"] = text
-    return environ
+    return {f"WECHAT_{key}": value for key, value in given.items() if value is not None}
 
 
 def _send_signal(wechat: WeChat) -> Callable[[User, bool], None]:
@@ -142,7 +153,9 @@ class WeChatMiddleware:
 
     Sync and async capable: under Django's ASGI handler it is a coroutine and anything
     that may reach WeChat or the store (a login's code exchange, a due ticket) runs in a
-    worker thread.
+    worker thread. The Host is Django's to check (``ALLOWED_HOSTS``, through
+    ``request.get_host()``), so a signature or a ``redirect_uri`` is only ever built on a
+    host this site serves.
     """
 
     sync_capable = True
@@ -150,9 +163,7 @@ class WeChatMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
-        self.wechat, rules, self.steps, self.clock = bound(get_wechat())
-        # The Host is Django's to check (ALLOWED_HOSTS, in _translate), not WeChat's.
-        self.rules = dataclasses.replace(rules, allowed_hosts=ANY_HOST)
+        self.engine = Engine(project_wechat(), host_checked=True)
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
@@ -160,60 +171,36 @@ class WeChatMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self._serve_async(request)
-        found = self._translate(request)
-        if isinstance(found, RequestView):
-            action = self._decide(found)
-            if isinstance(action, IO_STEPS):
-                action = self.steps.perform(_with_body(action, request))
-            if isinstance(action, Respond):
-                return _response(action, request)
-            found = WeChatContext.passing(self.wechat, action, ANY_HOST), action.wants_signature
-        request.wechat = found[0]  # type: ignore[attr-defined]
+        environ = _environ_of(request, request.get_host())
+        outcome = wsgi.serve(self.engine, environ, lambda limit: _body(request, limit))
+        if isinstance(outcome, Respond):
+            return _response(outcome, request)
+        request.wechat = outcome  # type: ignore[attr-defined]
         return self.get_response(request)
 
     async def _serve_async(self, request: HttpRequest) -> HttpResponse:
-        found = self._translate(request)
-        if isinstance(found, RequestView):
-            action = self._decide(found)
-            if isinstance(action, IO_STEPS):
-                action = await run_in_thread(self.steps.perform, _with_body(action, request))
-            if isinstance(action, Respond):
-                return _response(action, request)
-            found = WeChatContext.passing(self.wechat, action, ANY_HOST), action.wants_signature
-        context, wants_signature = found
-        request.wechat = context  # type: ignore[attr-defined]
-        if wants_signature:  # a page will most likely read the signature: sign off the loop
-            await context.prefetch_signature()
+        host = request.get_host()
+        scope = getattr(request, "scope", None)  # Django's ASGIRequest keeps the scope
+        if scope is None:  # an async middleware chain under the WSGI handler
+            environ = _environ_of(request, host)
+            read = functools.partial(_body, request)
+            outcome = await run_in_thread(wsgi.serve, self.engine, environ, read)
+        else:
+            parts = asgi.header_parts(scope["headers"])
+            parts[0][b"host"] = host.encode("latin-1")
+            outcome = await asgi.serve(self.engine, scope, parts, _body_reader(request))
+        if isinstance(outcome, Respond):
+            return _response(outcome, request)
+        request.wechat = outcome  # type: ignore[attr-defined]
         response: Awaitable[HttpResponse] = self.get_response(request)
         return await response
 
-    def _translate(self, request: HttpRequest) -> RequestView | tuple[WeChatContext, bool]:
-        """The request as the WSGI or ASGI adapter translates it: the view the decision
-        must see, or, for a request that passes untouched, its context and whether it
-        asks for a page.
 
-        The Host is the one ``request.get_host()`` checked against ``ALLOWED_HOSTS``
-        (``DisallowedHost``, a 400 from Django, for any other), so a signature or a
-        ``redirect_uri`` is only ever built on a host this site serves."""
-        host = request.get_host()
-        scope = getattr(request, "scope", None)  # Django's ASGIRequest keeps the scope
-        if scope is not None:
-            parts = header_parts(scope["headers"])
-            parts[0][b"host"] = host.encode("latin-1")
-            untouched = scope_untouched_page(scope, parts, self.rules)
-            if untouched is None:
-                return scope_view(scope, parts)
-            page, wants_signature = untouched
-            return WeChatContext(self.wechat, page, hosts=ANY_HOST), wants_signature
-        environ = _environ_of(request, host)
-        found = environ_untouched_page(environ, self.rules)
-        if found is None:
-            return environ_view(environ)
-        # WSGI: nothing to run off a loop
-        return WeChatContext(self.wechat, found, hosts=ANY_HOST), False
+def _body_reader(request: HttpRequest) -> Callable[[int], Awaitable[bytes]]:
+    async def read(limit: int) -> bytes:
+        return _body(request, limit)
 
-    def _decide(self, view: RequestView) -> Action:
-        return decide(view, self.rules, session_of(view.cookie, self.rules), self.clock())
+    return read
 
 
 def _environ_of(request: HttpRequest, host: str) -> dict[str, Any]:
@@ -222,7 +209,7 @@ def _environ_of(request: HttpRequest, host: str) -> dict[str, Any]:
     ("/你好"), which PEP 3333's latin-1 strings cannot hold: the WSGI strings of those
     UTF-8 bytes are put back."""
     meta = request.META
-    return {  # a copy: one C call, where a ChainMap's look-ups run in Python
+    return {
         **meta,
         "HTTP_HOST": host,
         "PATH_INFO": _pep3333(meta.get("PATH_INFO") or ""),
@@ -236,15 +223,12 @@ def _pep3333(text: str) -> str:
     return text.encode("utf-8", "surrogatepass").decode("latin-1")
 
 
-def _with_body(step: Any, request: HttpRequest) -> Any:
+def _body(request: HttpRequest, limit: int) -> bytes:
     """The body a step asked for, read through Django (which keeps it for the view)."""
-    if not step.max_body:
-        return step
     try:
-        body = request.body
+        return request.body
     except RequestDataTooBig:  # over DATA_UPLOAD_MAX_MEMORY_SIZE
-        body = b"\0" * (step.max_body + 1)
-    return with_body(step, body)
+        return b"\0" * (limit + 1)
 
 
 def _response(answer: Respond, request: HttpRequest) -> HttpResponse:
@@ -260,19 +244,13 @@ def _response(answer: Respond, request: HttpRequest) -> HttpResponse:
 # -- marking views that need a login ------------------------------------------------------------
 
 
-def _login_answer(
-    request: HttpRequest, scope: str, members_only: bool = False
-) -> HttpResponse | None:
-    context = getattr(request, "wechat", None)
-    if not isinstance(context, WeChatContext):
-        raise RuntimeError(
-            "wechat_login_required needs wechat_middleware.integrations.django."
-            "WeChatMiddleware in settings.MIDDLEWARE"
-        )
-    answer = context.login_needed(
-        scope, request.method or "GET", request.headers, members_only=members_only
-    )
-    return None if answer is None else _response(answer, request)
+#: ``wechat_login_required``'s guard: the request is a function view's first argument.
+_guard: LoginGuard[HttpRequest] = LoginGuard(
+    lambda args: args[0],
+    lambda request: getattr(request, "wechat", None),
+    lambda answer, request: _response(answer, request),
+    "add wechat_middleware.integrations.django.WeChatMiddleware to settings.MIDDLEWARE",
+)
 
 
 @overload
@@ -293,24 +271,7 @@ def wechat_login_required(
     ``scope``; a page is sent to log in, a ``fetch``/XHR gets ``401 {"error":
     "login_required", "login_url": ...}``. ``members_only=True`` (a WeCom app): a
     logged-in visitor who is not a member of the corp gets 403."""
-
-    def decorate(view: _View) -> _View:
-        if iscoroutinefunction(view):
-
-            @functools.wraps(view)
-            async def guarded_async(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-                answer = _login_answer(request, scope, members_only)
-                return answer if answer is not None else await view(request, *args, **kwargs)
-
-            return guarded_async  # type: ignore[return-value]
-
-        @functools.wraps(view)
-        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            answer = _login_answer(request, scope, members_only)
-            return answer if answer is not None else view(request, *args, **kwargs)
-
-        return guarded  # type: ignore[return-value]
-
+    decorate = _guard(scope, members_only=members_only)
     return decorate(view) if view is not None else decorate
 
 
@@ -323,7 +284,7 @@ class WeChatLoginRequiredMixin:
     wechat_members_only: bool = False
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        answer = _login_answer(request, self.wechat_scope, self.wechat_members_only)
+        answer = _guard.answer(request, self.wechat_scope, self.wechat_members_only)
         if answer is not None:
             return answer
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]

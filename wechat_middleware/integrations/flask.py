@@ -1,25 +1,28 @@
-"""Flask: ``wechat.init_app(app)`` gives ``request.wechat`` and ``{{ wechat }}``.
+"""Flask: ``init_app(app, wechat)`` gives ``request.wechat`` and ``{{ wechat }}``.
 
 Only glue: the WSGI adapter does the work. The request class is subclassed, not
-replaced, so an app's own request class keeps working.
+replaced, so an app's own request class keeps working. ``get_wechat()`` is the typed
+way to reach the request's context (``request.wechat`` is invisible to type checkers).
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from ..protocol import SCOPE_BASE
+from ..context import WeChatContext
+from ..guard import LoginGuard
 from ..wsgi import WeChatMiddleware
 
 if TYPE_CHECKING:
-    from ..context import MiddlewareParts
+    from ..answers import Respond
+    from ..engine import EngineParts
+
+__all__ = ["get_wechat", "init_app", "login_required"]
 
 _WECHAT_DOC = "The request's WeChatContext (signature, user, is_wechat_browser)."
 
 
-def init_app(flask_app: Any, wechat: MiddlewareParts) -> None:
+def init_app(flask_app: Any, wechat: EngineParts) -> None:
     """Wrap ``flask_app.wsgi_app``; add ``request.wechat`` and the ``wechat`` template
     variable. Raises :class:`~wechat_middleware.ConfigError` without a secret key."""
     flask_app.wsgi_app = WeChatMiddleware(flask_app.wsgi_app, wechat)
@@ -40,33 +43,37 @@ def init_app(flask_app: Any, wechat: MiddlewareParts) -> None:
     flask_app.extensions["wechat_middleware"] = wechat
 
 
-_View = TypeVar("_View", bound=Callable[..., Any])
+def get_wechat() -> WeChatContext:
+    """The current request's :class:`~wechat_middleware.context.WeChatContext`
+    (``request.wechat``, typed)."""
+    from flask import request
+
+    context = request.environ.get("wechat")
+    if not isinstance(context, WeChatContext):
+        raise RuntimeError("get_wechat needs init_app(app, wechat)")
+    return context
 
 
-def login_required(
-    scope: str = SCOPE_BASE, *, members_only: bool = False
-) -> Callable[[_View], _View]:
-    """``@wechat.login_required(scope=...)`` on a Flask view: the view runs only for a
-    user logged in with ``scope`` (``snsapi_userinfo`` upgrades a base login with one
-    consent screen). A page is sent to log in; a ``fetch``/XHR gets
-    ``401 {"error": "login_required", "login_url": ...}``. ``members_only=True`` (a
-    WeCom app): a logged-in visitor who is not a member of the corp gets 403."""
+def _current_request(args: tuple[Any, ...]) -> Any:
+    from flask import request
 
-    def decorate(view: _View) -> _View:
-        @functools.wraps(view)
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            from flask import Response, request
+    return request
 
-            context = request.environ.get("wechat")
-            if context is None:
-                raise RuntimeError("login_required needs wechat.init_app(app)")
-            answer = context.login_needed(
-                scope, request.method, request.headers, members_only=members_only
-            )
-            if answer is None:
-                return view(*args, **kwargs)
-            return Response(answer.body, status=answer.status, headers=answer.headers)
 
-        return guarded  # type: ignore[return-value]
+def _respond(answer: Respond, request: Any) -> Any:
+    from flask import Response
 
-    return decorate
+    return Response(answer.body, status=answer.status, headers=answer.headers)
+
+
+#: ``@login_required(scope=..., members_only=...)`` on a Flask view (plain or ``async``):
+#: it runs only for a user logged in with ``scope`` (``snsapi_userinfo`` upgrades a base
+#: login with one consent screen). A page is sent to log in; a ``fetch``/XHR gets
+#: ``401 {"error": "login_required", "login_url": ...}``; ``members_only=True`` (a WeCom
+#: app): a logged-in visitor who is not a member of the corp gets 403.
+login_required: LoginGuard[Any] = LoginGuard(
+    _current_request,
+    lambda request: request.environ.get("wechat"),
+    _respond,
+    "call init_app(app, wechat)",
+)

@@ -68,13 +68,10 @@ class Store(Protocol):
 
 @runtime_checkable
 class Broadcast(Protocol):
-    """Change notices between processes: the optional half of a store.
-
-    This capability is optional and not implemented by every store: the Redis store
-    has it; the memory store (one process) and the SQLite store do not. With it, a
-    process that refreshed a token tells the others at once, and they drop their
-    in-memory copies; without it they notice when their short copy ages out. Failures
-    raise :class:`~wechat_middleware.errors.StoreError`.
+    """Change notices between processes, the optional half of a store (the Redis
+    store's): a process that refreshed a token tells the others at once, and they drop
+    their in-memory copies; without it they notice when their short copy ages out.
+    Failures raise :class:`~wechat_middleware.errors.StoreError`.
     """
 
     def publish(self, channel: str, message: str, *, wait: float = 0.0) -> None:

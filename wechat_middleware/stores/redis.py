@@ -1,4 +1,3 @@
-# Over ~300 lines: the store, its three Lua scripts and its error advice read as one job.
 """The store for many machines: Redis, through redis-py.
 
 Every host then sees one access token, and one refresh reaches WeChat per expiry
@@ -34,10 +33,8 @@ does, also pass ``socket_connect_timeout=1.0`` and
 Keys are ``{prefix}kv:{key}`` for values and ``{prefix}lock:{name}`` for locks, so the
 two never collide; ``prefix`` lets several deployments share one database.
 
-Besides the :class:`~wechat_middleware.stores.base.Store` methods the store implements
-the optional :class:`~wechat_middleware.stores.base.Broadcast` (``publish`` and
-``subscribe``, the listening thread in :mod:`.redis_pubsub`): a process that refreshes a
-token announces it, and the others drop their in-memory copies at once.
+It is also a :class:`~wechat_middleware.stores.base.Broadcast` (the listening thread is
+in :mod:`.redis_pubsub`).
 """
 
 from __future__ import annotations
@@ -209,23 +206,9 @@ class RedisStore:
     # -- publish/subscribe -------------------------------------------------------
 
     def publish(self, channel: str, message: str, *, wait: float = 0.0) -> None:
-        """Send ``message`` to every process subscribed to ``channel``.
-
-        With ``wait``, return only once every receiving process has run its callbacks
-        (each acknowledges on a short-lived list), or after ``wait`` seconds: a refresh
-        that returns has then been heard everywhere, not just sent.
-        """
         announce(self.client, self._call, self.prefix, channel, message, wait=wait)
 
     def subscribe(self, channel: str, callback: Callback) -> None:
-        """Call ``callback(message)`` from a background thread for each message on
-        ``channel``, and ``callback(None)`` after the connection was lost and regained
-        (messages sent meanwhile are lost, so anything may have changed).
-
-        Returns once Redis confirmed the subscription, so messages published after
-        that are delivered; if Redis is unreachable it returns after a short wait and
-        the subscription starts, with a ``None`` call, when Redis is back.
-        """
         with self._mutex:
             if self._closed:
                 raise StoreError(f"token store {self.description} is closed")

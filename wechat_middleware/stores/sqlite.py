@@ -31,6 +31,7 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS locks_expires_at ON locks (expires_at)",
 )
 
+_PUT = "INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?, ?, ?)"
 # Expired rows are removed a few at a time by writers, so cleaning never makes one
 # write slow and needs no timer thread; the indexes find them without a table scan.
 _PURGE = "DELETE FROM kv WHERE rowid IN (SELECT rowid FROM kv WHERE expires_at <= ? LIMIT 32)"
@@ -103,10 +104,7 @@ class SQLiteStore:
     def set(self, key: str, value: str, ttl: float) -> None:
         with self._write() as conn:
             now = self._clock()
-            conn.execute(
-                "INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?, ?, ?)",
-                (key, value, now + ttl),
-            )
+            conn.execute(_PUT, (key, value, now + ttl))
             conn.execute(_PURGE, (now,))
 
     def delete(self, key: str, *, only_if: str | None = None) -> None:
@@ -123,10 +121,7 @@ class SQLiteStore:
                 "SELECT value, expires_at FROM kv WHERE key = ? AND expires_at > ?", (key, now)
             ).fetchone()
             count, expires_at = (1, now + ttl) if row is None else (int(row[0]) + 1, row[1])
-            conn.execute(
-                "INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?, ?, ?)",
-                (key, str(count), expires_at),
-            )
+            conn.execute(_PUT, (key, str(count), expires_at))
             conn.execute(_PURGE, (now,))  # counters too: the login bound writes one per client
             return count
 
@@ -170,6 +165,10 @@ class SQLiteStore:
             os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         self._keep_private()
 
+    def _files(self) -> tuple[str, ...]:
+        """The database and the files SQLite keeps beside it, all holding tokens."""
+        return tuple(self.path + suffix for suffix in ("", "-wal", "-shm", "-journal"))
+
     def _keep_private(self) -> None:
         """A file made before (an older version, a copy, the ``sqlite3`` shell under
         umask 022) keeps its mode: tokens readable by every local user. Ours are made
@@ -177,7 +176,7 @@ class SQLiteStore:
         getuid = getattr(os, "getuid", None)
         if getuid is None:
             return
-        for name in (self.path, self.path + "-wal", self.path + "-shm", self.path + "-journal"):
+        for name in self._files():
             try:
                 info = os.stat(name)  # through a link: SQLite opens what it points to
             except OSError:
@@ -212,7 +211,7 @@ class SQLiteStore:
         getuid = getattr(os, "getuid", None)
         if getuid is None or not os.stat(directory).st_mode & stat.S_IWOTH:
             return
-        for name in (self.path, self.path + "-wal", self.path + "-shm", self.path + "-journal"):
+        for name in self._files():
             try:
                 info = os.lstat(name)
             except FileNotFoundError:

@@ -15,8 +15,8 @@ checked against this fake's jsapi ticket, then fires ``wx.ready`` or ``wx.error`
 
 Only the standard library is used, so users can run it in their own test suites.
 
-This module is the fake's routes and test API, on :class:`FakeServer` (the lock, clock,
-counters and faults, in ``fake_wecom_base``). WeChat's rules live in ``fake_tokens``
+This module is the fake's routes and test API, on :class:`~.fake_api.FakeTencentAPI` (the
+lock, clock, counters and faults). WeChat's rules live in ``fake_tokens``
 (global tokens and tickets), ``fake_oauth`` (the login) and ``fake_jssdk`` (the JS-SDK
 stand-in); its vocabulary and records in ``fake_records``; HTTP in ``fake_http``.
 """
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .fake_api import FakeTencentAPI, Route
 from .fake_jssdk import CORS_PATHS, JSSDKStandIn, cors_preflight
 from .fake_oauth import OAuthRules
 from .fake_records import (
@@ -67,7 +68,6 @@ from .fake_records import (
     new_openid,
 )
 from .fake_tokens import TokenRules
-from .fake_wecom_base import FakeServer, Route
 
 __all__ = ["FakeUser", "FakeWeChat", "Fault"]
 # Re-exported: the fake's vocabulary has always been importable from this module.
@@ -107,7 +107,7 @@ __all__ += [
 ]
 
 
-class FakeWeChat(FakeServer):
+class FakeWeChat(FakeTencentAPI):
     """WeChat's token, ticket and web-OAuth API with WeChat's rules, on 127.0.0.1.
 
     All state sits behind one lock; endpoint methods run with it held.

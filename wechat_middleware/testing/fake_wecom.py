@@ -1,7 +1,7 @@
 """A faithful fake of WeCom (企业微信) for a self-built app, on a real loopback server.
 
 The WeCom twin of :class:`~.fake_wechat.FakeWeChat`, with the same clock, counters and
-faults (:class:`~.fake_wecom_base.FakeServer`), keeping WeCom's rules strictly
+faults (:class:`~.fake_api.FakeTencentAPI`), keeping WeCom's rules strictly
 (docs/wecom-and-qrconnect.md section 1): one token per app that stays the same while it
 lives, corp and app JS-SDK tickets with their hourly limits, the authorize page that only
 the WeCom browser may open, single-use codes bound to the app they were issued for,
@@ -24,6 +24,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
+from .fake_api import FakeTencentAPI, Route
 from .fake_jssdk import WECOM_CORS_PATHS, JSSDKStandIn, cors_preflight
 from .fake_records import (
     HEADER_USERID,
@@ -44,7 +45,6 @@ from .fake_records import (
     new_openid,
     wecom_error_reply,
 )
-from .fake_wecom_base import FakeServer, Route
 from .fake_wecom_callbacks import CallbackResult, Envelope, element
 from .fake_wecom_oauth import MEMBER_FIELDS, WeComMember, WeComOAuthRules
 from .fake_wecom_tokens import WeComTokenRules
@@ -98,7 +98,7 @@ class _StandInView:
         return self._fake.port
 
 
-class FakeWeCom(FakeServer):
+class FakeWeCom(FakeTencentAPI):
     """WeCom's token, ticket, login and callback rules for one corp's self-built apps.
 
     ``agents``: agent id -> that app's secret (one or more apps; the first is

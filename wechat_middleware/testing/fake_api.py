@@ -1,9 +1,9 @@
 """What a fake of Tencent's HTTP API is, whatever it fakes: a clock, counters, faults, routes.
 
-:class:`FakeWeCom` is built on :class:`FakeServer`: one lock over all state, a clock that
-tests move forward, a call counter and a fault queue per path, and the dispatch that
-applies them before an endpoint runs. Both fakes stand on it, so a test moves between
-them without relearning anything.
+:class:`FakeWeChat` and :class:`FakeWeCom` are built on :class:`FakeTencentAPI`: one
+lock over all state, a clock that tests move forward, a call counter and a fault queue
+per path, and the dispatch that applies them before an endpoint runs. Both fakes stand
+on it, so a test moves between them without relearning anything.
 
 Endpoint handlers run with the lock held; a latency fault sleeps without it, so other
 requests keep flowing.
@@ -30,10 +30,10 @@ from .fake_records import (
 )
 from .lifetime import Closing
 
-__all__ = ["FakeServer", "Route"]
+__all__ = ["FakeTencentAPI", "Route"]
 
 logger = logging.getLogger(__name__)
-_Server = TypeVar("_Server", bound="FakeServer")
+_Server = TypeVar("_Server", bound="FakeTencentAPI")
 
 
 class Route(NamedTuple):
@@ -41,7 +41,7 @@ class Route(NamedTuple):
     handler: Callable[[Request], Reply]
 
 
-class FakeServer(Closing):
+class FakeTencentAPI(Closing):
     """A loopback HTTP server over routes, with a movable clock, counters and faults.
 
     A subclass fills :attr:`_routes` and answers :meth:`_wrong_method`; it may list paths

@@ -1,10 +1,11 @@
 """The I/O steps a decision may ask for: completing a login, claiming a server check,
-signing a single-page app's config, receiving its reports.
+opening a push, signing a single-page app's config, receiving its reports.
 
-``flow.decide`` is pure; when a request needs the store or WeChat it returns a step,
-and :meth:`LoginSteps.perform` carries it out (the WSGI adapter inline, the ASGI
-adapter in a worker thread) and answers with a plain action again. Every failure here
-becomes an answer the browser can act on, never an exception out of the middleware.
+``flow.decide`` is pure; when a request needs the store or WeChat it returns a step
+(:mod:`wechat_middleware.actions`), and :meth:`Steps.perform` carries it out (in the
+request's thread, or for an async server in a worker thread) and answers with a plain
+action again. Every failure here becomes an answer the browser can act on, never an
+exception out of the middleware.
 """
 
 from __future__ import annotations
@@ -15,17 +16,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from . import answers
-from .answers import Respond
-from .errors import (
-    CredentialPendingError,
-    InvalidCodeError,
-    StoreError,
-    SystemBusyError,
-    WeChatError,
-    WeChatUnavailableError,
-)
-from .flow import (
-    MAX_CLOCK_SKEW,
+from .actions import (
     ClaimServerCheck,
     CompleteLogin,
     IOStep,
@@ -34,10 +25,22 @@ from .flow import (
     ReceiveReport,
     SignConfig,
 )
+from .answers import Respond
+from .errors import (
+    CredentialPendingError,
+    CryptoError,
+    InvalidCodeError,
+    StoreError,
+    SystemBusyError,
+    WeChatError,
+    WeChatUnavailableError,
+)
+from .flow import MAX_CLOCK_SKEW
 from .hooks import LoginHooks
 from .jssdk import JSSDK
 from .limits import WINDOW, ExchangeLimits
 from .logs import DedupedWarning, ThrottledWarning
+from .messages import Message
 from .oauth import OAuth
 from .render import script_safe_json
 from .rules import Rules
@@ -63,8 +66,9 @@ class CodeExchange(Protocol):
     def login(self, code: str, *, via: str = ..., scope: str = ...) -> LoginResult: ...
 
 
-class LoginSteps:
-    """What ``perform`` needs: the store (claims), OAuth (the exchange), the bound."""
+class Steps:
+    """Carries out the decision's I/O steps with what they need: the store (claims),
+    the code exchange, the JS-SDK (signing), the login limits and hooks."""
 
     def __init__(
         self,
@@ -104,7 +108,7 @@ class LoginSteps:
 
     def open_message(self, step: OpenMessage) -> Respond | PassThrough:
         """Check and decrypt a push (pure), then claim its timestamp and nonce once."""
-        opened = step.opened(self.rules)
+        opened = open_message(step, self.rules)
         if isinstance(opened, Respond):
             return opened
         return self.claim_server_check(ClaimServerCheck(step.key, opened))
@@ -127,7 +131,7 @@ class LoginSteps:
             "url": signed.public["url"],
             "ticketId": signed.ticket_id,
         }
-        if self.rules.wecom:
+        if self.rules.provider.signs_agent_config:
             # WeCom: wx.config in beta mode (the corp's identity), then wx.agentConfig
             # (the app's), signed with the app's own ticket (wecom-and-qrconnect.md 1.5).
             try:
@@ -220,11 +224,10 @@ class LoginSteps:
             if not claimed:
                 log.warning("OAuth callback replayed: its state was already used")
                 return self._failed(400, "This login link was already used.", step, session)
-            pending = step.pending
-            via = pending.via if pending is not None else "oauth"
-            scope = pending.scope if pending is not None else ""
+            via = step.pending.via
             oauth = self.web_oauth if via == "qrconnect" and self.web_oauth else self.oauth
-            result = oauth.login(step.code, via=via, scope=scope or self.rules.scope)
+            scope = step.pending.scope or self.rules.config.scope
+            result = oauth.login(step.code, via=via, scope=scope)
         except InvalidCodeError as exc:
             log.warning("OAuth code rejected by WeChat (%s)", exc.errcode)
             return self._failed(
@@ -233,11 +236,16 @@ class LoginSteps:
         except (WeChatUnavailableError, SystemBusyError, StoreError) as exc:
             log.warning("login failed, WeChat or the store is unavailable: %s", exc)
             return self._failed(
-                503, f"{self.rules.app_name} login is unavailable right now.", step, session
+                503,
+                f"{self.rules.provider.app_name} login is unavailable right now.",
+                step,
+                session,
             )
         except WeChatError as exc:
             log.warning("login failed: %s", exc)
-            return self._failed(502, f"{self.rules.app_name} refused the login.", step, session)
+            return self._failed(
+                502, f"{self.rules.provider.app_name} refused the login.", step, session
+            )
         if result.user is None:
             # A snapshot-page visitor has a virtual openid and no profile until they tap
             # through: do not log them in, and do not send them to OAuth again.
@@ -265,3 +273,22 @@ class LoginSteps:
         return answers.page(
             self.rules, status, message, step.next_url, session, secure=step.secure, extra=extra
         )
+
+
+def open_message(step: OpenMessage, rules: Rules) -> Respond | PassThrough:
+    """Pure: the push checked and decrypted, as what the app is called with (the
+    replay claim comes after, in :meth:`Steps.open_message`)."""
+    if step.msg_signature is None:
+        message = Message.read(step.body) if len(step.body) <= step.max_body else None
+        return PassThrough(None, False, step.page, False, message=message)
+    if len(step.body) > step.max_body:
+        return answers.text(413, "message too large")
+    if rules.crypto is None:
+        log.warning("an encrypted push arrived but there is no WECHAT_ENCODING_AES_KEY to open it")
+        return answers.text(403, "encrypted messages are not configured")
+    try:
+        plain = rules.crypto.decrypt(step.msg_signature, step.timestamp, step.nonce, step.body)
+    except CryptoError as exc:
+        rules.bad_signatures.warning("rejected an encrypted push: %s", exc)
+        return answers.text(403, "invalid signature")
+    return PassThrough(None, False, step.page, False, message=Message.read(plain, rules.crypto))

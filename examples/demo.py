@@ -1,4 +1,7 @@
-"""``python -m wechat_middleware demo``: an example app against FakeWeChat, locally.
+"""``wechat-middleware demo`` (``bash scripts/demo``): an example app against FakeWeChat.
+
+It lives with the examples it serves, in the repository: the installed package has
+neither, and the command says to run it from a checkout.
 
 Nothing leaves the machine unless real credentials are in the environment
 (WECHAT_APP_ID and WECHAT_APP_SECRET without WECHAT_API_BASE): then the example talks
@@ -11,21 +14,19 @@ import importlib
 import os
 import re
 import secrets
-import sys
 import threading
 import time
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .flow import MAX_CLOCK_SKEW
-from .signing import server_signature
-from .stores import default_store_url
+from wechat_middleware.flow import MAX_CLOCK_SKEW
+from wechat_middleware.signing import server_signature
+from wechat_middleware.stores import default_store_url
 
 if TYPE_CHECKING:
-    from .testing import FakeWeChat
+    from wechat_middleware.testing import FakeWeChat
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def demo_environment(environ: MutableMapping[str, str]) -> Iterator[Upstream]:
         environ.setdefault("WECHAT_SECRET_KEY", secrets.token_urlsafe(32))
         yield Upstream("real WeChat (credentials from the environment)", None)
         return
-    from .testing import FakeWeChat, fake_wechat_env
+    from wechat_middleware.testing import FakeWeChat, fake_wechat_env
 
     with FakeWeChat() as fake:
         env = fake_wechat_env(fake, store=environ.get("WECHAT_STORE") or default_store_url())
@@ -52,24 +53,16 @@ def demo_environment(environ: MutableMapping[str, str]) -> Iterator[Upstream]:
         yield Upstream(f"FakeWeChat at {fake.base_url}", fake)
 
 
-#: Each example's WSGI module, file and callable.
+#: Each example's WSGI module and callable (the command's ``--app`` choices).
 EXAMPLES = {
-    "flask": ("examples.flask_app.app", "examples/flask_app/app.py", "app"),
-    "django": ("examples.django_app.wsgi", "examples/django_app/wsgi.py", "application"),
+    "flask": ("examples.flask_app.app", "app"),
+    "django": ("examples.django_app.wsgi", "application"),
 }
 
 
 def load_example(name: str = "flask") -> Any:
-    """Import an example's WSGI app from the current checkout."""
-    module, file, attribute = EXAMPLES[name]
-    root = Path.cwd()
-    if not (root / file).is_file():
-        raise SystemExit(
-            f"wechat-middleware demo: run it from a checkout of wechat_middleware "
-            f"({file} is not in the current directory, and the examples are not part "
-            "of the installed package); `bash scripts/demo` does this for you"
-        )
-    sys.path.insert(0, str(root))
+    """Import an example's WSGI app (the command put the checkout on ``sys.path``)."""
+    module, attribute = EXAMPLES[name]
     return getattr(importlib.import_module(module), attribute)
 
 
@@ -82,7 +75,7 @@ def self_check(base_url: str, fake: FakeWeChat | None) -> bool:
     """
     import json
 
-    from .testing import WeChatBrowser
+    from wechat_middleware.testing import WeChatBrowser
 
     page_url = base_url + "/?a=1&b=2"
     with WeChatBrowser() as browser:
@@ -112,7 +105,7 @@ def self_check(base_url: str, fake: FakeWeChat | None) -> bool:
 def run(host: str, port: int, check: bool, example: str = "flask") -> int:
     from werkzeug.serving import make_server
 
-    from .running import stop_on_sigterm, wait_until_interrupted
+    from wechat_middleware.running import stop_on_sigterm, wait_until_interrupted
 
     # SIGTERM stops the demo cleanly from the start, like Ctrl-C.
     with stop_on_sigterm(), demo_environment(os.environ) as upstream:

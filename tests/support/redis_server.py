@@ -21,7 +21,7 @@ import time
 import weakref
 from urllib.parse import quote
 
-from .lifetime import Closing
+from wechat_middleware.testing.lifetime import Closing
 
 _INSTALL = (
     "redis-server is not on PATH; install it (Debian/Ubuntu: apt-get install redis-server, "
@@ -143,7 +143,7 @@ class RedisServer(Closing):
         ]  # fmt: skip
         if self.password:
             command += ["--requirepass", self.password]
-        process = subprocess.Popen(  # noqa: S603 - a fixed argument list, no shell
+        process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
