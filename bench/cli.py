@@ -6,6 +6,7 @@ Sections (``--only`` takes these names, comma-separated or repeated):
 - ``overhead``   the middleware in-process vs the bare Flask / Starlette app
 - ``memory``     peak RSS while signing 100,000 distinct URLs (bounded LRU)
 - ``coldstart``  token/ticket fetches when 4 processes x 40 threads start cold
+- ``hub``        the token hub: requests/s and p99 on one core; 100 cold followers
 - ``servers``    real uvicorn and gunicorn on 127.0.0.1: the keep-alive stall check,
                  then requests/s of each example against its bare twin
 
@@ -26,7 +27,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import coldstart, memory, overhead, signature
+from . import coldstart, hub, memory, overhead, signature
 from .children._timing import CLOCKS, set_clock
 from .peers import Peers, install_peers
 from .report import (
@@ -39,7 +40,7 @@ from .report import (
     write_benchmarks_md,
 )
 
-SECTIONS = ("signature", "overhead", "memory", "coldstart", "servers")
+SECTIONS = ("signature", "overhead", "memory", "coldstart", "hub", "servers")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -133,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "overhead": lambda: overhead.run(rounds=args.rounds, target_seconds=args.round_seconds),
         "memory": lambda: tables_from_rows(memory.run(urls=args.urls)),
         "coldstart": lambda: tables_from_rows(coldstart.run(peers)),
+        "hub": lambda: tables_from_rows(hub.run(seconds=2.0 if args.quick else 5.0)),
         "servers": lambda: _servers(args),
     }
     tables: list[Table] = []

@@ -494,9 +494,15 @@ def test_doctor_says_which_origin_urls_are_built_on(
         "redis://:pa/S3cret-pw@127.0.0.1:{port}/0",  # a "/" in the password
         "redis://:p@S3cret-pw@127.0.0.1:{port}/0",  # an "@" in the password
         "redis://user:S3cret-pw@[::1/0",  # an unclosed IPv6 bracket
-        "redis+sentinel://:S3cret-pw@127.0.0.1:{port}/mymaster",  # an unknown scheme
+        "redis+sentinel://:S3cret-pw@127.0.0.1:{port}/mymaster",  # Sentinel, unreachable
     ],
-    ids=["no-colon", "slash-in-password", "at-in-password", "unclosed-bracket", "unknown"],
+    ids=[
+        "no-colon",
+        "slash-in-password",
+        "at-in-password",
+        "unclosed-bracket",
+        "sentinel-unreachable",
+    ],
 )
 def test_doctor_never_prints_the_password_of_a_malformed_store_url(
     capsys: pytest.CaptureFixture[str],

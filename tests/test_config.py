@@ -100,6 +100,15 @@ ENV_CASES: list[tuple[str, str, str, Any]] = [
         "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
     ),
     ("WECHAT_LOGIN_BASE", "http://127.0.0.1:8082/", "login_base", "http://127.0.0.1:8082"),
+    ("WECHAT_TOKEN_HUB", "http://10.0.0.5:8080/", "token_hub", "http://10.0.0.5:8080"),
+    ("WECHAT_HUB_KEY", "follower-key-0123456789", "hub_key", "follower-key-0123456789"),
+    (
+        "WECHAT_HUB_CLIENTS",
+        "shop:shop-key-0123456789,crm:crm-key-0123456789",
+        "hub_clients",
+        (("shop", "shop-key-0123456789"), ("crm", "crm-key-0123456789")),
+    ),
+    ("WECHAT_SOURCE_ADDRESS", "127.0.0.2", "source_address", "127.0.0.2"),
 ]
 
 # A WeCom app (WECHAT_PROVIDER=wecom), in the names WeCom's admin shows.
@@ -121,6 +130,8 @@ COMPANIONS = {
     "WECHAT_AGENT_ID": WECOM,
     "WECHAT_DESKTOP_LOGIN": WECOM,
     "WECHAT_ENCODING_AES_KEY": {"WECHAT_TOKEN": "QDG6eK"},
+    "WECHAT_TOKEN_HUB": {"WECHAT_HUB_KEY": "follower-key-0123456789"},
+    "WECHAT_HUB_KEY": {"WECHAT_TOKEN_HUB": "http://10.0.0.5:8080"},
 }
 
 

@@ -56,7 +56,7 @@ def test_keys_differ_by_app_and_by_api_base() -> None:
     assert one != StoreKeys.for_app("wx2", "https://api.weixin.qq.com")
     assert one != StoreKeys.for_app("wx1", "http://127.0.0.1:9000")
     assert one == StoreKeys.for_app("wx1", "https://api.weixin.qq.com/")
-    assert one.prefix == f"wechat_middleware:wx1:{issuer_tag('https://api.weixin.qq.com')}:"
+    assert one.prefix == f"wechat_middleware:{{wx1:{issuer_tag('https://api.weixin.qq.com')}}}:"
 
 
 def test_every_key_of_an_app_starts_with_its_prefix() -> None:

@@ -405,6 +405,7 @@ def test_redis_server_without_redis_on_path_says_how_to_install_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PATH", "")
+    monkeypatch.delenv("REDIS_SERVER", raising=False)
     server = RedisServer()
     with pytest.raises(RuntimeError, match="apt-get install redis-server"):
         server.start()

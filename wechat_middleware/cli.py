@@ -20,7 +20,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .doctor import doctor
 from .errors import ConfigError, StoreError, WeChatError, explain
@@ -30,6 +30,8 @@ from .running import library_log_quiet, stop_on_sigterm, wait_until_interrupted
 from .signing import check_server_signature, credential_id, server_signature, string_to_sign
 
 if TYPE_CHECKING:
+    from http.server import HTTPServer
+
     from .wechat import WeChat
 
 EXIT_OK = 0
@@ -124,6 +126,54 @@ def _fake_server(args: argparse.Namespace) -> int:
         finally:
             fake.stop()
     return EXIT_OK
+
+
+def _hub(args: argparse.Namespace) -> int:
+    from .hub import from_env
+
+    try:
+        hub = from_env()
+    except ConfigError as exc:
+        return _fail("hub", f"configuration: {exc}", EXIT_CONFIG)
+    except StoreError as exc:
+        return _fail("hub", f"store: {exc}", EXIT_WECHAT)
+    try:
+        server = wsgi_server(args.host, args.port, hub)
+    except OSError as exc:
+        hub.wechat.close()
+        return _fail("hub", f"cannot listen on {args.host}:{args.port}: {exc}", EXIT_FAILED)
+    with stop_on_sigterm():
+        try:
+            host, port = str(server.server_address[0]), server.server_address[1]
+            names = ", ".join(name for name, _ in hub.clients)
+            print(f"token hub for {hub.wechat!r} at http://{host}:{port} (clients: {names})")
+            print("a development server; in production: gunicorn wechat_middleware.hub:app")
+            print("Ctrl-C stops", flush=True)
+            server.serve_forever(poll_interval=0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+            hub.wechat.close()
+    print("hub stopped")
+    return EXIT_OK
+
+
+def wsgi_server(host: str, port: int, app: Any) -> HTTPServer:
+    """A threaded development server from the standard library (werkzeug's would be
+    framework glue in a core module). It writes no request lines: they hold the query,
+    and the clients' keys with it; the hub logs each call itself, by client name."""
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    class Threaded(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return make_server(host, port, app, Threaded, Quiet)
 
 
 def _open_wechat(command: str) -> WeChat | int:
@@ -337,6 +387,21 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--timestamp", required=True)
     verify.add_argument("--nonce", required=True)
     verify.add_argument("--signature", required=True)
+
+    hub = _command(
+        commands,
+        "hub",
+        _hub,
+        "serve the token hub (WeChat's token and ticket endpoints for every system)",
+        "Serve WeChat's token and ticket endpoints for the app of the WECHAT_* environment\n"
+        "to the clients of WECHAT_HUB_CLIENTS (name:key,...), who give their key as the\n"
+        "secret. A development server; in production:\n"
+        "  gunicorn -w 1 --threads 16 -b 0.0.0.0:8080 wechat_middleware.hub:app\n"
+        "Example:\n"
+        "  WECHAT_HUB_CLIENTS=shop:$KEY wechat-middleware hub --host 0.0.0.0 --port 8080",
+    )
+    hub.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    hub.add_argument("--port", type=port_number, default=8080, help="default: 8080; 0 any")
 
     _command(
         commands,

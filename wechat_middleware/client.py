@@ -61,6 +61,7 @@ class APIClient:
     """
 
     meanings = MEANINGS
+    names_rejected = False  # WeChat itself: a rejected value is not named to it
 
     def __init__(
         self,
@@ -75,6 +76,7 @@ class APIClient:
         backoff: float = 0.2,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        source_address: str | None = None,
     ) -> None:
         self.app_id = app_id
         self._secret = app_secret
@@ -84,16 +86,16 @@ class APIClient:
         self.retries = retries
         self.backoff = backoff
         self._sleep = sleep
-        self._session = session or self._new_session()
+        self._session = session or self._new_session(source_address)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(app_id={self.app_id!r}, api_base={self.api_base!r})"
 
     @staticmethod
-    def _new_session() -> requests.Session:
+    def _new_session(source_address: str | None = None) -> requests.Session:
         session = requests.Session()
         # One pool per host, big enough for a threaded worker; urllib3 reuses sockets.
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+        adapter = _Adapter(source_address, pool_connections=4, pool_maxsize=32, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.headers["User-Agent"] = "wechat-middleware"
@@ -173,18 +175,34 @@ class APIClient:
         return data
 
 
+class _Adapter(HTTPAdapter):
+    """Connections from ``source_address`` when given (``WECHAT_SOURCE_ADDRESS``): on a
+    host with several addresses, WeChat's IP whitelist holds one of them."""
+
+    def __init__(self, source_address: str | None, **options: Any) -> None:
+        self._source_address = source_address  # read by init_poolmanager, called below
+        super().__init__(**options)
+
+    def init_poolmanager(self, *args: Any, **options: Any) -> None:
+        if self._source_address:
+            options["source_address"] = (self._source_address, 0)
+        super().init_poolmanager(*args, **options)
+
+
 class WeChatClient(APIClient):
     """An Official Account's endpoints: the JS-SDK's token and ticket, and web OAuth."""
 
     # -- the token manager's interface (tokens.CredentialSource) -------------
 
-    def fetch_access_token(self, endpoint: str, force_refresh: bool) -> JSON:
+    def fetch_access_token(
+        self, endpoint: str, force_refresh: bool, rejected: str | None = None
+    ) -> JSON:
         """The access token from the ``stable`` (default) or ``classic`` endpoint."""
         if endpoint == "classic":
             return self.get_access_token()
         return self.get_stable_access_token(force_refresh=force_refresh)
 
-    def fetch_ticket(self, kind: str, access_token: str) -> JSON:
+    def fetch_ticket(self, kind: str, access_token: str, rejected: str | None = None) -> JSON:
         """The ``jsapi_ticket``; an Official Account has no other kind."""
         if kind != "jsapi_ticket":
             raise ValueError(f"an Official Account has no {kind}")
@@ -289,3 +307,55 @@ class WeChatClient(APIClient):
                 raise
             return False
         return True
+
+
+class HubClient(APIClient):
+    """A token hub (:mod:`wechat_middleware.hub`) as a follower host asks it: WeChat's
+    (or WeCom's) own token and ticket endpoints, with the follower's client key given as
+    the secret. Never WeChat's: a follower is off WeChat's IP whitelist, and every
+    system on the AppID shares the hub's one token.
+
+    A value WeChat rejected is named (``rejected=``): the hub fetches anew only when it
+    still holds that value, once for any number of followers asking.
+    """
+
+    names_rejected = True
+
+    def __init__(
+        self, app_id: str, hub_key: str, *, wecom: bool, meanings: Any, **options: Any
+    ) -> None:
+        super().__init__(app_id, hub_key, **options)
+        self.wecom = wecom
+        self.meanings = meanings
+
+    def fetch_access_token(
+        self, endpoint: str, force_refresh: bool, rejected: str | None = None
+    ) -> JSON:
+        """The hub's token; ``endpoint`` and ``force_refresh`` are the hub's business."""
+        if self.wecom:
+            path, params = "cgi-bin/gettoken", {"corpid": self.app_id, "corpsecret": self._secret}
+        else:
+            path = "cgi-bin/token"
+            params = {"grant_type": "client_credential", "appid": self.app_id}
+            params["secret"] = self._secret
+        return self._call(
+            "GET", path, params=_naming(params, rejected), require=("access_token", "expires_in")
+        )
+
+    def fetch_ticket(self, kind: str, access_token: str, rejected: str | None = None) -> JSON:
+        params = {"access_token": access_token}
+        if not self.wecom:
+            path = "cgi-bin/ticket/getticket"
+            params["type"] = "jsapi"
+        elif kind == "agent_ticket":
+            path = "cgi-bin/ticket/get"
+            params["type"] = "agent_config"
+        else:
+            path = "cgi-bin/get_jsapi_ticket"
+        return self._call(
+            "GET", path, params=_naming(params, rejected), require=("ticket", "expires_in")
+        )
+
+
+def _naming(params: dict[str, str], rejected: str | None) -> dict[str, str]:
+    return {**params, "rejected": rejected} if rejected else params

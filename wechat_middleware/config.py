@@ -10,6 +10,7 @@ cannot check alone (pairs, paths that must differ, WeCom's own rules) is checked
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import os
 import re
@@ -132,11 +133,48 @@ def _allowed_hosts(name: str, hosts: Any) -> tuple[str, ...]:
     return checked
 
 
+_CLIENT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MIN_HUB_KEY_LENGTH = 16
+
+
+def hub_clients(name: str, given: Any) -> tuple[tuple[str, str], ...]:
+    """The hub's clients as ``(name, key)`` pairs, from ``name:key,...`` (or a mapping)."""
+    pairs = given.items() if isinstance(given, Mapping) else given
+    if isinstance(given, str):
+        pairs = [entry.partition(":")[::2] for entry in comma_list(given)]
+    clients = tuple((str(client), str(key)) for client, key in pairs)
+    for client, key in clients:
+        if not _CLIENT_NAME.fullmatch(client):
+            raise ConfigError(
+                f"{name} is `name:key,name2:key2`; a name is 1-64 letters, digits, '.', "
+                f"'_' or '-', got {client[:64]!r}"
+            )
+        if len(key) < MIN_HUB_KEY_LENGTH:
+            raise ConfigError(
+                f"{name}: the key of {client!r} must be at least {MIN_HUB_KEY_LENGTH} "
+                "characters: a short key can be guessed. Make one with: " + MAKE_SECRET_KEY
+            )
+        check_text(128, secret=True)(f"{name} ({client!r}'s key)", key)
+    if len({client for client, _ in clients}) < len(clients) or not clients:
+        raise ConfigError(f"{name} names each client once, and at least one")
+    return clients
+
+
+def _address(name: str, value: Any) -> str:
+    try:
+        return str(ipaddress.ip_address(str(value)))
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be an IP address of this host, got {str(value)[:64]!r}"
+        ) from None
+
+
 AGENT_ID = Kind(check=_agent_id)
 SECRET_KEY = Kind(check=_secret_key, secret=True)
 URL = Kind(check=_base_url)
 PUBLIC_URL = Kind(check=_public_url)
 HOSTS = Kind(comma_list, check=_allowed_hosts)
+HUB_CLIENTS = Kind(check=hub_clients, secret=True)
 SECONDS = seconds("seconds as a number, e.g. 5 or 2.5")
 
 
@@ -334,6 +372,33 @@ class WeChatConfig:
         "`sns/oauth2/access_token` (0: no limit)",
         count(0, RATE, "logins a minute in all, e.g. 50000 (0: off)", 10**7),
     )
+    token_hub: str | None = setting(
+        "WECHAT_TOKEN_HUB",
+        None,
+        "a follower: the token hub's URL; the token and tickets come from it, never from "
+        "WeChat (OAuth still does, with the app secret)",
+        URL,
+    )
+    hub_key: str | None = setting(
+        "WECHAT_HUB_KEY",
+        None,
+        "a follower's client key, one of the hub's `WECHAT_HUB_CLIENTS`",
+        text(128, secret=True),
+    )
+    hub_clients: tuple[tuple[str, str], ...] | None = setting(
+        "WECHAT_HUB_CLIENTS",
+        None,
+        "the hub's clients, `name:key,name2:key2` (keys of at least 16 characters, none "
+        "the app secret): a client gives its key as the secret",
+        HUB_CLIENTS,
+    )
+    source_address: str | None = setting(
+        "WECHAT_SOURCE_ADDRESS",
+        None,
+        "the local address calls to WeChat (or the hub) leave from, on a host with several: "
+        "the one on WeChat's IP whitelist",
+        Kind(check=_address),
+    )
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
@@ -374,6 +439,7 @@ class WeChatConfig:
                 "WECHAT_JSSDK_PATH must be a path of its own without a trailing '/', "
                 f"got {self.jssdk_path!r}"
             )
+        self._check_hub()
         if (self.web_app_id is None) != (self.web_app_secret is None):
             raise ConfigError(
                 "WECHAT_WEB_APP_ID and WECHAT_WEB_APP_SECRET go together: the website app's "
@@ -479,6 +545,25 @@ class WeChatConfig:
             raise ConfigError(
                 "WECHAT_INCLUDE_WXWORK is an Official Account setting: with "
                 "WECHAT_PROVIDER=wecom, WeCom's browser is the one logged in"
+            )
+
+    def _check_hub(self) -> None:
+        if (self.token_hub is None) != (self.hub_key is None):
+            raise ConfigError(
+                "WECHAT_TOKEN_HUB and WECHAT_HUB_KEY go together: the hub's URL and this "
+                "host's client key there"
+            )
+        if self.hub_clients is None:
+            return
+        if self.token_hub is not None:
+            raise ConfigError(
+                "WECHAT_HUB_CLIENTS (a hub) and WECHAT_TOKEN_HUB (a follower) exclude each "
+                "other: a hub gets its token from WeChat"
+            )
+        if any(key == self.app_secret for _, key in self.hub_clients):
+            raise ConfigError(
+                "WECHAT_HUB_CLIENTS: a client key must not be the app secret, which the "
+                "hub's clients never see"
             )
 
     def _check_encoding_aes_key(self) -> None:

@@ -3,7 +3,8 @@
 Each step says OK, WARN, FAIL or SKIP (after an earlier failure), in plain words: the
 configuration the middleware needs, the bounds on logins it sets, the origin URLs are
 built on (``WECHAT_PUBLIC_URL`` or ``WECHAT_ALLOWED_HOSTS``), the store (a value
-written, read back and deleted), WeChat's API host, then an access token and a jsapi
+written, read back and deleted; on Redis, the scripts and publish/subscribe it runs
+allowed), WeChat's API host, then an access token and a jsapi
 ticket through the same path the app uses (a valid stored one is reused; nothing is
 forced). With a website app (desktop QR login), a last step says what linking its users
 to the Official Account's needs: no API tells whether the two are bound to one Open
@@ -66,6 +67,8 @@ class _Doctor:
         yield "origin", self.check_origin
         yield "store", self.check_store
         yield "API host", self.check_api_host
+        if self.config is not None and self.config.token_hub:
+            yield "token hub", self.check_hub
         yield "access token", lambda: self.check_credential("access_token")
         yield "jsapi ticket", lambda: self.check_credential("jsapi_ticket")
         if self.config is not None and self.config.is_wecom:
@@ -144,6 +147,8 @@ class _Doctor:
         return summary + django
 
     def check_store(self) -> str:
+        """The store, as the app opens it; Redis must also allow the lock scripts and
+        publish/subscribe (a managed Redis may deny them by ACL or rename them)."""
         from .stores import default_store_url
         from .wechat import WeChat
 
@@ -156,11 +161,18 @@ class _Doctor:
             wechat.store.set(key, value, 60)
             read = wechat.store.get(key)
             wechat.store.delete(key)
+            # Opening checked them already, unless Redis was unreachable at that moment.
+            check_commands = getattr(wechat.store, "check", None)
+            if check_commands is not None:
+                check_commands()
         except (ConfigError, StoreError) as exc:
             raise _CheckFailed(f"{where}: {exc}") from None
         if read != value:
             raise _CheckFailed(f"{where}: a test value written to the store did not read back")
-        return f"{where}: wrote, read back and deleted a test value"
+        done = f"{where}: wrote, read back and deleted a test value"
+        if check_commands is not None:
+            done += "; Lua scripts (EVALSHA) and publish/subscribe allowed"
+        return done
 
     def check_api_host(self) -> str:
         assert self.config is not None
@@ -180,6 +192,23 @@ class _Doctor:
         else:
             return f"{host}:{port} accepts connections"
         raise _CheckFailed(f"cannot reach {host}:{port}: {why}")
+
+    def check_hub(self) -> str:
+        """A follower's token hub: it answers, takes this host's key, serves this AppID."""
+        assert self.config is not None and self.wechat is not None
+        hub, app_id = self.config.token_hub, self.config.app_id
+        try:
+            self.wechat.tokens.client.fetch_access_token("stable", False)
+        except WeChatError as exc:
+            if exc.errcode == 40013:
+                raise _CheckFailed(f"the hub at {hub} serves another AppID than {app_id}") from None
+            if exc.errcode == (40001 if self.config.is_wecom else 40125):
+                raise _CheckFailed(
+                    f"the hub at {hub} refused WECHAT_HUB_KEY: give one of its "
+                    "WECHAT_HUB_CLIENTS keys"
+                ) from None
+            raise _CheckFailed(f"no token from the hub at {hub}: {exc}") from None
+        return f"{hub} answers, takes this host's key and serves {app_id}"
 
     def check_credential(self, kind: Kind) -> str:
         """The app's own path (TokenManager): a valid stored value is reused, nothing forced."""

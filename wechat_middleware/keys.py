@@ -7,7 +7,11 @@ token or ticket fetched from one API host must never be served to an app that ta
 another. The issuer is the API base URL, hashed to keep keys short; the app id stays
 readable for whoever inspects the store.
 
-Layout: ``wechat_middleware:<app id>:<8 hex of the API base>:<what>``.
+Layout: ``wechat_middleware:{<app id>:<8 hex of the API base>}:<what>``. The braces are
+a Redis Cluster hash tag: the cluster places a key by the text between its first ``{``
+and ``}`` alone, so every key and lock of one app lives in one hash slot, on one node,
+and a script or transaction touching several of them stays possible. Elsewhere they are
+plain characters.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ class StoreKeys:
 
     @classmethod
     def for_app(cls, app_id: str, api_base: str) -> StoreKeys:
-        return cls(f"{NAMESPACE}:{app_id}:{issuer_tag(api_base)}:")
+        return cls(f"{NAMESPACE}:{{{app_id}:{issuer_tag(api_base)}}}:")
 
     # -- global credentials (tokens.py) ------------------------------------------
 
@@ -84,6 +88,26 @@ class StoreKeys:
         """Code exchanges counted per client (an IPv4 address or an IPv6 /64; ``*`` for
         all) in a window."""
         return f"{self.prefix}exchanges:{scope}"
+
+    # -- the token hub (hub.py) ---------------------------------------------------------
+
+    def hub_calls(self, client: str) -> str:
+        """One hub client's calls in a window (its rate limit)."""
+        return f"{self.prefix}hub:calls:{client}"
+
+    def hub_refusals(self, address: str) -> str:
+        """Calls refused for a wrong key from one address in a window (brute force)."""
+        return f"{self.prefix}hub:refusals:{address}"
+
+    @property
+    def hub_forced(self) -> str:
+        """Held while a ``force_refresh`` without ``rejected`` may not fetch again."""
+        return self.prefix + "hub:forced"
+
+    @property
+    def hub_health(self) -> str:
+        """What ``/healthz`` reads to see the store answer."""
+        return self.prefix + "hub:health"
 
     # -- tools ----------------------------------------------------------------------
 

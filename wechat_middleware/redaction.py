@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 _SECRETS_IN_TEXT = re.compile(
-    r"((?:secret|access_token|refresh_token|code|ticket|corpsecret|user_ticket)=)"
+    r"((?:secret|access_token|refresh_token|code|ticket|corpsecret|user_ticket|rejected)=)"
     r"[^&\s'\")]+",
     re.IGNORECASE,
 )

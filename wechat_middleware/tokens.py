@@ -62,15 +62,25 @@ TICKET_WINDOW = 3600.0  # the window of a provider's hourly ticket limit
 
 
 class CredentialSource(Protocol):
-    """Where the token and tickets come from: a WeChat or a WeCom client."""
+    """Where the token and tickets come from: a WeChat or a WeCom client, or a token hub
+    (:class:`~wechat_middleware.client.HubClient`).
+
+    ``rejected`` names the value WeChat rejected: a hub fetches anew only when that is
+    the value it holds (``names_rejected``), WeChat itself ignores it.
+    """
 
     app_id: str
     api_base: str
     meanings: Any  # the provider's errcode table, to rebuild a stored failure
+    names_rejected: bool  # asked again at once, naming a rejected value (a hub)
 
-    def fetch_access_token(self, endpoint: str, force_refresh: bool) -> dict[str, Any]: ...
+    def fetch_access_token(
+        self, endpoint: str, force_refresh: bool, rejected: str | None = None
+    ) -> dict[str, Any]: ...
 
-    def fetch_ticket(self, kind: str, access_token: str) -> dict[str, Any]: ...
+    def fetch_ticket(
+        self, kind: str, access_token: str, rejected: str | None = None
+    ) -> dict[str, Any]: ...
 
 
 #: The seed's rule for unforced manual refreshes: at most 5 within 2 hours.
@@ -82,18 +92,21 @@ LONGEST_CALL = 15.6
 
 @dataclass(frozen=True)
 class Credential:
-    """A token or ticket with the times (by the manager's clock) it ages and dies."""
+    """A token or ticket with the times (by the manager's clock) it ages and dies, and
+    when it was fetched (0: unknown, as in what earlier versions stored)."""
 
     value: str
     expires_at: float
     refresh_at: float
+    fetched_at: float = 0.0
 
     @classmethod
     def issued(cls, value: str, expires_in: float, now: float, margin: float) -> Credential:
         # Refresh a margin ahead of expiry, but never sooner than halfway: the stable
         # endpoint answers with the *remaining* life of the current token, and
         # refreshing that at once again would loop.
-        return cls(value, now + expires_in, now + max(expires_in - margin, expires_in / 2))
+        refresh_at = now + max(expires_in - margin, expires_in / 2)
+        return cls(value, now + expires_in, refresh_at, now)
 
     def fresh(self, now: float) -> bool:
         return now < self.refresh_at
@@ -102,13 +115,14 @@ class Credential:
         return now < self.expires_at
 
     def dumps(self) -> str:
-        return json.dumps([self.value, self.expires_at, self.refresh_at])
+        return json.dumps([self.value, self.expires_at, self.refresh_at, self.fetched_at])
 
     @classmethod
     def loads(cls, raw: str) -> Credential | None:
         try:
-            value, expires_at, refresh_at = json.loads(raw)
-            return cls(str(value), float(expires_at), float(refresh_at))
+            value, expires_at, refresh_at, *fetched = json.loads(raw)
+            fetched_at = float(fetched[0]) if fetched else 0.0
+            return cls(str(value), float(expires_at), float(refresh_at), fetched_at)
         except (ValueError, TypeError):
             return None
 
@@ -497,7 +511,9 @@ class TokenManager:
                 return served
         return None
 
-    def _fetch_and_save(self, kind: Kind, *, force_refresh: bool = False) -> Credential:
+    def _fetch_and_save(
+        self, kind: Kind, *, force_refresh: bool = False, rejected: str | None = None
+    ) -> Credential:
         """Call WeChat (the caller holds the store lock) unless a recent failure says wait."""
         failure_key = self.keys.failure(kind)
         recent = self.store.get(failure_key)
@@ -512,11 +528,13 @@ class TokenManager:
         began = time.monotonic()
         try:
             if kind == "access_token":
-                data = self.client.fetch_access_token(self.endpoint, force_refresh)
+                data = self.client.fetch_access_token(self.endpoint, force_refresh, rejected)
                 value, expires_in = str(data["access_token"]), float(data["expires_in"])
             else:
                 self._spend_ticket_budget(kind)
-                data = self.with_access_token(lambda token: self.client.fetch_ticket(kind, token))
+                data = self.with_access_token(
+                    lambda token: self.client.fetch_ticket(kind, token, rejected)
+                )
                 value, expires_in = str(data["ticket"]), float(data["expires_in"])
         except WeChatError as exc:
             backoff = (
@@ -556,7 +574,7 @@ class TokenManager:
             return call(token)
         except InvalidCredentialError:
             log.warning("WeChat rejected the access token; refreshing it and retrying once")
-            self.invalidate("access_token", token)
+            self.drop_rejected("access_token", token)
             return call(self.access_token())
 
     def invalidate_rejected(self, kind: Kind, value: str, *, at_most_every: float) -> bool:
@@ -568,8 +586,25 @@ class TokenManager:
         it was invalidated."""
         if not self.store.acquire_lock(self.keys.rejected(kind), uuid.uuid4().hex, at_most_every):
             return False
-        self.invalidate(kind, value)
+        self.drop_rejected(kind, value)
         return True
+
+    def drop_rejected(self, kind: Kind, value: str) -> None:
+        """Forget ``value``, which WeChat rejected. A hub (``names_rejected``) is asked
+        again at once, naming it, under the refresh's lock: the hub fetches anew only
+        when that is the value it holds, and asked without the name it would hand the
+        same value back. Another worker that fetched meanwhile got the hub's value too,
+        and is overwritten with the newer one."""
+        if not self.client.names_rejected:
+            self.invalidate(kind, value)
+            return
+
+        def refetch() -> None:
+            stored = self._read(kind)
+            if stored is None or stored.value == value or not stored.valid(self.clock()):
+                self._fetch_and_save(kind, rejected=value)
+
+        self._locked(kind, refetch)
 
     def invalidate(self, kind: Kind, value: str) -> None:
         """Forget ``value`` here and in the store, unless a newer one replaced it."""

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any, TypeVar
 
-from .client import WeChatClient
+from .client import HubClient, WeChatClient
 from .config import WeChatConfig
 from .errors import ConfigError
 from .hooks import Hook, LoginHooks
@@ -61,17 +61,33 @@ class WeChat:
             api_base=config.api_base,
             open_base=config.open_base,
             timeout=config.timeout,
+            source_address=config.source_address,
         )
         # Keyed by app and issuer: a store shared with another app, or that still holds
         # what another WeChat (a fake, a staging host) issued, never mixes credentials.
         self.keys = StoreKeys.for_app(config.app_key, config.api_base)
+        # A follower's token and tickets come from the hub (the issuer of its keys: a
+        # store shared with the hub itself must not hold the hub's lock and wait on it).
+        source: WeChatClient | WeComClient | HubClient = self.client
+        token_keys = self.keys
+        if config.token_hub and config.hub_key:
+            source = HubClient(
+                config.app_id,
+                config.hub_key,
+                wecom=config.is_wecom,
+                meanings=self.client.meanings,
+                api_base=config.token_hub,
+                timeout=config.timeout,
+                source_address=config.source_address,
+            )
+            token_keys = StoreKeys.for_app(config.app_key, config.token_hub)
         self.tokens = TokenManager(
-            self.client,
+            source,
             self.store,
             endpoint=config.token_endpoint,
             margin=config.refresh_margin,
             clock=clock,
-            keys=self.keys,
+            keys=token_keys,
             tickets_per_hour=self.provider.tickets_per_hour,
             page_wait=config.page_wait,
         )
@@ -94,6 +110,7 @@ class WeChat:
                 api_base=config.api_base,
                 open_base=config.open_base,
                 timeout=config.timeout,
+                source_address=config.source_address,
             )
             self.web_oauth = OAuth(
                 web_client,
@@ -205,6 +222,8 @@ class WeChat:
 
     def close(self) -> None:
         self.client.close()
+        if isinstance(self.tokens.client, HubClient):
+            self.tokens.client.close()
         if self.web_oauth is not None:
             self.web_oauth.client.close()
         self.store.close()

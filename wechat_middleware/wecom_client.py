@@ -17,12 +17,14 @@ class WeComClient(APIClient):
 
     # -- the token manager's interface (tokens.CredentialSource) -------------
 
-    def fetch_access_token(self, endpoint: str, force_refresh: bool) -> JSON:
+    def fetch_access_token(
+        self, endpoint: str, force_refresh: bool, rejected: str | None = None
+    ) -> JSON:
         """``cgi-bin/gettoken``; WeCom has one endpoint and answers the same token until
-        it expires, so ``endpoint`` and ``force_refresh`` change nothing."""
+        it expires, so ``endpoint``, ``force_refresh`` and ``rejected`` change nothing."""
         return self.get_access_token()
 
-    def fetch_ticket(self, kind: str, access_token: str) -> JSON:
+    def fetch_ticket(self, kind: str, access_token: str, rejected: str | None = None) -> JSON:
         if kind == "jsapi_ticket":
             return self.get_jsapi_ticket(access_token)
         if kind == "agent_ticket":

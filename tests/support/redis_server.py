@@ -7,6 +7,10 @@ Nothing is persisted; the server lives in a private temporary directory.
     with RedisServer(password="s3cret") as server:
         store = RedisStore.from_url(server.url + "/0")
         server.restart()  # same port: the store reconnects by itself
+
+The topologies teams run are built from it: :class:`RedisClusterGroup` (three masters,
+``redis-cli --cluster create``) and :class:`SentinelGroup` (a master, a replica and a
+Sentinel that can be told to fail over).
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ import subprocess
 import tempfile
 import time
 import weakref
+from collections.abc import Callable, Sequence
 from urllib.parse import quote
+
+import redis
 
 from wechat_middleware.testing.lifetime import Closing
 
@@ -39,9 +46,23 @@ class RedisServer(Closing):
         password: str | None = None,
         executable: str | None = None,
         startup_timeout: float = 10.0,
+        args: Sequence[str] = (),
+        sentinel_config: str | None = None,
+        tls: tuple[str, str] | None = None,
     ) -> None:
+        """``args`` are more ``redis-server`` options (``--cluster-enabled yes``,
+        ``--replicaof``, ``--rename-command``); ``sentinel_config`` makes it a Sentinel
+        with that configuration; ``tls`` (certificate file, key file) adds a TLS port,
+        :attr:`tls_port`, beside the plain one."""
         self.password = password
-        self.executable = executable or shutil.which("redis-server")
+        self.args = tuple(args)
+        self.sentinel_config = sentinel_config
+        self.tls = tls
+        self.tls_port: int | None = None
+        # REDIS_SERVER=/path/to/valkey-server runs every Redis test against Valkey.
+        self.executable = (
+            executable or os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
+        )
         self.startup_timeout = startup_timeout
         self.host = "127.0.0.1"
         self.port: int | None = None
@@ -58,8 +79,20 @@ class RedisServer(Closing):
         """
         if self.port is None:
             raise RuntimeError("RedisServer has not been started: call start() first")
-        auth = f":{quote(self.password, safe='')}@" if self.password else ""
-        return f"redis://{auth}{self.host}:{self.port}"
+        return f"redis://{self.auth}{self.host}:{self.port}"
+
+    @property
+    def auth(self) -> str:
+        """``:password@`` (quoted) for a URL, or nothing."""
+        return f":{quote(self.password, safe='')}@" if self.password else ""
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def client(self) -> redis.Redis:
+        """A plain client of this one server (close it after use)."""
+        return redis.Redis(self.host, self.port, password=self.password, decode_responses=True)
 
     @property
     def unix_socket(self) -> str:
@@ -128,8 +161,14 @@ class RedisServer(Closing):
         assert self.executable is not None
         self.port = port
         log_path = os.path.join(self._directory, "redis.log")
-        command = [
-            self.executable,
+        command = [self.executable]
+        if self.sentinel_config is not None:
+            # Sentinel rewrites its configuration file, so it gets a copy of its own.
+            config_path = os.path.join(self._directory, "sentinel.conf")
+            with open(config_path, "w", encoding="utf-8") as f:
+                f.write(self.sentinel_config)
+            command += [config_path, "--sentinel"]
+        command += [
             "--port", str(port),
             "--bind", self.host,
             "--unixsocket", self.unix_socket,
@@ -143,6 +182,13 @@ class RedisServer(Closing):
         ]  # fmt: skip
         if self.password:
             command += ["--requirepass", self.password]
+        if self.tls is not None:
+            self.tls_port = self.tls_port or _free_port()
+            cert, key = self.tls
+            command += ["--tls-port", str(self.tls_port), "--tls-cert-file", cert]
+            command += ["--tls-key-file", key, "--tls-ca-cert-file", cert]
+            command += ["--tls-auth-clients", "no"]
+        command += self.args
         process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
@@ -163,6 +209,138 @@ class RedisServer(Closing):
                     + _tail(log_path)
                 )
             time.sleep(0.01)
+
+
+class RedisClusterGroup(Closing):
+    """Three masters (no replicas) on loopback ports, joined by ``redis-cli --cluster
+    create``; :attr:`url` is their ``redis+cluster://`` URL."""
+
+    def __init__(self, *, masters: int = 3, password: str | None = None) -> None:
+        args = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]
+        if password:
+            args += ["--masterauth", password]
+        self.nodes = [RedisServer(password=password, args=args) for _ in range(masters)]
+
+    @property
+    def url(self) -> str:
+        first = self.nodes[0]
+        return f"redis+cluster://{first.auth}" + ",".join(n.address for n in self.nodes) + "/"
+
+    def start(self) -> RedisClusterGroup:
+        for node in self.nodes:
+            # The node's cluster state file goes in its own directory (cwd).
+            node.start()
+        command = [shutil.which("redis-cli") or "redis-cli", "--cluster", "create"]
+        command += [node.address for node in self.nodes] + ["--cluster-yes"]
+        if self.nodes[0].password:
+            command += ["-a", self.nodes[0].password, "--no-auth-warning"]
+        subprocess.run(command, check=True, capture_output=True, timeout=30)
+        wait_for(lambda: self._state() == "ok", "the cluster to cover every slot")
+        return self
+
+    def _state(self) -> str:
+        with self.nodes[0].client() as client:
+            info = client.execute_command("CLUSTER", "INFO")
+        text = info if isinstance(info, str) else str(info)
+        return "ok" if "cluster_state:ok" in text else "fail"
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
+
+    def __enter__(self) -> RedisClusterGroup:
+        return self.start()
+
+
+class SentinelGroup(Closing):
+    """A master, a replica of it and one Sentinel watching them as ``mymaster``
+    (quorum 1, so it alone decides); :meth:`fail_over` makes the replica the master."""
+
+    service = "mymaster"
+
+    def __init__(self, *, password: str | None = None) -> None:
+        self.password = password
+        # A replica's first sync starts at once, not after the default 5 s wait.
+        self.master = RedisServer(password=password, args=["--repl-diskless-sync-delay", "0"])
+        self.replica: RedisServer | None = None
+        self.sentinel: RedisServer | None = None
+
+    @property
+    def url(self) -> str:
+        """``redis+sentinel://[:password@]127.0.0.1:PORT/mymaster``; append ``/0``."""
+        assert self.sentinel is not None
+        return f"redis+sentinel://{self.master.auth}{self.sentinel.address}/{self.service}"
+
+    def start(self) -> SentinelGroup:
+        self.master.start()
+        auth = ["--masterauth", self.password] if self.password else []
+        replica_of = ["--replicaof", self.master.host, str(self.master.port)]
+        self.replica = RedisServer(password=self.password, args=replica_of + auth).start()
+        config = [
+            f"sentinel monitor {self.service} {self.master.host} {self.master.port} 1",
+            f"sentinel down-after-milliseconds {self.service} 1000",
+            f"sentinel failover-timeout {self.service} 10000",
+        ]
+        if self.password:
+            config.append(f"sentinel auth-pass {self.service} {self.password}")
+        self.sentinel = RedisServer(sentinel_config="\n".join(config) + "\n").start()
+        wait_for(self._replica_known, "Sentinel to see the replica in sync")
+        return self
+
+    def master_port(self) -> int:
+        """The port of the master Sentinel names now."""
+        assert self.sentinel is not None
+        with self.sentinel.client() as client:
+            _, port = client.sentinel_get_master_addr_by_name(self.service)
+        return int(port)
+
+    def fail_over(self, *, kill: bool = False) -> None:
+        """``SENTINEL FAILOVER``, or with ``kill`` the master's death (Sentinel elects a
+        new one a second later): returns once Sentinel names the replica as master and
+        the new master accepts writes."""
+        assert self.sentinel is not None and self.replica is not None
+        if kill:
+            self.master.stop()
+        else:
+            with self.sentinel.client() as client:
+                client.execute_command("SENTINEL", "FAILOVER", self.service)
+        port = self.replica.port
+        wait_for(lambda: self.master_port() == port, "Sentinel to promote the replica")
+        with self.replica.client() as client:
+            wait_for(lambda: client.role()[0] == "master", "the replica to become master")
+
+    def _replica_known(self) -> bool:
+        assert self.sentinel is not None
+        with self.sentinel.client() as client:
+            replicas = client.sentinel_slaves(self.service)
+        return any(
+            r.get("master-link-status") == "ok" and "disconnected" not in str(r.get("flags"))
+            for r in replicas
+        )
+
+    def close(self) -> None:
+        for server in (self.sentinel, self.replica, self.master):
+            if server is not None:
+                server.close()
+
+    def __enter__(self) -> SentinelGroup:
+        return self.start()
+
+
+def wait_for(
+    condition: Callable[[], bool], what: str = "a condition", timeout: float = 30.0
+) -> None:
+    """Poll ``condition`` until true; Redis errors meanwhile count as not yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if condition():
+                return
+        except redis.RedisError:
+            pass  # e.g. a node still loading, or a role changing
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.05)
 
 
 def _free_port() -> int:

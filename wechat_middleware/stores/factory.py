@@ -16,8 +16,9 @@ from .base import Store
 
 _FORMS = (
     "memory:// (one process), sqlite:///relative/path.db or sqlite:////absolute/path.db "
-    "(one machine), redis://[:password@]host:6379/0, rediss://... or unix:///path/redis.sock "
-    "(many machines)"
+    "(one machine), redis://[:password@]host:6379/0, rediss://..., unix:///path/redis.sock, "
+    "redis+sentinel://[:password@]host:26379[,host:port...]/service_name[/db] or "
+    "redis+cluster://[:password@]host:6379[,host:port...]/ (many machines)"
 )
 
 
@@ -25,6 +26,8 @@ def open_store(url: str, *, clock: Callable[[], float] = time.time) -> Store:
     """Open the store ``url`` names (the value of WECHAT_STORE).
 
     ``clock`` drives expiry in the memory and SQLite stores; Redis keeps its own time.
+    A Redis store is checked before it is returned: a Redis that refuses the scripts
+    or publish/subscribe it needs is a StoreError here, at start-up.
     """
     scheme, sep, rest = url.strip().partition("://")
     scheme = scheme.lower()
@@ -39,7 +42,7 @@ def open_store(url: str, *, clock: Callable[[], float] = time.time) -> Store:
         return MemoryStore(clock)
     if scheme == "sqlite":
         return _open_sqlite(rest, clock)
-    if scheme in ("redis", "rediss", "unix"):
+    if scheme in ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster"):
         try:
             module = importlib.import_module("wechat_middleware.stores.redis")
         except ImportError as exc:
@@ -47,8 +50,14 @@ def open_store(url: str, *, clock: Callable[[], float] = time.time) -> Store:
                 f"WECHAT_STORE={scheme}://... needs the Redis client: "
                 "pip install 'wechat-middleware[redis]'"
             ) from exc
-        store: Store = module.RedisStore.from_url(url)
-        return store
+        store = module.RedisStore.from_url(url)
+        try:
+            store.check()
+        except StoreError:
+            store.close()
+            raise
+        opened: Store = store
+        return opened
     raise ConfigError(f"WECHAT_STORE has the unknown scheme {scheme}://; use {_FORMS}")
 
 

@@ -13,17 +13,14 @@ Usage: ``WECHAT_STORE=redis://:password@redis.internal:6379/0`` (``rediss://`` f
 ``unix:///run/redis.sock?db=0`` for a local socket). Query options are passed on to
 redis-py (``?socket_timeout=2``); unless given, operations time out after one second so
 a dead Redis fails a request quickly instead of hanging a worker.
+``redis+sentinel://sentinel-1:26379,sentinel-2:26379/mymaster/0`` follows the primary
+Sentinel names, and ``redis+cluster://node-1:6379,node-2:6379/`` uses a Redis Cluster
+(:mod:`.redis_urls`). On a cluster each operation, scripts included, touches one key and
+every key of one app shares a hash slot (:mod:`wechat_middleware.keys`); change notices
+use classic publish/subscribe, pinned to one node (:mod:`.redis_pubsub` says why).
 
-Any redis-py client works, which covers deployments a URL cannot describe:
-
-* **Sentinel**: ``WeChat(config, store=RedisStore(Sentinel([("sentinel-1", 26379),
-  ("sentinel-2", 26379)], socket_timeout=1.0).master_for("mymaster",
-  decode_responses=True, socket_timeout=1.0), description="sentinel mymaster"))``;
-  the client finds the current primary after a failover.
-* **Cluster**: ``RedisStore(redis.cluster.RedisCluster(host="node-1", port=6379,
-  decode_responses=True))``. Every operation, scripts included, touches a single key,
-  so each goes to the node owning that key's slot; publish/subscribe uses Redis's
-  cluster-wide channels.
+Any other redis-py client works too (``RedisStore(client)``), e.g. a Sentinel whose
+Sentinels need a password of their own.
 
 A client you build keeps redis-py's defaults, which retry a refused connection ten
 times with backoff (seconds, not milliseconds); to fail as fast as :meth:`from_url`
@@ -54,6 +51,7 @@ from redis.exceptions import (
     AuthenticationError,
     NoPermissionError,
     ReadOnlyError,
+    RedisClusterException,
     RedisError,
     ResponseError,
 )
@@ -63,7 +61,8 @@ from redis.retry import Retry
 
 from ..errors import ConfigError, StoreError
 from ..redaction import password_in, scrub
-from .redis_pubsub import Callback, Listener, announce, as_text
+from .redis_pubsub import Callback, Listener, announce, as_text, try_subscribe
+from .redis_urls import parse
 
 _T = TypeVar("_T")
 
@@ -146,9 +145,20 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "") -> RedisStore:
-        """Open ``redis://[[user]:password@]host:port/db``, ``rediss://...`` (TLS) or
-        ``unix:///path/redis.sock?db=0``. Nothing is contacted until first use, so a
-        worker starts while Redis is briefly down and the first request reports it."""
+        """Open ``redis://[[user]:password@]host:port/db``, ``rediss://...`` (TLS),
+        ``unix:///path/redis.sock?db=0``, ``redis+sentinel://...`` or
+        ``redis+cluster://...``. Nothing is contacted until first use, so a worker
+        starts while Redis is briefly down and the first request reports it; except a
+        cluster, whose client needs the slot map at once (a StoreError if no node
+        answers)."""
+        if url.strip().lower().startswith(("redis+sentinel://", "redis+cluster://")):
+            topology = parse(url)
+            try:
+                client = topology.client({"retry": _retry(), **_URL_DEFAULTS})
+            except (RedisError, RedisClusterException) as exc:
+                where = f"token store {topology.description}"
+                raise _explain(where, exc, lambda text: scrub(text, topology.password)) from exc
+            return cls(client, prefix=prefix, description=topology.description)
         try:
             client = redis.Redis.from_url(url, retry=_retry(), **_URL_DEFAULTS)
         except (ValueError, TypeError) as exc:
@@ -164,6 +174,31 @@ class RedisStore:
 
     def __repr__(self) -> str:
         return f"<RedisStore {self.description}>"
+
+    def check(self) -> None:
+        """Raise StoreError now if Redis refuses a command the store needs beyond GET
+        and SET: EVALSHA and SCRIPT LOAD (the lock scripts), SUBSCRIBE and PUBLISH
+        (change notices). A managed Redis may deny them (an ACL) or rename them; found
+        here, when the app starts, rather than at its first token refresh. An unreachable
+        Redis passes: it may be back by the first request, which then says so."""
+        probe = f"{self.prefix}wechat_middleware:check"  # never written: nothing to clean
+        steps: tuple[tuple[str, Callable[[], object]], ...] = (
+            ("EVALSHA or SCRIPT LOAD", lambda: self._compare_and_delete(keys=[probe], args=[""])),
+            ("SUBSCRIBE or PUBLISH", lambda: try_subscribe(self.client, self.prefix, probe)),
+        )
+        for commands, step in steps:
+            try:
+                self._call(step)
+            except StoreError as exc:
+                cause = exc.__cause__
+                if isinstance(
+                    cause, (RedisConnectionError, RedisTimeoutError, RedisClusterException)
+                ):
+                    return
+                reason = self._scrub(str(cause)).rstrip(".")
+                raise StoreError(
+                    f"token store {self.description} refuses {commands} ({reason}): {_NEEDS}"
+                ) from cause
 
     # -- the Store protocol ------------------------------------------------------
 
@@ -234,8 +269,8 @@ class RedisStore:
             self._ensure_listener()
         try:
             return operation()
-        except RedisError as exc:
-            raise self._error(exc) from exc
+        except (RedisError, RedisClusterException) as exc:
+            raise _explain(f"token store {self.description}", exc, self._scrub) from exc
 
     def _ensure_listener(self) -> Listener | None:
         """The listening thread of this process: threads do not survive fork(), so a
@@ -266,28 +301,35 @@ class RedisStore:
     def _scrub(self, text: str) -> str:
         return scrub(text, self._password)
 
-    def _error(self, exc: RedisError) -> StoreError:
-        where = f"token store {self.description}"
-        reason = self._scrub(str(exc) or type(exc).__name__).rstrip(".")
-        if len(reason) > _REASON_MAX:  # e.g. Sentinel's, which prints a whole client
-            reason = reason[:_REASON_MAX] + "..."
-        if isinstance(exc, AuthenticationError):
-            message = f"{where} refused the credentials: {reason}; check the password in "
-            message += "WECHAT_STORE"
-        elif isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
-            message = f"{where} is unreachable: {reason}; check WECHAT_STORE and that "
-            message += "Redis is running and reachable from this host"
-        elif isinstance(exc, NoPermissionError):
-            message = f"{where} denied a command: {reason}; the Redis user needs GET, SET, "
-            message += "DEL, INCR, PEXPIRE, EVALSHA, SCRIPT LOAD, PUBLISH and SUBSCRIBE"
-        elif isinstance(exc, ReadOnlyError):
-            message = f"{where} is a read-only replica: {reason}; point WECHAT_STORE at "
-            message += "the primary (or use Sentinel)"
-        elif isinstance(exc, ResponseError):
-            message = f"{where} answered with an error: {reason}; check WECHAT_STORE"
-        else:
-            message = f"{where} failed: {reason}; check WECHAT_STORE"
-        return StoreError(message)
+
+_NEEDS = (
+    "the Redis user needs GET, SET, DEL, INCR, PEXPIRE, LLEN, RPUSH, EXPIRE, EVALSHA, "
+    "SCRIPT LOAD, PUBLISH and SUBSCRIBE under their own names (ACL: +@read +@write "
+    "+@scripting +@pubsub ~* &*)"
+)
+
+
+def _explain(where: str, exc: Exception, scrub_text: Callable[[str], str]) -> StoreError:
+    """A redis-py failure as a StoreError that says what to check, without the password."""
+    reason = scrub_text(str(exc) or type(exc).__name__).rstrip(".")
+    if len(reason) > _REASON_MAX:  # e.g. Sentinel's, which prints a whole client
+        reason = reason[:_REASON_MAX] + "..."
+    if isinstance(exc, AuthenticationError):
+        message = f"{where} refused the credentials: {reason}; check the password in "
+        message += "WECHAT_STORE"
+    elif isinstance(exc, (RedisConnectionError, RedisTimeoutError, RedisClusterException)):
+        message = f"{where} is unreachable: {reason}; check WECHAT_STORE and that "
+        message += "Redis is running and reachable from this host"
+    elif isinstance(exc, NoPermissionError):
+        message = f"{where} denied a command: {reason}; {_NEEDS}"
+    elif isinstance(exc, ReadOnlyError):
+        message = f"{where} is a read-only replica: {reason}; point WECHAT_STORE at "
+        message += "the primary (or use redis+sentinel://)"
+    elif isinstance(exc, ResponseError):
+        message = f"{where} answered with an error: {reason}; check WECHAT_STORE"
+    else:
+        message = f"{where} failed: {reason}; check WECHAT_STORE"
+    return StoreError(message)
 
 
 def _retry() -> Retry:
@@ -301,7 +343,8 @@ def _ms(ttl: float) -> int:
 
 
 def _password_of(client: object) -> str | None:
-    pool = getattr(client, "connection_pool", None)
+    # A cluster client keeps its connection settings on its nodes manager.
+    pool = getattr(client, "connection_pool", None) or getattr(client, "nodes_manager", None)
     kwargs = getattr(pool, "connection_kwargs", None)
     password = kwargs.get("password") if isinstance(kwargs, dict) else None
     return password if isinstance(password, str) and password else None

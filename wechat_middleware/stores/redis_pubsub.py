@@ -11,6 +11,15 @@ channels again, and treats anything it holds as possibly stale.
 A publisher that waits appends an acknowledgement list's name to its message; each
 receiving process pushes onto that list once its callbacks ran, and the publisher
 returns when the list is as long as the number of receivers Redis reported.
+
+On a Redis Cluster this is classic publish/subscribe (SUBSCRIBE, PUBLISH), not sharded
+(SSUBSCRIBE, SPUBLISH): one connection carries every channel of a process, its own
+wake-up channel included, where sharded channels of different hash slots would need a
+connection per node and redis-py's separate ``get_sharded_message`` loop; it also works
+before Redis 7. The cluster relays each PUBLISH to every node, but PUBLISH counts only
+the receivers on the node it ran on, so every process subscribes and publishes on one
+node: the owner of the hash slot of ``<prefix>wechat_middleware:notices``. Notices are
+one per refresh, so sending them all through one node costs nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +35,9 @@ from typing import Any, Protocol, TypeVar, cast
 
 import redis
 from redis.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.sentinel import SentinelConnectionPool
 
 log = logging.getLogger("wechat_middleware")
 
@@ -42,6 +53,7 @@ _LISTEN_TIMEOUT = 1.0  # how long one get_message waits; bounds how late close()
 _BACKOFF_FIRST = 0.5
 _BACKOFF_MAX = 5.0
 _SUBSCRIBE_WAIT = 2.0  # how long subscribe() waits for Redis to confirm
+_MASTER_CHECK = 5.0  # seconds between asking Sentinel whether the master moved
 
 
 class _PubSub(Protocol):
@@ -65,6 +77,45 @@ def as_text(value: object) -> str | None:
     return str(value)
 
 
+def publish(client: redis.Redis | RedisCluster, prefix: str, channel: str, message: str) -> int:
+    """PUBLISH, on a cluster through the node every process listens on; the number of
+    processes that received it."""
+    node = _notice_node(client, prefix)
+    return int(client.publish(channel, message, **({} if node is None else {"target_nodes": node})))
+
+
+def open_pubsub(client: redis.Redis | RedisCluster, prefix: str) -> _PubSub:
+    """A pubsub of ``client``, on a cluster on the node every process listens on."""
+    node = _notice_node(client, prefix)
+    pubsub = cast(Callable[..., _PubSub], client.pubsub)
+    options = {} if node is None else {"node": node}
+    return pubsub(ignore_subscribe_messages=False, **options)
+
+
+def _notice_node(client: redis.Redis | RedisCluster, prefix: str) -> object | None:
+    if not isinstance(client, RedisCluster):
+        return None
+    node_of: Callable[[str], object] = client.get_node_from_key  # untyped in redis-py
+    return node_of(f"{prefix}wechat_middleware:notices")
+
+
+def try_subscribe(client: redis.Redis | RedisCluster, prefix: str, channel: str) -> None:
+    """Subscribe to ``channel`` until Redis confirms, publish on it, and leave: raises
+    redis-py's error when Redis refuses either (an ACL, a renamed command)."""
+    pubsub = open_pubsub(client, prefix)
+    try:
+        pubsub.subscribe(channel)
+        deadline = time.monotonic() + _SUBSCRIBE_WAIT
+        while time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=_SUBSCRIBE_WAIT)
+            if message is not None and as_text(message.get("type")) == "subscribe":
+                break
+        publish(client, prefix, channel, "")
+    finally:
+        with contextlib.suppress(RedisError, OSError):
+            pubsub.close()
+
+
 def announce(
     client: redis.Redis | RedisCluster,
     run: Run[Any],
@@ -78,10 +129,10 @@ def announce(
     seconds until every receiving process acknowledged it."""
     channel = prefix + channel
     if wait <= 0:
-        run(lambda: client.publish(channel, message))
+        run(lambda: publish(client, prefix, channel, message))
         return
     ack = f"{prefix}ack:{uuid.uuid4().hex}"
-    receivers = int(run(lambda: client.publish(channel, f"{message}{_ACK}{ack}")))
+    receivers = run(lambda: publish(client, prefix, channel, f"{message}{_ACK}{ack}"))
     deadline = time.monotonic() + wait
     while receivers and time.monotonic() < deadline:
         if int(run(lambda: client.llen(ack))) >= receivers:
@@ -127,6 +178,7 @@ class Listener(threading.Thread):
         self._waiters_lock = threading.Lock()
         self._waiters: list[tuple[str, threading.Event]] = []
         self._reconnects = 0
+        self._next_master_check = 0.0
         # A forked worker missed whatever was sent before its thread existed.
         self._missed = forked
 
@@ -146,7 +198,7 @@ class Listener(threading.Thread):
     def _wake(self) -> None:
         """Make a get_message that is waiting return now."""
         with contextlib.suppress(RedisError, OSError):
-            self.client.publish(self._wake_channel, "")
+            publish(self.client, self.prefix, self._wake_channel, "")
 
     def _on_connect(self, connection: object) -> None:
         # redis-py reconnected the subscription by itself (its retry) and subscribes
@@ -163,8 +215,7 @@ class Listener(threading.Thread):
         while not self._stopping.is_set():
             try:
                 if pubsub is None:
-                    open_pubsub = cast(Callable[..., _PubSub], self.client.pubsub)
-                    pubsub = open_pubsub(ignore_subscribe_messages=False)
+                    pubsub = open_pubsub(self.client, self.prefix)
                     subscribed, confirmed = set(), set()
                 wanted = {self.prefix + c for c in self._channels()}
                 new = (wanted | {self._wake_channel}) - subscribed
@@ -175,6 +226,8 @@ class Listener(threading.Thread):
                         reconnects_seen = self._reconnects
                     subscribed |= new
                 self._progress(subscribed, confirmed)
+                if self._on_demoted_master(pubsub):
+                    raise RedisConnectionError("its server is no longer the master Sentinel names")
                 message = pubsub.get_message(timeout=_LISTEN_TIMEOUT)
             except RedisError as exc:
                 if not failing:
@@ -203,6 +256,24 @@ class Listener(threading.Thread):
                 self._handle(message, confirmed)
         self._release(lambda channel: True)
         self._discard(pubsub)
+
+    def _on_demoted_master(self, pubsub: _PubSub) -> bool:
+        """Whether a Sentinel-managed subscription is on a master that a failover has
+        made a replica (checked every few seconds). Such a replica still relays what
+        the new master publishes, but the new master's receiver count misses it, so a
+        publisher's wait would end before this process heard."""
+        pool = getattr(self.client, "connection_pool", None)
+        now = time.monotonic()
+        if not isinstance(pool, SentinelConnectionPool) or now < self._next_master_check:
+            return False
+        self._next_master_check = now + _MASTER_CHECK
+        connection = pubsub.connection
+        try:
+            master_address: Callable[[], tuple[str, int]] = pool.get_master_address
+            master = master_address()
+        except RedisError:  # Sentinels unreachable: keep the subscription that works
+            return False
+        return connection is not None and (connection.host, int(connection.port)) != tuple(master)
 
     def _progress(self, subscribed: set[str], confirmed: set[str]) -> None:
         """Release subscribe() calls whose channel Redis confirmed; once every channel

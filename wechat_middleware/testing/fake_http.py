@@ -133,6 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
             query=first_values(target.query),
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
+            client=self.client_address[0],
         )
         reply = self._server().handle(request)
         if reply.drop:

@@ -77,6 +77,7 @@ ERRMSG: dict[int, str] = {
     40097: "invalid args",
     40125: "invalid appsecret",
     40163: "code been used",
+    40164: "invalid ip {ip}, not in whitelist",
     41001: "access_token missing",
     41002: "appid missing",
     41003: "refresh_token missing",
@@ -165,6 +166,7 @@ class Request:
     query: dict[str, str]  # first value of each parameter
     headers: dict[str, str]  # lower-cased names
     body: bytes
+    client: str = ""  # the peer's address (WeChat's IP whitelist is checked against it)
 
     def arg(self, name: str) -> str:
         """A query parameter, or "" when absent (WeChat treats both as missing)."""
@@ -195,10 +197,12 @@ def json_reply(payload: dict[str, Any], status: int = 200) -> Reply:
     return Reply(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
 
 
-def error_reply(errcode: int) -> Reply:
-    """WeChat's error shape: HTTP 200, an errcode, and an errmsg ending in a request id."""
+def error_reply(errcode: int, **words: str) -> Reply:
+    """WeChat's error shape: HTTP 200, an errcode, and an errmsg ending in a request id
+    (``words`` fill the errmsg's blanks, such as 40164's ``{ip}``)."""
     rid = "-".join(secrets.token_hex(4) for _ in range(3))
-    return json_reply({"errcode": errcode, "errmsg": f"{ERRMSG[errcode]} rid: {rid}"})
+    errmsg = ERRMSG[errcode].format(**words)
+    return json_reply({"errcode": errcode, "errmsg": f"{errmsg} rid: {rid}"})
 
 
 def html_reply(
@@ -292,6 +296,7 @@ class FakeSettings(Protocol):
     refresh_token_ttl: int
     token_overlap: int
     jsapi_domains: frozenset[str] | None
+    ip_whitelist: frozenset[str] | None
     host: str
     port: int
     default_openid: str

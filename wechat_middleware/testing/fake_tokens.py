@@ -41,6 +41,14 @@ def credentials_error(fake: FakeSettings, appid: str, secret: str) -> Reply | No
     return None
 
 
+def whitelist_error(fake: FakeSettings, request: Request) -> Reply | None:
+    """40164 for a token call from an address off the app's IP whitelist (when the fake
+    keeps one): WeChat checks the whitelist on the token endpoints only."""
+    if fake.ip_whitelist is None or request.client in fake.ip_whitelist:
+        return None
+    return error_reply(40164, ip=request.client)
+
+
 def jsapi_signature(ticket: str, noncestr: str, timestamp: str, url: str) -> str:
     plain = f"jsapi_ticket={ticket}&noncestr={noncestr}&timestamp={timestamp}&url={url}"
     return hashlib.sha1(plain.encode("utf-8")).hexdigest()  # noqa: S324 - WeChat's algorithm
@@ -179,6 +187,9 @@ class TokenRules:
         error = credentials_error(self.fake, request.arg("appid"), request.arg("secret"))
         if error:
             return error
+        error = whitelist_error(self.fake, request)
+        if error:
+            return error
         now = self.clock()
         for token in self.global_tokens.values():
             if token.kind == "classic":
@@ -201,7 +212,7 @@ class TokenRules:
             return error_reply(47001)
         if grant_type != "client_credential":
             return error_reply(40002)
-        error = credentials_error(self.fake, appid, secret)
+        error = credentials_error(self.fake, appid, secret) or whitelist_error(self.fake, request)
         if error:
             return error
 

@@ -125,6 +125,7 @@ class FakeWeChat(FakeTencentAPI):
         refresh_token_ttl: int = 30 * 86400,
         token_overlap: int = 300,
         jsapi_domains: Iterable[str] | None = None,
+        ip_whitelist: Iterable[str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         web_app_id: str = "wxweb0123456789ab",
@@ -132,7 +133,12 @@ class FakeWeChat(FakeTencentAPI):
     ) -> None:
         """``jsapi_domains``: the dashboard's "JS interface safe domains" (host names, no
         port); ``wx.config`` on a page elsewhere fails with "config:invalid url domain".
-        ``None`` accepts every host, which suits tests on loopback."""
+        ``None`` accepts every host, which suits tests on loopback.
+
+        ``ip_whitelist``: the dashboard's IP whitelist; a token call (classic or stable)
+        from another address answers 40164. ``None`` (the default) keeps no whitelist.
+        On loopback, hosts are told apart by source address: Linux routes all of
+        127.0.0.0/8 to ``lo``, so a client bound to 127.0.0.2 is another host."""
         self.app_id = app_id
         self.app_secret = app_secret
         self.token_ttl = token_ttl
@@ -143,6 +149,9 @@ class FakeWeChat(FakeTencentAPI):
         self.token_overlap = token_overlap
         self.jsapi_domains: frozenset[str] | None = (
             None if jsapi_domains is None else frozenset(d.lower() for d in jsapi_domains)
+        )
+        self.ip_whitelist: frozenset[str] | None = (
+            None if ip_whitelist is None else frozenset(ip_whitelist)
         )
         super().__init__(host, port)
         # A website app (Open Platform) for desktop QR login: its own id, secret, openids.
