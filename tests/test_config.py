@@ -37,6 +37,7 @@ def env(**extra: str) -> dict[str, str]:
 # -- environment names ---------------------------------------------------------------
 
 # (environment name, raw value, attribute, parsed value)
+RELAY_KEY = "relay-key-0123456789abcdef0123456789"
 ENV_CASES: list[tuple[str, str, str, Any]] = [
     ("WECHAT_APP_ID", "wxfedcba0987654321", "app_id", "wxfedcba0987654321"),
     ("WECHAT_APP_SECRET", "another-secret", "app_secret", "another-secret"),
@@ -109,6 +110,19 @@ ENV_CASES: list[tuple[str, str, str, Any]] = [
         (("shop", "shop-key-0123456789"), ("crm", "crm-key-0123456789")),
     ),
     ("WECHAT_SOURCE_ADDRESS", "127.0.0.2", "source_address", "127.0.0.2"),
+    (
+        "WECHAT_RELAY_FOR",
+        "https://staging.example.com, https://*.preview.example.com:8443",
+        "relay_for",
+        ("https://staging.example.com", "https://*.preview.example.com:8443"),
+    ),
+    (
+        "WECHAT_OAUTH_RELAY",
+        "https://Auth.example.com:443",
+        "oauth_relay",
+        "https://auth.example.com",
+    ),
+    ("WECHAT_RELAY_KEY", RELAY_KEY, "relay_key", RELAY_KEY),
 ]
 
 # A WeCom app (WECHAT_PROVIDER=wecom), in the names WeCom's admin shows.
@@ -132,6 +146,9 @@ COMPANIONS = {
     "WECHAT_ENCODING_AES_KEY": {"WECHAT_TOKEN": "QDG6eK"},
     "WECHAT_TOKEN_HUB": {"WECHAT_HUB_KEY": "follower-key-0123456789"},
     "WECHAT_HUB_KEY": {"WECHAT_TOKEN_HUB": "http://10.0.0.5:8080"},
+    "WECHAT_RELAY_FOR": {"WECHAT_RELAY_KEY": RELAY_KEY},
+    "WECHAT_OAUTH_RELAY": {"WECHAT_RELAY_KEY": RELAY_KEY},
+    "WECHAT_RELAY_KEY": {"WECHAT_OAUTH_RELAY": "https://auth.example.com"},
 }
 
 

@@ -544,6 +544,84 @@ def test_authorize_with_its_parameters_out_of_order_is_refused(fake: FakeWeChat)
     assert response.status_code == 200 and "10003" in response.text
 
 
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "https://staging.example.com/wechat/oauth-callback",
+        "https://example.com/wechat/oauth-callback",  # the parent domain is another host
+        "https://sub.auth.example.test/wechat/oauth-callback",  # so is a subdomain
+        "https://auth.example.test.evil.test/cb",
+    ],
+)
+def test_authorize_refuses_a_redirect_uri_off_the_oauth_domain(redirect_uri: str) -> None:
+    # docs/fake-beliefs.md E11: WeChat matches the full host name of redirect_uri
+    # against the dashboard's web-OAuth domain and shows 10003 otherwise.
+    with FakeWeChat(oauth_domain="auth.example.test") as fake:
+        response = authorize(fake, redirect_uri=redirect_uri)
+    assert response.status_code == 200
+    assert "10003" in response.text and "redirect_uri 参数错误" in response.text
+    assert "Location" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "https://auth.example.test/wechat/oauth-callback",
+        "http://AUTH.example.test:8443/any/path?next=1",  # any port, any path, any case
+    ],
+)
+def test_authorize_on_the_oauth_domain_redirects_back(redirect_uri: str) -> None:
+    with FakeWeChat(oauth_domain="auth.example.test") as fake:
+        assert redirect_query(authorize(fake, redirect_uri=redirect_uri))["code"]
+
+
+def test_an_oauth_domain_with_a_port_matches_that_port_only() -> None:
+    # The sandbox account registers "127.0.0.1:8080" (host and port).
+    with FakeWeChat(oauth_domain="127.0.0.1:8080") as fake:
+        assert redirect_query(authorize(fake, redirect_uri="http://127.0.0.1:8080/cb"))["code"]
+        refused = authorize(fake, redirect_uri="http://127.0.0.1:9090/cb")
+    assert "10003" in refused.text and "Location" not in refused.headers
+
+
+def test_without_an_oauth_domain_every_host_is_accepted(fake: FakeWeChat) -> None:
+    assert fake.oauth_domain is None
+    assert redirect_query(authorize(fake, redirect_uri="https://anywhere.example/cb"))["code"]
+
+
+def test_the_oauth_domain_can_be_set_on_a_running_fake(fake: FakeWeChat) -> None:
+    fake.oauth_domain = "auth.example.test"
+    assert "10003" in authorize(fake).text
+
+
+def qr_login(fake: FakeWeChat, redirect_uri: str) -> requests.Response:
+    params = {
+        "appid": fake.web_app_id,
+        "redirect_uri": redirect_uri,
+        "response_type": "code",
+        "scope": "snsapi_login",
+        "state": "s1",
+    }
+    return requests.get(
+        f"{fake.base_url}/connect/qrconnect",
+        params=params,
+        headers={"X-Fake-WeChat-Scan": "1"},
+        allow_redirects=False,
+        timeout=5,
+    )
+
+
+def test_the_qr_page_refuses_a_redirect_uri_off_the_website_apps_domain() -> None:
+    # docs/fake-beliefs.md H8: the website app has its own callback domain.
+    with FakeWeChat(web_oauth_domain="auth.example.test") as fake:
+        refused = qr_login(fake, "https://staging.example.com/wechat/oauth-callback")
+        accepted = qr_login(fake, "https://auth.example.test/wechat/oauth-callback")
+        # The Official Account's domain is not the website app's: no check there.
+        assert redirect_query(authorize(fake))["code"]
+    assert refused.status_code == 200 and "Location" not in refused.headers
+    assert "10003" in refused.text and "redirect_uri 参数错误" in refused.text
+    assert redirect_query(accepted)["code"]
+
+
 def test_a_qr_login_code_lives_ten_minutes_where_an_oauth_code_lives_five(
     fake: FakeWeChat,
 ) -> None:

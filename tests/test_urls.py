@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from wechat_middleware import asgi, wsgi
-from wechat_middleware.urls import host_of, raw_path_of, valid_host
+from wechat_middleware.urls import (
+    host_of,
+    origin_listed,
+    parse_origin,
+    raw_path_of,
+    valid_host,
+    wildcard_refusal,
+)
 
 
 @pytest.mark.parametrize(
@@ -61,3 +68,42 @@ def test_both_adapters_build_the_same_url_without_a_host_header(
     # Host header, path, then scheme, server, root_path, raw_path, query_string
     from_asgi = asgi._page(None, "/a", ("http", server, "", None, b"x=1"))
     assert from_wsgi.url(None) == from_asgi.url(None) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "origin"),
+    [
+        ("https://Staging.Example.com", "https://staging.example.com"),
+        ("https://a.example.com:443", "https://a.example.com"),  # the default port drops
+        ("http://127.0.0.1:8001", "http://127.0.0.1:8001"),
+        ("https://a.example.com/", "https://a.example.com"),  # a bare slash is no path
+        ("https://a.example.com/app", None),  # a path
+        ("https://a.example.com?x=1", None),
+        ("https://user@a.example.com", None),
+        ("ftp://a.example.com", None),
+        ("https://*.example.com", None),  # a wildcard only where one is allowed
+    ],
+)
+def test_an_origin_is_scheme_host_and_port_only(text: str, origin: str | None) -> None:
+    assert parse_origin(text) == origin
+
+
+@pytest.mark.parametrize(
+    ("origin", "listed"),
+    [
+        ("https://pr-1.preview.example.com", True),
+        ("https://a.b.preview.example.com", False),  # `*` is exactly one label
+        ("https://preview.example.com", False),
+        ("http://pr-1.preview.example.com", False),  # the scheme is exact
+        ("https://pr-1.preview.example.com:8443", False),  # so is the port
+        ("https://pr-1.preview.example.com.evil.test", False),
+    ],
+)
+def test_a_wildcard_stands_for_exactly_one_label(origin: str, listed: bool) -> None:
+    assert origin_listed(origin, ("https://*.preview.example.com",)) is listed
+
+
+@pytest.mark.parametrize("pattern", ["https://*.com", "https://*.com.cn", "https://*.co.uk"])
+def test_a_wildcard_directly_under_a_public_suffix_is_refused(pattern: str) -> None:
+    origin = parse_origin(pattern, wildcard=True)
+    assert origin is not None and wildcard_refusal(origin) is not None

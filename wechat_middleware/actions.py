@@ -31,6 +31,9 @@ class CompleteLogin:
     secure: bool
     client: str  # the peer's address, for the per-client login limit
     pending: PendingLogin  # the login this callback completes
+    # A target's callback: ``code`` is a relay ticket, redeemed at the relay for this
+    # origin (README, "Several domains on one account").
+    relay_target: str = ""
     max_body: ClassVar[int] = 0  # bytes of the request body the step needs read
 
 
@@ -100,15 +103,32 @@ class OpenMessage:
     body: bytes = b""
 
 
-IOStep = CompleteLogin | ClaimServerCheck | SignConfig | ReceiveReport | OpenMessage
+@dataclass(frozen=True, slots=True)
+class RedeemTicket:
+    """``POST {relay_path}/redeem`` with the relay key: the adapter reads at most
+    ``max_body`` bytes of the JSON body into ``body``; the ticket it names is taken
+    from the store once and the user answered (I/O)."""
+
+    max_body: int = 1024
+    body: bytes = b""
+
+
+IOStep = CompleteLogin | ClaimServerCheck | SignConfig | ReceiveReport | OpenMessage | RedeemTicket
 #: The I/O steps, for ``isinstance``: what an adapter hands to ``Steps.perform``.
-IO_STEPS = (CompleteLogin, ClaimServerCheck, SignConfig, ReceiveReport, OpenMessage)
+IO_STEPS = (
+    CompleteLogin,
+    ClaimServerCheck,
+    SignConfig,
+    ReceiveReport,
+    OpenMessage,
+    RedeemTicket,
+)
 Action = Respond | PassThrough | IOStep
 
 
 def with_body(step: IOStep, body: bytes) -> IOStep:
     """``step`` with the request body it asked for read in: at most ``max_body`` bytes and
     one more, which tells the step the body was too large."""
-    if not isinstance(step, ReceiveReport | OpenMessage):
+    if not isinstance(step, ReceiveReport | OpenMessage | RedeemTicket):
         return step
     return replace(step, body=body[: step.max_body + 1])

@@ -83,6 +83,11 @@ def redirect(
     return Respond(302, headers, b"")
 
 
+def see_other(rules: Rules, target: str, session: Session, *, secure: bool) -> Respond:
+    """303 to ``target`` (a URL we built): a relay sending the browser back to a target."""
+    return Respond(303, [("Location", target), NO_STORE, set_cookie(rules, session, secure)], b"")
+
+
 def back_to(rules: Rules, next_url: str, session: Session, *, secure: bool) -> Respond:
     """302 to the local page a login started from, with the session to keep."""
     return redirect(rules, location(rules.config.public_url, next_url), session, secure=secure)

@@ -181,6 +181,7 @@ async def decided(
         origin=headers.get(b"origin", b"").decode("latin-1"),
         fetch_site=headers.get(b"sec-fetch-site", b"").decode("latin-1"),
         referer=headers.get(b"referer", b"").decode("latin-1"),
+        authorization=headers.get(b"authorization", b"").decode("latin-1"),
     )
     return await engine.serve_async(view, read_body)
 

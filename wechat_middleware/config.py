@@ -38,7 +38,7 @@ from .settings import (
     settings_of,
     text,
 )
-from .urls import LOOPBACK_HOSTS
+from .urls import LOOPBACK_HOSTS, parse_origin, wildcard_refusal
 
 TOKEN_ENDPOINTS = ("stable", "classic")
 PROTECT = ("all", "marked")
@@ -167,6 +167,36 @@ def _address(name: str, value: Any) -> str:
         raise ConfigError(
             f"{name} must be an IP address of this host, got {str(value)[:64]!r}"
         ) from None
+
+
+def _origin(name: str, value: Any) -> str:
+    origin = parse_origin(str(value))
+    if origin is None:
+        raise ConfigError(
+            f"{name} must be an origin, http(s)://host[:port] without a path, "
+            f"got {str(value)[:200]!r}"
+        )
+    return origin
+
+
+def _relay_for(name: str, given: Any) -> tuple[str, ...]:
+    """The origins a relay serves: exact, or ``*`` for one label at the far left."""
+    entries = comma_list(given) if isinstance(given, str) else tuple(map(str, given))
+    origins = []
+    for entry in entries:
+        origin = parse_origin(entry, wildcard=True)
+        if origin is None:
+            raise ConfigError(
+                f"{name} lists origins, http(s)://host[:port] or http(s)://*.domain[:port] "
+                f"(one '*' label at the far left, no path), got {entry[:200]!r}"
+            )
+        refusal = wildcard_refusal(origin)
+        if refusal is not None:
+            raise ConfigError(f"{name}: {refusal} ({entry[:200]!r})")
+        origins.append(origin)
+    if not origins:
+        raise ConfigError(f"{name} lists at least one origin")
+    return tuple(origins)
 
 
 AGENT_ID = Kind(check=_agent_id)
@@ -400,6 +430,28 @@ class WeChatConfig:
         Kind(check=_address),
     )
 
+    relay_for: tuple[str, ...] | None = setting(
+        "WECHAT_RELAY_FOR",
+        None,
+        "an OAuth relay (on the account's OAuth domain): the origins it logs in for, "
+        "comma-separated, `https://staging.example.com` or `https://*.preview.example.com` "
+        "(one `*` label at the left; scheme and port exact)",
+        Kind(comma_list, check=_relay_for),
+    )
+    oauth_relay: str | None = setting(
+        "WECHAT_OAUTH_RELAY",
+        None,
+        "a relay's target: the relay's origin; logins go through it",
+        Kind(check=_origin),
+    )
+    relay_key: str | None = setting(
+        "WECHAT_RELAY_KEY",
+        None,
+        "the key a target redeems its relay tickets with, the same on both sides "
+        "(at least 32 characters)",
+        SECRET_KEY,
+    )
+
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
             raise ConfigError(
@@ -440,6 +492,7 @@ class WeChatConfig:
                 f"got {self.jssdk_path!r}"
             )
         self._check_hub()
+        self._check_relay()
         if (self.web_app_id is None) != (self.web_app_secret is None):
             raise ConfigError(
                 "WECHAT_WEB_APP_ID and WECHAT_WEB_APP_SECRET go together: the website app's "
@@ -565,6 +618,54 @@ class WeChatConfig:
                 "WECHAT_HUB_CLIENTS: a client key must not be the app secret, which the "
                 "hub's clients never see"
             )
+
+    def _check_relay(self) -> None:
+        if self.relay_for is not None and self.oauth_relay is not None:
+            raise ConfigError(
+                "WECHAT_RELAY_FOR (a relay) and WECHAT_OAUTH_RELAY (a target) exclude each "
+                "other: a relay talks to WeChat itself"
+            )
+        if (self.relay_for or self.oauth_relay) and not self.relay_key:
+            which = "WECHAT_RELAY_FOR" if self.relay_for else "WECHAT_OAUTH_RELAY"
+            raise ConfigError(
+                f"{which} needs WECHAT_RELAY_KEY, the same on the relay and its targets: "
+                "the proof a target gives when it redeems a ticket. Make one with: "
+                + MAKE_SECRET_KEY
+            )
+        if self.relay_key and not (self.relay_for or self.oauth_relay):
+            raise ConfigError(
+                "WECHAT_RELAY_KEY goes with WECHAT_RELAY_FOR (a relay) or WECHAT_OAUTH_RELAY "
+                "(a target)"
+            )
+        if self.relay_key and self.relay_key in (self.secret_key, self.app_secret):
+            raise ConfigError(
+                "WECHAT_RELAY_KEY must be a key of its own, not WECHAT_SECRET_KEY or the "
+                "app secret: the relay's targets hold it"
+            )
+        ours = {self.verify_path, self.login_path, self.logout_path, *self.jssdk_paths}
+        if self.relay_key and ours & set(self.relay_paths):
+            raise ConfigError(
+                f"the relay's paths ({self.relay_path}/...) must not be one of "
+                "WECHAT_VERIFY_PATH, WECHAT_LOGIN_PATH, WECHAT_LOGOUT_PATH or WECHAT_JSSDK_PATH's"
+            )
+        if self.oauth_relay and self.public_url and urlsplit(self.public_url).path:
+            raise ConfigError(
+                "WECHAT_OAUTH_RELAY: the relay sends the browser back to the origin of "
+                "WECHAT_PUBLIC_URL and the callback path; a public URL with a path is not "
+                "supported with a relay"
+            )
+
+    @property
+    def relay_path(self) -> str:
+        """Where a relay answers (``/start``, ``/redeem``, ``/check``): ``relay`` beside
+        the callback path (``/wechat/relay``), on the relay and its targets alike."""
+        return self.callback_path.rsplit("/", 1)[0] + "/relay"
+
+    @property
+    def relay_paths(self) -> tuple[str, str, str]:
+        """A relay's start, redeem and check endpoints, in that order."""
+        base = self.relay_path
+        return base + "/start", base + "/redeem", base + "/check"
 
     def _check_encoding_aes_key(self) -> None:
         """The callback cipher's key, and the ``crypto`` extra it needs, checked now."""

@@ -69,6 +69,8 @@ class _Doctor:
         yield "API host", self.check_api_host
         if self.config is not None and self.config.token_hub:
             yield "token hub", self.check_hub
+        if self.config is not None and (self.config.relay_for or self.config.oauth_relay):
+            yield "OAuth relay", self.check_relay
         yield "access token", lambda: self.check_credential("access_token")
         yield "jsapi ticket", lambda: self.check_credential("jsapi_ticket")
         if self.config is not None and self.config.is_wecom:
@@ -210,6 +212,47 @@ class _Doctor:
             raise _CheckFailed(f"no token from the hub at {hub}: {exc}") from None
         return f"{hub} answers, takes this host's key and serves {app_id}"
 
+    def check_relay(self) -> str:
+        """A relay: the origins it serves. A target: the relay answers, lists this
+        site's origin (``WECHAT_PUBLIC_URL``'s) and takes its key. Both: http:// warned."""
+        from .relay import RelayError
+        from .urls import origin_of, parse_origin
+
+        assert self.config is not None
+        config = self.config
+        origins = config.relay_for or (config.oauth_relay,)
+        plain = [o for o in origins if o and o.startswith("http:") and not _local(o)]
+        if config.relay_for:
+            summary = f"a relay for {', '.join(config.relay_for)}; WECHAT_RELAY_KEY is set"
+        else:
+            assert self.wechat is not None and self.wechat.relay is not None
+            if not config.public_url:
+                raise _CheckWarned(
+                    f"logins go through {config.oauth_relay}; set WECHAT_PUBLIC_URL so doctor "
+                    "can ask the relay whether this site is listed"
+                )
+            target = parse_origin(origin_of(config.public_url)) or config.public_url
+            try:
+                answer = self.wechat.relay.check(target)
+            except RelayError as exc:
+                raise _CheckFailed(f"{config.oauth_relay}: {exc}") from None
+            if not answer.get("listed"):
+                raise _CheckFailed(
+                    f"the relay at {config.oauth_relay} does not list {target}: add it to "
+                    "the relay's WECHAT_RELAY_FOR"
+                )
+            if answer.get("key") != "ok":
+                raise _CheckFailed(
+                    f"the relay at {config.oauth_relay} refuses this WECHAT_RELAY_KEY: give "
+                    "both sides the same key"
+                )
+            summary = f"{config.oauth_relay} answers, lists {target} and takes this key"
+        if plain:
+            raise _CheckWarned(
+                summary + f"; {', '.join(plain)} is plain http://: use https:// in production"
+            )
+        return summary
+
     def check_credential(self, kind: Kind) -> str:
         """The app's own path (TokenManager): a valid stored value is reused, nothing forced."""
         assert self.wechat is not None
@@ -264,6 +307,12 @@ def doctor() -> list[Check]:
     finally:
         run.close()
     return checks
+
+
+def _local(origin: str) -> bool:
+    """An origin on this machine (a test or local setup): http:// is fine there."""
+    host = urlsplit(origin.replace("*.", "x.")).hostname or ""
+    return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost")
 
 
 def settings_listing(config: WeChatConfig, environ: Mapping[str, str]) -> tuple[str, ...]:

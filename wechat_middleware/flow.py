@@ -15,6 +15,7 @@ are data (:mod:`wechat_middleware.actions`); the request it reads is a
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from urllib.parse import parse_qs
 
@@ -26,6 +27,7 @@ from .actions import (
     OpenMessage,
     PassThrough,
     ReceiveReport,
+    RedeemTicket,
     SignConfig,
 )
 from .answers import Respond
@@ -37,19 +39,32 @@ from .protocol import (
     SERVER_CHECK_FIELDS,
 )
 from .rules import Rules
-from .session import EMPTY, Session, cookie_value, make_state, valid_state
+from .session import (
+    EMPTY,
+    PendingLogin,
+    Session,
+    cookie_value,
+    make_state,
+    valid_state,
+    valid_ticket,
+)
 from .signing import verify_server_check
 from .spa import parse_config_request
 from .urls import (
     authorize_url,
     base_url,
     host_refusal,
+    origin_listed,
     origin_of,
+    parse_origin,
     qrconnect_url,
+    relay_return_url,
+    relay_start_url,
     safe_next,
     site_url,
     wecom_login_url,
 )
+from .user import VIAS
 from .view import RequestView
 
 log = logging.getLogger("wechat_middleware")
@@ -82,6 +97,8 @@ def decide(view: RequestView, rules: Rules, session: Session, now: float) -> Act
             return _login(view, rules, session, now)
         if path == config.logout_path:
             return _logout(view, rules, session, now)
+        if config.relay_for and path in config.relay_paths:
+            return _relay(view, rules, session, now, path)
         return _jssdk(view, rules, path)
     is_wechat = rules.is_wechat(view.user_agent)
     wants_html = is_page_request(view.method, view.accept, view.requested_with)
@@ -233,6 +250,13 @@ def _callback(view: RequestView, rules: Rules, session: Session, now: float) -> 
             cleared,
             secure=secure,
         )
+    ticket = _single(query, "relay_ticket")
+    if ticket is not None:
+        return _relay_ticket(view, rules, session, ticket, state, pending)
+    if pending.target and code is None:
+        # On the relay: declined (or nothing to hand over); the target says so itself.
+        back = relay_return_url(pending.target, rules.config.callback_path, pending.target_state)
+        return answers.see_other(rules, back, session.without_pending(), secure=secure)
     if code is None:
         log.info("the user declined the OAuth consent")
         declined = session.without_pending().pause_logins_until(now + rules.anonymous_pause)
@@ -241,14 +265,7 @@ def _callback(view: RequestView, rules: Rules, session: Session, now: float) -> 
         )
     if len(code) > MAX_CODE_LENGTH or not code.isascii() or not code.isprintable():
         log.warning("OAuth callback with a malformed code")
-        return answers.page(
-            rules,
-            400,
-            "This login link is invalid.",
-            pending.next,
-            session.without_pending(),
-            secure=secure,
-        )
+        return _invalid_link(rules, pending, session, secure)
     return CompleteLogin(
         code, state, pending.next, session.without_pending(), secure, view.client, pending
     )
@@ -286,20 +303,28 @@ def _start_login(
     now: float,
     scope: str,
     via: str,
+    relay: tuple[str, str] = ("", ""),
 ) -> Respond:
+    """Remember the login in the cookie, and send the browser to log in: to the
+    provider's page, or on a target of a relay to the relay (``relay``: on the relay, the
+    target origin and its state this login is for)."""
     base = site_url(rules.config.public_url, view.scheme, view.host, rules.allowed_hosts)
     if base is None:
         return answers.text(400, host_refusal(view.host))
     state = make_state()
     # When the code exchange will not say which scope was granted, keep the one asked for.
     kept_scope = "" if rules.provider.says_granted_scope else scope
-    started = session.with_login_started(state, next_url, now, via, kept_scope)
-    return answers.redirect(
-        rules,
-        _login_target(rules, via, base, scope, state),
-        started,
-        secure=rules.secure(view.scheme),
-    )
+    started = session.with_login_started(state, next_url, now, via, kept_scope, relay)
+    oauth_relay = rules.config.oauth_relay
+    if oauth_relay:
+        origin = parse_origin(origin_of(base))
+        if origin is None:
+            return answers.text(400, host_refusal(view.host))
+        path = rules.config.relay_path
+        target = relay_start_url(oauth_relay, path, origin, state, scope, via)
+    else:
+        target = _login_target(rules, via, base, scope, state)
+    return answers.redirect(rules, target, started, secure=rules.secure(view.scheme))
 
 
 def _login_target(rules: Rules, via: str, base: str, scope: str, state: str) -> str:
@@ -345,6 +370,85 @@ def _logout(view: RequestView, rules: Rules, session: Session, now: float) -> Ac
     signed_out = Session(attempts=session.attempts).pause_logins_until(now + rules.anonymous_pause)
     answer = answers.back_to(rules, next_url, signed_out, secure=rules.secure(view.scheme))
     return Respond(303, answer.headers, answer.body)
+
+
+# -- the OAuth relay (README, "Several domains on one account") --------------------------------
+
+
+def _invalid_link(rules: Rules, pending: PendingLogin, session: Session, secure: bool) -> Respond:
+    """400 for a callback whose code or ticket cannot be right; the login is forgotten."""
+    return answers.page(
+        rules,
+        400,
+        "This login link is invalid.",
+        pending.next,
+        session.without_pending(),
+        secure=secure,
+    )
+
+
+def _relay_ticket(
+    view: RequestView,
+    rules: Rules,
+    session: Session,
+    ticket: str,
+    state: str,
+    pending: PendingLogin,
+) -> Respond | CompleteLogin:
+    """A target's callback with a relay ticket (its state checked as for a code): the
+    ticket is redeemed at the relay, server to server, for this site's origin."""
+    secure = rules.secure(view.scheme)
+    site = site_url(rules.config.public_url, view.scheme, view.host, rules.allowed_hosts)
+    origin = parse_origin(origin_of(site)) if site else None
+    if not rules.config.oauth_relay or origin is None or not valid_ticket(ticket):
+        log.warning("OAuth callback with a relay ticket this site cannot redeem")
+        return _invalid_link(rules, pending, session, secure)
+    cleared = session.without_pending()
+    return CompleteLogin(ticket, state, pending.next, cleared, secure, view.client, pending, origin)
+
+
+def _relay(view: RequestView, rules: Rules, session: Session, now: float, path: str) -> Action:
+    """A relay's endpoints: a target's browser starting a login, a target redeeming a
+    ticket, a target's ``doctor`` asking whether it is listed."""
+    start, redeem, _ = rules.config.relay_paths
+    if path == redeem:
+        if view.method != "POST":
+            return answers.text(405, "method not allowed", [("Allow", "POST")])
+        if not _relay_key_given(view, rules):
+            log.warning("refused a relay ticket redeem without the right WECHAT_RELAY_KEY")
+            return answers.json_error(401, "wrong relay key", [("WWW-Authenticate", "Bearer")])
+        return RedeemTicket()
+    if view.method not in ("GET", "HEAD"):
+        return answers.text(405, "method not allowed", [("Allow", "GET")])
+    query = _parse_query(view.query) or {}
+    raw_target = _single(query, "target") or ""
+    target = parse_origin(raw_target)
+    listed = target is not None and origin_listed(target, rules.config.relay_for or ())
+    if path != start:
+        key = "ok" if _relay_key_given(view, rules) else "wrong" if view.authorization else "absent"
+        return answers.json_answer(
+            200 if target else 400, json.dumps({"target": target, "listed": listed, "key": key})
+        )
+    secure = rules.secure(view.scheme)
+    if not listed or target is None:
+        log.warning("relay: refused a login for %r, not in WECHAT_RELAY_FOR", raw_target[:100])
+        return answers.page(
+            rules, 400, "This site may not log in through here.", "/", None, secure=secure
+        )
+    state = _single(query, "state")
+    raw_scope = _single(query, "scope")
+    scope = rules.own_scope(raw_scope) if raw_scope else rules.config.scope
+    via = _single(query, "via") or "oauth"
+    if state is None or not valid_state(state) or scope is None or via not in VIAS:
+        return answers.page(rules, 400, "This login link is invalid.", "/", None, secure=secure)
+    return _start_login(view, rules, session, "/", now, scope, via, (target, state))
+
+
+def _relay_key_given(view: RequestView, rules: Rules) -> bool:
+    """``Authorization: Bearer {WECHAT_RELAY_KEY}``, compared in constant time."""
+    key = rules.config.relay_key or ""
+    given = view.authorization.encode("utf-8", "surrogateescape")
+    return bool(key) and hmac.compare_digest(given, f"Bearer {key}".encode())
 
 
 # -- the JS-SDK endpoints of single-page apps ----------------------------------------------------

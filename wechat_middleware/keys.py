@@ -89,6 +89,11 @@ class StoreKeys:
         all) in a window."""
         return f"{self.prefix}exchanges:{scope}"
 
+    def relay_ticket(self, ticket: str) -> str:
+        """A relay's one-time ticket: the user it hands one target once. Hashed, so a
+        look into the store gives no ticket to redeem."""
+        return f"{self.prefix}relay:{hashlib.sha256(ticket.encode()).hexdigest()[:32]}"
+
     # -- the token hub (hub.py) ---------------------------------------------------------
 
     def hub_calls(self, client: str) -> str:

@@ -81,6 +81,7 @@ class Rules:
                     config.login_path,
                     config.logout_path,
                     *config.jssdk_paths,
+                    *(config.relay_paths if config.relay_for else ()),
                 }
             ),
             jssdk_script_path=jssdk_script,

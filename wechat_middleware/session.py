@@ -51,6 +51,22 @@ def valid_state(value: str) -> bool:
     return bool(value) and STATE_PATTERN.fullmatch(value) is not None
 
 
+#: A relay ticket: 256 random bits, URL-safe base64 (README, "Several domains on one account").
+TICKET_LENGTH = 43
+
+
+def make_ticket() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def valid_ticket(value: str) -> bool:
+    return (
+        len(value) == TICKET_LENGTH
+        and value.isascii()
+        and value.replace("-", "").replace("_", "").isalnum()
+    )
+
+
 def cookie_value(header: str, prefix: str) -> str:
     """The value of the cookie ``prefix`` (``name=``) in a Cookie header, ``""`` when
     absent. Several Cookie headers arrive joined, by "; " (HTTP/2, ASGI) or by "," (a
@@ -82,6 +98,9 @@ class PendingLogin:
     started: float
     via: str = "oauth"  # or "qrconnect": which app's credentials exchange the code
     scope: str = ""  # the scope asked for, when the answer will not say (WeCom)
+    # On a relay: the target origin this login is for, and the target's own state.
+    target: str = ""
+    target_state: str = ""
 
     def expired(self, now: float) -> bool:
         return not (0 <= now - self.started < STATE_TTL)
@@ -101,14 +120,20 @@ class Session:
     logged_in_at: float = 0.0
 
     def with_login_started(
-        self, state: str, next_url: str, now: float, via: str = "oauth", scope: str = ""
+        self,
+        state: str,
+        next_url: str,
+        now: float,
+        via: str = "oauth",
+        scope: str = "",
+        relay: tuple[str, str] = ("", ""),  # on a relay: the target origin and its state
     ) -> Session:
         count, since = self.attempts
         if now - since >= LOOP_WINDOW:
             count, since = 0, now
         return replace(
             self,
-            pending=PendingLogin(state, next_url, now, via, scope),
+            pending=PendingLogin(state, next_url, now, via, scope, *relay),
             attempts=(count + 1, since),
         )
 
@@ -255,22 +280,27 @@ class SessionCodec:
 
 def _pending_data(login: PendingLogin) -> list[Any]:
     data: list[Any] = [login.state, login.next, login.started]
+    if login.target:
+        return [*data, login.via, login.scope, login.target, login.target_state]
     if login.scope:
         return [*data, login.via, login.scope]
     return data if login.via == "oauth" else [*data, login.via]
 
 
 def _pending(raw: object) -> PendingLogin | None:
-    if not (isinstance(raw, list) and len(raw) in (3, 4, 5)):
+    if not (isinstance(raw, list) and len(raw) in (3, 4, 5, 7)):
         return None
     state, next_url, started = raw[:3]
     via = raw[3] if len(raw) >= 4 else "oauth"
-    scope = raw[4] if len(raw) == 5 else ""
+    scope = raw[4] if len(raw) >= 5 else ""
+    target, target_state = raw[5:7] if len(raw) == 7 else ("", "")
     if not (isinstance(state, str) and valid_state(state) and isinstance(next_url, str)):
         return None
     if via not in VIAS or scope not in ("", *_PENDING_SCOPES):
         return None
-    return PendingLogin(state, next_url, _number(started), via, scope)
+    if target and not (isinstance(target, str) and valid_state(str(target_state))):
+        return None
+    return PendingLogin(state, next_url, _number(started), via, scope, target, target_state)
 
 
 def _attempts(raw: object) -> tuple[int, float]:

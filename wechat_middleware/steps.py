@@ -10,6 +10,7 @@ exception out of the middleware.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from .actions import (
     OpenMessage,
     PassThrough,
     ReceiveReport,
+    RedeemTicket,
     SignConfig,
 )
 from .answers import Respond
@@ -42,6 +44,7 @@ from .limits import WINDOW, ExchangeLimits
 from .logs import DedupedWarning, ThrottledWarning
 from .messages import Message
 from .oauth import OAuth
+from .relay import RelayClient, RelayError, Tickets, read_redeem
 from .render import script_safe_json
 from .rules import Rules
 from .session import Session
@@ -49,6 +52,7 @@ from .signing import credential_id
 from .spa import diagnose, parse_report
 from .stores.base import Store
 from .tokens import Kind
+from .urls import relay_return_url
 from .user import LoginResult
 
 log = logging.getLogger("wechat_middleware")
@@ -81,6 +85,7 @@ class Steps:
         signing_failures: ThrottledWarning,
         hooks: LoginHooks,
         web_oauth: OAuth | None = None,
+        relay: RelayClient | None = None,
     ) -> None:
         self.rules = rules
         self.store = store
@@ -92,6 +97,8 @@ class Steps:
         self.signing_failures = signing_failures
         self.hooks = hooks
         self.web_oauth = web_oauth  # the website app's, for desktop QR logins
+        self.relay = relay  # a relay's target: where its tickets are redeemed
+        self.tickets = Tickets(store, rules.keys, clock)  # a relay's own tickets
         self.report_log = DedupedWarning()
 
     def perform(self, step: IOStep) -> Respond | PassThrough:
@@ -104,7 +111,21 @@ class Steps:
             return self.sign_config(step)
         if isinstance(step, OpenMessage):
             return self.open_message(step)
+        if isinstance(step, RedeemTicket):
+            return self.redeem_ticket(step)
         return self.receive_report(step)
+
+    def redeem_ticket(self, step: RedeemTicket) -> Respond:
+        """A relay answers a target's redeem (its key checked already): the user, once."""
+        if len(step.body) > step.max_body:
+            return answers.json_error(413, f"a redeem is at most {step.max_body} bytes")
+        fields = read_redeem(step.body)
+        if fields is None:
+            return answers.json_error(400, 'a redeem is JSON {"ticket", "target", "state"}')
+        status, answer = self.tickets.take(*fields)
+        if status != 200:
+            log.warning("relay: refused to redeem a ticket: %s", answer["error"])
+        return answers.json_answer(status, json.dumps(answer, ensure_ascii=False))
 
     def open_message(self, step: OpenMessage) -> Respond | PassThrough:
         """Check and decrypt a push (pure), then claim its timestamp and nonce once."""
@@ -224,10 +245,28 @@ class Steps:
             if not claimed:
                 log.warning("OAuth callback replayed: its state was already used")
                 return self._failed(400, "This login link was already used.", step, session)
-            via = step.pending.via
-            oauth = self.web_oauth if via == "qrconnect" and self.web_oauth else self.oauth
-            scope = step.pending.scope or self.rules.config.scope
-            result = oauth.login(step.code, via=via, scope=scope)
+            if step.relay_target and self.relay is not None:
+                user = self.relay.redeem(step.code, step.relay_target, step.state)
+                result = LoginResult(user, False)
+            else:
+                via = step.pending.via
+                oauth = self.web_oauth if via == "qrconnect" and self.web_oauth else self.oauth
+                scope = step.pending.scope or self.rules.config.scope
+                result = oauth.login(step.code, via=via, scope=scope)
+                if step.pending.target:
+                    return self._hand_over(step, result)
+        except RelayError as exc:
+            log.warning("login through the relay failed: %s", exc)
+            if exc.refused:
+                return self._failed(
+                    400, "This login link was already used or has expired.", step, session
+                )
+            return self._failed(
+                503,
+                f"{self.rules.provider.app_name} login is unavailable right now.",
+                step,
+                session,
+            )
         except InvalidCodeError as exc:
             log.warning("OAuth code rejected by WeChat (%s)", exc.errcode)
             return self._failed(
@@ -261,6 +300,19 @@ class Steps:
             return self._failed(500, "Login could not be completed.", step, None)
         session = session.logged_in(user, self.clock(), step.pending)
         return answers.back_to(self.rules, next_url, session, secure=secure)
+
+    def _hand_over(self, step: CompleteLogin, result: LoginResult) -> Respond:
+        """On a relay: keep the user under a one-time ticket and send the browser back to
+        the target's callback. ``on_login`` and the session are the target's; without a
+        user (a snapshot visitor) the target is sent back with no ticket, as declined."""
+        pending = step.pending
+        ticket = None
+        if result.user is not None:
+            ticket = self.tickets.issue(result.user, pending.target, pending.target_state)
+        back = relay_return_url(
+            pending.target, self.rules.config.callback_path, pending.target_state, ticket
+        )
+        return answers.see_other(self.rules, back, step.session, secure=step.secure)
 
     def _failed(
         self,

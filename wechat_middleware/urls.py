@@ -352,3 +352,81 @@ def check_redirect_url(url: str) -> str:
     ):
         raise ValueError("the redirect URL must be an absolute http:// or https:// URL")
     return url
+
+
+# -- the OAuth relay's origins (README, "Several domains on one account") -------------------
+
+#: Suffixes under which anyone may register a name: ``*`` directly under one of these
+#: would list every stranger's site. A small built-in list of the common ones (China's
+#: included), not the full Public Suffix List; every one-label suffix (``*.com``,
+#: ``*.xyz``) is refused as well.
+# fmt: off
+PUBLIC_SUFFIXES = frozenset((
+    "com.cn", "net.cn", "org.cn", "gov.cn", "edu.cn", "ac.cn", "mil.cn", "com.hk", "com.tw",
+    "org.tw", "net.tw", "com.mo", "co.uk", "org.uk", "ac.uk", "gov.uk", "me.uk", "com.au",
+    "net.au", "org.au", "co.jp", "ne.jp", "or.jp", "co.kr", "com.sg", "com.br", "co.nz",
+    "co.in", "co.za", "com.mx", "github.io", "gitlab.io", "vercel.app", "netlify.app",
+    "pages.dev", "workers.dev", "web.app", "firebaseapp.com", "appspot.com", "herokuapp.com",
+    "azurewebsites.net", "cloudfront.net", "onrender.com", "fly.dev",
+))
+# fmt: on
+_ORIGIN_PARTS = re.compile(
+    r"(https?)://(\*\.)?([a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})*|\[[0-9a-f:.]{2,45}\])"
+    rf"{_PORT}/?"
+)
+
+
+def parse_origin(text: str, *, wildcard: bool = False) -> str | None:
+    """``scheme://host[:port]`` as a browser's origin has it (lower case, the scheme's
+    default port left out), or ``None`` for anything else: a path, a query, credentials,
+    non-ASCII, a second ``*``. With ``wildcard``, one ``*.`` may begin the host."""
+    found = _ORIGIN_PARTS.fullmatch(text.lower()) if len(text) <= 300 else None
+    if found is None or (found.group(2) and not wildcard):
+        return None
+    scheme, star, host, port = found.group(1), found.group(2) or "", found.group(3), found.group(4)
+    if port and int(port[1:]) == _DEFAULT_PORTS[scheme]:
+        port = None
+    return f"{scheme}://{star}{host}{port or ''}"
+
+
+def wildcard_refusal(origin: str) -> str | None:
+    """Why a ``*`` origin may not be listed (directly under a public suffix), or ``None``."""
+    if "*" not in origin:
+        return None
+    rest = origin.split("*.", 1)[1]
+    if rest.startswith("["):
+        return "a '*' cannot stand for part of an IP address"
+    rest = rest.split(":", 1)[0]
+    if ("." not in rest and rest != "localhost") or rest in PUBLIC_SUFFIXES:
+        return f"'*.{rest}' is directly under a public suffix: anyone could register a match"
+    return None
+
+
+def origin_listed(origin: str, listed: tuple[str, ...]) -> bool:
+    """Whether the exact ``origin`` is one of ``listed``, where ``*`` stands for exactly
+    one label (scheme and port exact: two ports on one host are two origins)."""
+    for pattern in listed:
+        if pattern == origin:
+            return True
+        if "*" in pattern:
+            head, tail = pattern.split("*", 1)
+            if origin.startswith(head) and origin.endswith(tail):
+                label = origin[len(head) : len(origin) - len(tail)]
+                if label and re.fullmatch(r"[a-z0-9-]{1,63}", label):
+                    return True
+    return False
+
+
+def relay_start_url(
+    relay: str, relay_path: str, target: str, state: str, scope: str, via: str
+) -> str:
+    """Where a target sends the browser to log in through its relay."""
+    query = _query([("target", target), ("state", state), ("scope", scope), ("via", via)])
+    return f"{relay}{relay_path}/start?{query}"
+
+
+def relay_return_url(target: str, callback_path: str, state: str, ticket: str | None = None) -> str:
+    """The target's callback the relay sends the browser back to: a listed origin and the
+    callback path, nothing taken from the request but the checked origin and state."""
+    params = [("relay_ticket", ticket)] if ticket else []
+    return f"{target}{callback_path}?{_query([*params, ('state', state)])}"

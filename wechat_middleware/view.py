@@ -16,6 +16,7 @@ class RequestView(Page):
 
     __slots__ = (
         "accept",
+        "authorization",
         "client",
         "cookie",
         "fetch_site",
@@ -46,6 +47,7 @@ class RequestView(Page):
         origin: str = "",
         fetch_site: str = "",  # Sec-Fetch-Site
         referer: str = "",
+        authorization: str = "",  # read only by a relay's redeem endpoint
     ) -> None:
         super().__init__(scheme, host, raw_path, query)
         self.method = method
@@ -59,6 +61,7 @@ class RequestView(Page):
         self.origin = origin
         self.fetch_site = fetch_site
         self.referer = referer
+        self.authorization = authorization
 
     def __repr__(self) -> str:
         return f"<RequestView {self.method} {self.scheme}://{self.host}{self.raw_path}>"

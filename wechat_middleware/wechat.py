@@ -23,6 +23,7 @@ from .logs import ThrottledWarning
 from .oauth import OAuth
 from .protocol import SCOPE_BASE
 from .provider import PROVIDERS
+from .relay import RelayClient
 from .rules import Rules
 from .steps import CodeExchange, Steps
 from .stores import Store, default_store_url, open_store
@@ -118,6 +119,12 @@ class WeChat:
                 clock=clock,
                 keys=StoreKeys.for_app(config.web_app_id, config.api_base),
             )
+        #: A relay's target: where its relay tickets are redeemed (server to server).
+        self.relay: RelayClient | None = None
+        if config.oauth_relay and config.relay_key:
+            self.relay = RelayClient(
+                config.oauth_relay, config.relay_path, config.relay_key, config.timeout
+            )
         # While WeChat is down every page fails to sign alike: one line per back-off window.
         self.signing_failures = ThrottledWarning(self.tokens.failure_backoff)
         self._oauth: OAuth | None = None
@@ -196,6 +203,7 @@ class WeChat:
             self.signing_failures,
             self.hooks,
             self.web_oauth,
+            self.relay,
         )
 
     def on_login(self, hook: Hook) -> Hook:
@@ -226,6 +234,8 @@ class WeChat:
             self.tokens.client.close()
         if self.web_oauth is not None:
             self.web_oauth.client.close()
+        if self.relay is not None:
+            self.relay.close()
         self.store.close()
 
 

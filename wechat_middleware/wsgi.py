@@ -94,6 +94,7 @@ def serve(
         origin=environ.get("HTTP_ORIGIN", ""),
         fetch_site=environ.get("HTTP_SEC_FETCH_SITE", ""),
         referer=environ.get("HTTP_REFERER", ""),
+        authorization=environ.get("HTTP_AUTHORIZATION", ""),
     )
     return engine.serve(view, read_body or (lambda limit: _read_body(environ, limit)))
 

@@ -247,19 +247,22 @@ def served_by_pid(server: AppServer, marker: str) -> dict[str, tuple[int, int]]:
     return served
 
 
-def start_server(kind: str, env: Mapping[str, str], log_dir: Path) -> AppServer:
-    """Start the ``kind`` server on a free loopback port and wait until it answers.
+def start_server(
+    kind: str, env: Mapping[str, str], log_dir: Path, *, port: int | None = None
+) -> AppServer:
+    """Start the ``kind`` server on a free loopback port (or on ``port``, when its URL
+    had to be known before: one attempt then) and wait until it answers.
 
     Raises :class:`ServerStartError` with the server's log if it never becomes ready.
     """
     command_for = _COMMANDS[kind]
     last_error: ServerStartError | None = None
-    for attempt in range(1, PORT_ATTEMPTS + 1):
-        port = free_port()
-        log_path = log_dir / f"{kind}-{port}-{attempt}.log"
+    for attempt in range(1, 2 if port else PORT_ATTEMPTS + 1):
+        this_port = port or free_port()
+        log_path = log_dir / f"{kind}-{this_port}-{attempt}.log"
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(
-                command_for(port),
+                command_for(this_port),
                 cwd=REPO_ROOT,
                 env=dict(env),
                 stdin=subprocess.DEVNULL,
@@ -267,7 +270,7 @@ def start_server(kind: str, env: Mapping[str, str], log_dir: Path) -> AppServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, killed as one in stop()
             )
-        server = AppServer(kind, port, process, log_path)
+        server = AppServer(kind, this_port, process, log_path)
         try:
             _wait_until_ready(server)
             return server

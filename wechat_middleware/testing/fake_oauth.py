@@ -47,6 +47,9 @@ from .fake_records import (
 )
 from .fake_tokens import TokenRules, credentials_error
 
+# WeChat's words when redirect_uri is off the registered domain ("redirect_uri parameter error").
+REDIRECT_URI_ERROR = "redirect_uri 参数错误"
+
 
 def _authorize_error_page(errcode: int, message: str) -> Reply:
     """WeChat shows OAuth parameter errors as an HTML page with status 200, not a redirect."""
@@ -83,6 +86,19 @@ def scan_page(request: Request, path: str, title: str, prompt: str) -> Reply | N
 def _is_absolute_http_url(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _outside_domain(redirect_uri: str, domain: str | None) -> bool:
+    """Is ``redirect_uri`` off the app's registered OAuth domain? WeChat matches the full
+    host name (``www.qq.com`` covers neither ``pay.qq.com`` nor ``qq.com``); a domain
+    given with a port (as the sandbox account's ``127.0.0.1:8080``) matches that port
+    only, one without matches any port, so loopback tests can register a host name."""
+    if domain is None:
+        return False
+    wanted = domain.lower()
+    parts = urlsplit(redirect_uri)
+    netloc = parts.netloc.rpartition("@")[2].lower()
+    return (netloc if ":" in wanted else parts.hostname or "") != wanted
 
 
 def _is_valid_state(state: str) -> bool:
@@ -185,6 +201,8 @@ class OAuthRules:
             return _authorize_error_page(10011, "redirect_uri cannot be empty")
         if not _is_absolute_http_url(redirect_uri):
             return _authorize_error_page(10003, "redirect_uri must be an absolute http(s) URL")
+        if _outside_domain(redirect_uri, self.fake.oauth_domain):
+            return _authorize_error_page(10003, REDIRECT_URI_ERROR)
         if request.arg("response_type") != "code":
             return _authorize_error_page(-1, "response_type must be code")
         if not scope:
@@ -226,6 +244,8 @@ class OAuthRules:
             return html_reply(200, "该链接无法访问", "scope or appid not allowed")
         if not _is_absolute_http_url(redirect_uri) or request.arg("response_type") != "code":
             return _authorize_error_page(10003, "redirect_uri or response_type is wrong")
+        if _outside_domain(redirect_uri, self.fake.web_oauth_domain):
+            return _authorize_error_page(10003, REDIRECT_URI_ERROR)
         if not _is_valid_state(state):
             return _authorize_error_page(-1, "state must be at most 128 bytes of [a-zA-Z0-9]")
         page = scan_page(

@@ -297,6 +297,8 @@ class FakeSettings(Protocol):
     token_overlap: int
     jsapi_domains: frozenset[str] | None
     ip_whitelist: frozenset[str] | None
+    oauth_domain: str | None
+    web_oauth_domain: str | None
     host: str
     port: int
     default_openid: str

@@ -126,6 +126,8 @@ class FakeWeChat(FakeTencentAPI):
         token_overlap: int = 300,
         jsapi_domains: Iterable[str] | None = None,
         ip_whitelist: Iterable[str] | None = None,
+        oauth_domain: str | None = None,
+        web_oauth_domain: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         web_app_id: str = "wxweb0123456789ab",
@@ -138,7 +140,15 @@ class FakeWeChat(FakeTencentAPI):
         ``ip_whitelist``: the dashboard's IP whitelist; a token call (classic or stable)
         from another address answers 40164. ``None`` (the default) keeps no whitelist.
         On loopback, hosts are told apart by source address: Linux routes all of
-        127.0.0.0/8 to ``lo``, so a client bound to 127.0.0.2 is another host."""
+        127.0.0.0/8 to ``lo``, so a client bound to 127.0.0.2 is another host.
+
+        ``oauth_domain``: the dashboard's web-OAuth domain ("网页授权域名"); the authorize
+        page refuses a ``redirect_uri`` on another host with WeChat's 10003 page
+        "redirect_uri 参数错误", so a test can show an app off that domain cannot log in
+        (and one behind an OAuth relay on it can). ``web_oauth_domain`` is the website
+        app's callback domain ("授权回调域"), checked alike by the QR login page. A host
+        name matches any port; ``host:port`` that port only. ``None`` (the default) checks
+        nothing. Both may be changed on a running fake."""
         self.app_id = app_id
         self.app_secret = app_secret
         self.token_ttl = token_ttl
@@ -153,6 +163,8 @@ class FakeWeChat(FakeTencentAPI):
         self.ip_whitelist: frozenset[str] | None = (
             None if ip_whitelist is None else frozenset(ip_whitelist)
         )
+        self.oauth_domain = oauth_domain
+        self.web_oauth_domain = web_oauth_domain
         super().__init__(host, port)
         # A website app (Open Platform) for desktop QR login: its own id, secret, openids.
         self.web_app_id = web_app_id
