@@ -14,6 +14,7 @@ import importlib
 import os
 import re
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Iterator, MutableMapping
@@ -49,9 +50,13 @@ def demo_environment(environ: MutableMapping[str, str]) -> Iterator[Upstream]:
 
     with FakeWeChat() as fake:
         env = fake_wechat_env(fake, store=environ.get("WECHAT_STORE") or default_store_url())
+        # The fake's website app too: a desktop browser logs in with its QR login page.
+        env.update(WECHAT_WEB_APP_ID=fake.web_app_id, WECHAT_WEB_APP_SECRET=fake.web_app_secret)
         environ.update(env)
         yield Upstream(f"FakeWeChat at {fake.base_url}", fake)
 
+
+DEFAULT_PORT = 8000
 
 #: Each example's WSGI module and callable (the command's ``--app`` choices).
 EXAMPLES = {
@@ -102,15 +107,29 @@ def self_check(base_url: str, fake: FakeWeChat | None) -> bool:
     return True
 
 
-def run(host: str, port: int, check: bool, example: str = "flask") -> int:
+def run(host: str, port: int | None, check: bool, example: str = "flask") -> int:
+    """Serve the example on ``port``: by default 8000, and for ``check`` any free port
+    (so a check runs beside a demo that holds 8000)."""
     from werkzeug.serving import make_server
 
     from wechat_middleware.running import stop_on_sigterm, wait_until_interrupted
 
+    if port is None:
+        port = 0 if check else DEFAULT_PORT
     # SIGTERM stops the demo cleanly from the start, like Ctrl-C.
     with stop_on_sigterm(), demo_environment(os.environ) as upstream:
         app = load_example(example)
-        server = make_server(host, port, app, threaded=True)
+        try:
+            server = make_server(host, port, app, threaded=True)
+        except (OSError, SystemExit) as exc:  # werkzeug exits when the port is in use
+            why = exc.strerror if isinstance(exc, OSError) else "in use"
+            print(
+                f"wechat-middleware demo: cannot listen on {host}:{port} ({why}): is a demo "
+                "already running there? Pick another port with --port, e.g. "
+                f"--port {port + 1 if port < 65535 else 8001} (or --port 0 for any free one)",
+                file=sys.stderr,
+            )
+            return 1
         base_url = f"http://{host}:{server.server_port}"
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -130,7 +149,8 @@ def run(host: str, port: int, check: bool, example: str = "flask") -> int:
                 "That is a 302 to the OAuth authorize page, back to the callback, and the\n"
                 "page logged in, with a JS-SDK signature for exactly that URL in\n"
                 '<script id="wx-config">.\n'
-                "A desktop User-Agent sees the page without the login. Ctrl-C stops.",
+                "A desktop browser sees the page not logged in, with a link to log in on "
+                "the fake's QR login page. Ctrl-C stops.",
                 flush=True,
             )
             wait_until_interrupted(lambda: not thread.is_alive())

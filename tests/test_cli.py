@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -660,7 +662,10 @@ def test_fake_server_prints_the_environment_that_points_an_app_at_it() -> None:
         assert exported["WECHAT_API_BASE"] == exported["WECHAT_OPEN_BASE"]
         assert exported["WECHAT_API_BASE"].startswith("http://127.0.0.1:")
         assert f"FakeWeChat at {exported['WECHAT_API_BASE']}" in printed
-        assert exported["WECHAT_STORE"] == "memory://"
+        # One SQLite file every worker of `gunicorn -w 4` shares (memory:// splits them).
+        assert re.fullmatch(
+            r"sqlite:///.*/wechat-fake-[^/]+/tokens\.sqlite3", exported["WECHAT_STORE"]
+        )
         reply = requests.post(
             exported["WECHAT_API_BASE"] + "/cgi-bin/stable_token",
             json={
@@ -676,6 +681,84 @@ def test_fake_server_prints_the_environment_that_points_an_app_at_it() -> None:
         out, err = process.communicate(timeout=30)
         assert process.returncode == 0, err
         assert "FakeWeChat stopped" in out
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def exports_of(printed: str) -> dict[str, str]:
+    return dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in printed.splitlines()
+        if line.startswith("export ")
+    )
+
+
+def test_fake_server_prints_the_website_app_for_the_qr_login_and_a_user_with_a_unionid() -> None:
+    """The QR login's credentials log in through the fake's QR page, and the code gives
+    the unionid the output names: what links a desktop login to the same user in WeChat."""
+    process = start_command("fake-server", "--port", "0")
+    try:
+        printed = read_until(process, "authorize page")
+        exported = exports_of(printed)
+        assert "Desktop QR login" in printed
+        unionid = re.search(r"\(unionid (\S+),", printed)
+        assert unionid is not None
+        base = exported["WECHAT_API_BASE"]
+        scanned = requests.get(
+            base + "/connect/qrconnect",
+            params={
+                "appid": exported["WECHAT_WEB_APP_ID"],
+                "redirect_uri": "http://127.0.0.1/wechat/oauth-callback",
+                "response_type": "code",
+                "scope": "snsapi_login",
+                "state": "s1",
+            },
+            headers={"x-fake-wechat-scan": "1"},
+            allow_redirects=False,
+            timeout=5,
+        )
+        code = parse_qs(urlsplit(scanned.headers["Location"]).query)["code"][0]
+        token = requests.get(
+            base + "/sns/oauth2/access_token",
+            params={
+                "appid": exported["WECHAT_WEB_APP_ID"],
+                "secret": exported["WECHAT_WEB_APP_SECRET"],
+                "code": code,
+                "grant_type": "authorization_code",
+            },
+            timeout=5,
+        ).json()
+        assert token["unionid"] == unionid.group(1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+
+
+def test_fake_server_wecom_prints_a_wecom_apps_environment() -> None:
+    process = start_command("fake-server", "--port", "0", "--wecom")
+    try:
+        printed = read_until(process, "authorize page")
+        exported = exports_of(printed)
+        assert printed.startswith(f"FakeWeCom at {exported['WECHAT_API_BASE']}")
+        assert exported["WECHAT_PROVIDER"] == "wecom"
+        assert "logs members in as userid" in printed
+        store = exported["WECHAT_STORE"].removeprefix("sqlite:///")
+        reply = requests.get(
+            exported["WECHAT_API_BASE"] + "/cgi-bin/gettoken",
+            params={
+                "corpid": exported["WECHAT_CORP_ID"],
+                "corpsecret": exported["WECHAT_CORP_SECRET"],
+            },
+            timeout=5,
+        )
+        assert reply.json()["errcode"] == 0
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 0, err
+        assert "FakeWeCom stopped" in out
+        assert not os.path.exists(os.path.dirname(store))  # no token outlives the fake
     finally:
         if process.poll() is None:
             process.kill()
@@ -799,3 +882,113 @@ def test_doctor_names_the_trusted_ip_setting_on_60020(
     status, detail = report(out)["access token"]
     assert status == "FAIL"
     assert "203.0.113.9" in detail and "Trusted IPs" in detail
+
+
+# -- doctor: names, and what to register in WeChat's dashboard (issue #24) ----------------
+
+
+def test_doctor_names_every_missing_setting_at_once(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_SECRET_KEY"):
+        monkeypatch.delenv(name)
+    code, out, _ = run(capsys, "doctor")
+    assert code == 1
+    status, detail = report(out)["config"]
+    assert status == "FAIL"
+    assert detail.startswith("WECHAT_APP_ID and WECHAT_APP_SECRET are required")
+    assert "WECHAT_SECRET_KEY" in detail
+
+
+def test_doctor_warns_of_a_misspelt_name_with_the_one_meant(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WECHAT_PUBLICURL", "https://shop.example.com")
+    monkeypatch.setenv("WECHAT_ENV", "production")  # another tool's: said, not refused
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0
+    steps = report(out)
+    assert list(steps) == ["setting names", *DOCTOR_STEPS]
+    assert steps["setting names"] == ("WARN", "2 WECHAT_* name(s) unknown")
+    assert (
+        "        WECHAT_PUBLICURL is not a setting of wechat_middleware and is ignored: "
+        "did you mean WECHAT_PUBLIC_URL?" in out.splitlines()
+    )
+    assert "WECHAT_ENV is not a setting of wechat_middleware" in out
+
+
+def test_doctor_shows_the_callback_and_what_to_register_in_the_dashboard(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copy-pasteable: the value last on its line, under the dashboard's own names."""
+    monkeypatch.setenv("WECHAT_PUBLIC_URL", "https://shop.example.com")
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0
+    assert report(out)["origin"][0] == "OK"
+    lines = [line.strip() for line in out.splitlines()]
+    assert "redirect_uri: https://shop.example.com/wechat/oauth-callback" in lines
+    assert "网页授权域名 (OAuth domain): shop.example.com" in lines
+    assert "JS接口安全域名 (JS safe domain): shop.example.com" in lines
+    whitelist = next(line for line in lines if line.startswith("IP白名单 (IP whitelist): "))
+    assert "cannot know offline" in whitelist and "curl" in whitelist
+
+
+@pytest.mark.parametrize(
+    ("public_url", "says"),
+    [
+        ("https://shop.example.com:8443", "port 443 only, not 8443"),
+        ("http://shop.example.com:8000", "port 80 only, not 8000"),
+        ("http://203.0.113.7", "203.0.113.7 is an IP address"),
+    ],
+    ids=["https-port", "http-port", "address"],
+)
+def test_doctor_warns_of_a_callback_wechat_refuses(
+    capsys: pytest.CaptureFixture[str],
+    wechat_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    public_url: str,
+    says: str,
+) -> None:
+    """`redirect_uri 参数错误` (10003) and "invalid url domain": an Official Account's
+    OAuth callbacks and JS-SDK pages are served on ports 80 and 443 only."""
+    monkeypatch.setenv("WECHAT_PUBLIC_URL", public_url)
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0
+    status, detail = report(out)["origin"]
+    assert status == "WARN" and says in detail
+
+
+def test_doctor_without_a_public_url_says_what_it_cannot_check(
+    capsys: pytest.CaptureFixture[str], wechat_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WECHAT_ALLOWED_HOSTS", "shop.example.com")
+    _, out, _ = run(capsys, "doctor")
+    assert report(out)["origin"][0] == "OK"
+    assert "set WECHAT_PUBLIC_URL for doctor to check it" in out
+    assert "the hosts you serve (shop.example.com)" in out
+
+
+def test_doctor_tells_a_follower_the_whitelist_is_the_hubs(wechat_env: dict[str, str]) -> None:
+    from wechat_middleware.config import WeChatConfig
+    from wechat_middleware.doctor import dashboard
+
+    config = WeChatConfig.from_env().replace(
+        public_url="https://shop.example.com", token_hub="https://hub.example.com", hub_key="k" * 16
+    )
+    refused, lines = dashboard(config)
+    assert refused == ""
+    assert lines[-1].startswith("IP白名单 (IP whitelist): the hub's outgoing address")
+
+
+def test_doctor_names_wecoms_own_dashboard_fields_port_included(
+    wecom_env: dict[str, str],
+) -> None:
+    """WeCom's trusted domain is entered as the browser has it, port included."""
+    from wechat_middleware.config import WeChatConfig
+    from wechat_middleware.doctor import dashboard
+
+    config = WeChatConfig.from_env().replace(public_url="https://work.example.com:8443")
+    refused, lines = dashboard(config)
+    assert refused == ""
+    assert "可信域名 (trusted domain: web authorization and JS-SDK): work.example.com:8443" in lines
+    assert lines[-1].startswith("企业可信IP (trusted IPs): ")

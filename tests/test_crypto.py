@@ -408,7 +408,7 @@ def test_missing_cryptography_fails_on_construction_not_import() -> None:
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
-    assert "pip install 'wechat-middleware[crypto]'" in result.stdout
+    assert "pip install 'cryptography>=41'" in result.stdout
 
 
 # --- parse_xml -------------------------------------------------------------------

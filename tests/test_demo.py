@@ -103,13 +103,14 @@ class RunningDemo:
 
 
 @contextmanager
-def running_demo(store: Path) -> Iterator[RunningDemo]:
-    """`python -m wechat_middleware demo --port 0` on the SQLite file ``store``, until
-    it has printed everything; stopped (if the test did not) when the block ends."""
+def running_demo(store: Path, app: str = "flask") -> Iterator[RunningDemo]:
+    """`python -m wechat_middleware demo --app APP --port 0` on the SQLite file
+    ``store``, until it has printed everything; stopped (if the test did not) when the
+    block ends."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
     env["WECHAT_STORE"] = f"sqlite:///{store}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "wechat_middleware", "demo", "--port", "0"],
+        [sys.executable, "-m", "wechat_middleware", "demo", "--app", app, "--port", "0"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -123,7 +124,7 @@ def running_demo(store: Path) -> Iterator[RunningDemo]:
             line = process.stdout.readline()
             assert line, f"the demo ended early:\n{printed}"
             printed += line
-        found = re.search(r"the Flask example at (http://127\.0\.0\.1:\d+)/", printed)
+        found = re.search(r"example at (http://127\.0\.0\.1:\d+)/", printed)
         assert found, printed
         yield RunningDemo(found.group(1), printed, process)
     finally:

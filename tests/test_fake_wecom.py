@@ -927,7 +927,7 @@ def test_the_fake_imports_without_cryptography_and_says_how_to_install_it() -> N
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
-    assert "pip install 'wechat-middleware[crypto]'" in done.stdout
+    assert "pip install 'cryptography>=41'" in done.stdout
 
 
 # --------------------------------------------------------------------------- WeCom calling the app

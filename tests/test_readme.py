@@ -28,6 +28,7 @@ def test_readme_has_python_snippets() -> None:
 
 
 WECOM_MARK = "# WeCom\n"  # the first line of a snippet for a WeCom app
+DJANGO_SETTINGS_MARK = "# settings.py (of `django-admin startproject`)"
 
 
 @pytest.mark.parametrize("code", SNIPPETS, ids=[f"snippet{i}" for i in range(len(SNIPPETS))])
@@ -37,6 +38,8 @@ def test_readme_snippet_runs(
     if code.startswith(WECOM_MARK):
         run_wecom_snippet(code, monkeypatch, tmp_path)
         return
+    if code.startswith(DJANGO_SETTINGS_MARK):  # additions to a project's settings.py:
+        return  # test_readme_django_samples_make_a_working_project runs them in one
     for name, value in {
         "WECHAT_APP_ID": fake_wechat.app_id,
         "WECHAT_APP_SECRET": fake_wechat.app_secret,
@@ -108,7 +111,9 @@ def test_readme_starlette_sample_loads_the_jssdk_script(
 def test_readme_installs_from_a_clone_not_from_an_index_it_is_not_on() -> None:
     text = README.read_text(encoding="utf-8")
     assert 'pip install "wechat-middleware[' not in text
-    assert 'pip install "./wechat_middleware[flask]"' in text
+    assert "pip install 'wechat-middleware[" not in text
+    assert "./wechat_middleware[" not in text  # the clone's folder may have any name
+    assert 'pip install ".[flask]"' in text
 
 
 def test_the_testing_extra_brings_the_client_starlettes_test_client_needs() -> None:
@@ -186,33 +191,48 @@ def test_readme_wecom_fastapi_sample_knows_a_member(
 
 DJANGO_CHECK = """
 import json, os, django
+from urllib.parse import parse_qs, urlsplit
 os.environ["DJANGO_SETTINGS_MODULE"] = "myproject.settings"
 django.setup()
+from django.template import engines
 from django.test import Client
 from wechat_middleware.testing.user_agents import IOS_WECHAT_UA
 client = Client(HTTP_USER_AGENT=IOS_WECHAT_UA)
 orders = client.get("/orders", HTTP_ACCEPT="application/json")
 me = client.get("/me", HTTP_ACCEPT="text/html")
-print(json.dumps([orders.status_code, json.loads(orders.content), me.status_code, me["Location"]]))
+proxied = client.get(
+    me["Location"], HTTP_X_FORWARDED_PROTO="https", HTTP_X_FORWARDED_HOST="shop.example.com"
+)
+callback = parse_qs(urlsplit(proxied["Location"]).query)["redirect_uri"][0]
+page = engines["django"].from_string("{% load wechat %}{{ wechat.openid }}")
+print(json.dumps([orders.status_code, json.loads(orders.content), me.status_code,
+                  me["Location"], callback, page.render({}, None)]))
 """
 
 
 def test_readme_django_samples_make_a_working_project(
     fake_wechat: FakeWeChat, tmp_path: Path
 ) -> None:
-    """The README's settings and views, copied verbatim into a project (plus what any
-    Django project has: a secret key, hosts, URLs), answer as the README says."""
+    """A stock ``django-admin startproject``, the README's additions to its settings
+    and its views copied verbatim (plus what a deployment sets: its hosts, URLs):
+    ``manage.py check`` passes (the admin still has its middleware and templates), the
+    views answer as the README says, and the proxy settings sign the public URL."""
+    subprocess.run(
+        [sys.executable, "-m", "django", "startproject", "myproject", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
     project = tmp_path / "myproject"
-    project.mkdir()
-    (project / "__init__.py").write_text("")
-    settings = snippet_with('"wechat_middleware.integrations.django.WeChatMiddleware"')
-    settings += '\nSECRET_KEY = "x" * 50\nALLOWED_HOSTS = ["testserver"]\n'
-    settings += 'ROOT_URLCONF = "myproject.urls"\nINSTALLED_APPS = []\nDATABASES = {}\n'
+    settings = (project / "settings.py").read_text()
+    settings += "\n" + snippet_with(DJANGO_SETTINGS_MARK)
+    settings += "\n" + snippet_with("SECURE_PROXY_SSL_HEADER")
+    settings += '\nALLOWED_HOSTS = ["testserver", "shop.example.com"]\n'
     (project / "settings.py").write_text(settings)
     (project / "views.py").write_text(snippet_with("class Orders(WeChatLoginRequiredMixin"))
     (project / "urls.py").write_text(
-        "from django.urls import path\nfrom . import views\n"
-        'urlpatterns = [path("me", views.me), path("orders", views.Orders.as_view())]\n'
+        "from django.contrib import admin\nfrom django.urls import path\nfrom . import views\n"
+        'urlpatterns = [path("admin/", admin.site.urls), path("me", views.me), '
+        'path("orders", views.Orders.as_view())]\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
     env.update(
@@ -223,6 +243,16 @@ def test_readme_django_samples_make_a_working_project(
         WECHAT_STORE="memory://",
         PYTHONPATH=str(tmp_path),
     )
+    check = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "no issues" in check.stdout and "E408" not in check.stderr
     done = subprocess.run(
         [sys.executable, "-c", DJANGO_CHECK],
         cwd=tmp_path,
@@ -232,6 +262,11 @@ def test_readme_django_samples_make_a_working_project(
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    status, body, me_status, location = json.loads(done.stdout.strip().splitlines()[-1])
+    status, body, me_status, location, callback, rendered = json.loads(
+        done.stdout.strip().splitlines()[-1]
+    )
     assert status == 401 and body["login_url"] == "/wechat/login?next=/&scope=snsapi_base"
     assert me_status == 302 and location == "/wechat/login?next=/me&scope=snsapi_userinfo"
+    assert callback == "https://shop.example.com/wechat/oauth-callback"
+    assert rendered == ""  # the tag library loads; no request, no openid
+    assert "proxy headers arrive" not in done.stderr

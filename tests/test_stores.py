@@ -568,6 +568,6 @@ def test_redis_url_without_the_redis_extra_says_what_to_install(
 ) -> None:
     # None in sys.modules makes the import fail as if the extra were not installed.
     monkeypatch.setitem(sys.modules, "wechat_middleware.stores.redis", None)
-    with pytest.raises(ConfigError, match=r"pip install 'wechat-middleware\[redis\]'") as caught:
+    with pytest.raises(ConfigError, match=r"pip install 'redis>=4.5'") as caught:
         open_store("redis://:s3cret@localhost:6379/0")
     assert "s3cret" not in str(caught.value)

@@ -8,7 +8,8 @@ Starlette's and FastAPI's markers live in :mod:`wechat_middleware.integrations.s
 
 Behind a reverse proxy run uvicorn with ``--proxy-headers`` (and
 ``--forwarded-allow-ips``) or set ``WECHAT_PUBLIC_URL``, so the signed URL is the one
-the browser sees.
+the browser sees; headers nobody applied are said once in the log
+(:mod:`wechat_middleware.proxied`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from . import proxied
 from .answers import Respond
 from .engine import Engine, EngineParts
 from .flow import is_page_request
@@ -183,7 +185,17 @@ async def decided(
         referer=headers.get(b"referer", b"").decode("latin-1"),
         authorization=headers.get(b"authorization", b"").decode("latin-1"),
     )
+    if engine.watches_proxy and not headers.keys().isdisjoint(_PROXY_HEADERS):
+        proxied.check(view, *(_text(headers.get(name)) for name in _PROXY_HEADERS))
     return await engine.serve_async(view, read_body)
+
+
+#: The proxy headers :func:`proxied.check` compares with the request as it reached us.
+_PROXY_HEADERS = (b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-for", b"forwarded")
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
 
 
 #: What, besides the Host header and the path, the browser's URL is made of.

@@ -32,6 +32,8 @@ from .signing import check_server_signature, credential_id, server_signature, st
 if TYPE_CHECKING:
     from http.server import HTTPServer
 
+    from .testing.fake_wechat import FakeWeChat
+    from .testing.fake_wecom import FakeWeCom
     from .wechat import WeChat
 
 EXIT_OK = 0
@@ -96,36 +98,73 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _fake_server(args: argparse.Namespace) -> int:
-    from .testing.browser import fake_wechat_env
-    from .testing.fake_wechat import HEADER_OPENID, FakeWeChat
+    import tempfile
 
-    fake = FakeWeChat(host=args.host, port=args.port)
+    from .testing.fake_wechat import FakeWeChat
+    from .testing.fake_wecom import FakeWeCom
+
+    fake: FakeWeChat | FakeWeCom = (FakeWeCom if args.wecom else FakeWeChat)(
+        host=args.host, port=args.port
+    )
     try:
         fake.start()
     except OSError as exc:
         return _fail("fake-server", f"cannot listen on {args.host}:{args.port}: {exc}", EXIT_FAILED)
-    # SIGTERM is handled from before the first line is printed: a supervisor (or a
-    # test) that stops the command as soon as it read the output gets a clean stop.
-    with stop_on_sigterm():
-        try:
-            print(f"FakeWeChat at {fake.base_url} (Ctrl-C stops)")
-            print(
-                "Point an app at it (these are the fake's own made-up credentials; "
-                "memory:// keeps no token past the fake's life):"
-            )
-            for name, value in fake_wechat_env(fake).items():
-                print(f"export {name}={shlex.quote(value)}")
-            print(
-                f"Its authorize page logs visitors in as {fake.default_openid}; "
-                f"the request header {HEADER_OPENID} picks another openid.",
-                flush=True,
-            )
-            wait_until_interrupted()
-        except KeyboardInterrupt:
-            print("FakeWeChat stopped")
-        finally:
-            fake.stop()
+    # One SQLite file for this fake's life, in a private directory: every worker of
+    # `gunicorn -w 4` shares it (memory:// would give each its own token and ticket),
+    # and no token of this fake outlives it to be served to the next one.
+    with tempfile.TemporaryDirectory(prefix="wechat-fake-") as state:
+        store = "sqlite:///" + os.path.join(state, "tokens.sqlite3")
+        # SIGTERM is handled from before the first line is printed: a supervisor (or a
+        # test) that stops the command as soon as it read the output gets a clean stop.
+        with stop_on_sigterm():
+            try:
+                name = type(fake).__name__
+                print(f"{name} at {fake.base_url} (Ctrl-C stops)")
+                print(_fake_lines(fake, store), flush=True)
+                wait_until_interrupted()
+            except KeyboardInterrupt:
+                print(f"{name} stopped")
+            finally:
+                fake.stop()
     return EXIT_OK
+
+
+def _fake_lines(fake: FakeWeChat | FakeWeCom, store: str) -> str:
+    """What points an app at ``fake``: its made-up credentials as ``export`` lines, and
+    who its login pages log in."""
+    from .testing.browser import fake_wechat_env, fake_wecom_env
+    from .testing.fake_records import HEADER_OPENID, HEADER_USERID, FakeUser, new_openid
+    from .testing.fake_wechat import FakeWeChat
+
+    intro = "Point an app at it (these are the fake's own made-up credentials):"
+    if not isinstance(fake, FakeWeChat):
+        return "\n".join(
+            [
+                intro,
+                *_exports(fake_wecom_env(fake, store=store)),
+                f"Its authorize page logs members in as userid {fake.default_userid}; "
+                f"the request header {HEADER_USERID} picks another member.",
+            ]
+        )
+    # A user bound to an Open Platform account: the desktop QR login links to it.
+    user = fake.add_user(FakeUser(openid=fake.default_openid, unionid=new_openid()))
+    web_app = {"WECHAT_WEB_APP_ID": fake.web_app_id, "WECHAT_WEB_APP_SECRET": fake.web_app_secret}
+    return "\n".join(
+        [
+            intro,
+            *_exports(fake_wechat_env(fake, store=store)),
+            "Desktop QR login (a website app, 网站应用) also needs:",
+            *_exports(web_app),
+            f"Its authorize page logs visitors in as {user.openid} (unionid {user.unionid}, "
+            f"the same on the QR login); the request header {HEADER_OPENID} picks another "
+            "openid.",
+        ]
+    )
+
+
+def _exports(env: dict[str, str]) -> list[str]:
+    return [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
 
 
 def _hub(args: argparse.Namespace) -> int:
@@ -328,7 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--app", choices=("django", "flask"), default="flask", help="which example to serve"
     )
     demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=port_number, default=8000, help="0 picks a free port")
+    demo.add_argument(
+        "--port",
+        type=port_number,
+        help="default 8000, with --check any free port; 0 picks a free port",
+    )
     demo.add_argument(
         "--check", action="store_true", help="walk the login once as WeChat's browser and exit"
     )
@@ -338,12 +381,16 @@ def build_parser() -> argparse.ArgumentParser:
         "fake-server",
         _fake_server,
         "run the fake WeChat server in the foreground",
-        "Run FakeWeChat (WeChat's token, ticket and OAuth API) until Ctrl-C, and print\n"
-        "the WECHAT_* variables that point an app at it. Example:\n"
+        "Run FakeWeChat (WeChat's token, ticket and OAuth API, and a website app's QR\n"
+        "login) or, with --wecom, FakeWeCom until Ctrl-C, and print the WECHAT_*\n"
+        "variables that point an app at it. Example:\n"
         "  wechat-middleware fake-server --port 9000",
     )
     fake.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
     fake.add_argument("--port", type=port_number, default=0, help="default: 0, a free port")
+    fake.add_argument(
+        "--wecom", action="store_true", help="run FakeWeCom (a WeCom self-built app) instead"
+    )
 
     sign = _command(
         commands,

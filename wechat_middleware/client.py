@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -133,7 +134,8 @@ class APIClient:
                 if attempt + 1 >= attempts:
                     raise
                 delay = self.backoff * (2**attempt)
-                log.warning("WeChat %s failed (%s); retrying in %.2fs", path, exc.errmsg, delay)
+                # The caller logs the last failure: one line, not one per attempt.
+                log.debug("WeChat %s failed (%s); retrying in %.2fs", path, exc.errmsg, delay)
                 self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -151,7 +153,8 @@ class APIClient:
                 method, url, params=params, json=json, timeout=self.timeout
             )
         except requests.RequestException as exc:
-            raise WeChatUnavailableError(f"{path}: {redact(str(exc))}") from None
+            log.debug("WeChat %s: %s", path, redact(str(exc)))  # urllib3's whole story
+            raise WeChatUnavailableError(f"{path}: {redact(_why(exc))}") from None
         if response.status_code >= 500:
             raise WeChatUnavailableError(f"{path}: HTTP {response.status_code}")
         try:
@@ -173,6 +176,25 @@ class APIClient:
         if missing:
             raise WeChatUnavailableError(f"{path}: response lacks {', '.join(missing)}")
         return data
+
+
+def _why(exc: requests.RequestException) -> str:
+    """What went wrong, short: ``cannot connect to api.weixin.qq.com:443 (Connection
+    refused)`` rather than urllib3's nested pool, retry and connection reprs."""
+    url = exc.request.url if exc.request is not None else None
+    where = urlsplit(str(url or "")).netloc or "WeChat"
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"no connection to {where} within the timeout"
+    if isinstance(exc, requests.ReadTimeout):
+        return f"{where} did not answer within the timeout"
+    if isinstance(exc, requests.ConnectionError):
+        cause: BaseException | None = exc
+        while cause is not None:  # the OS's words: "Connection refused", "Name ... not known"
+            if isinstance(cause, OSError) and cause.strerror:
+                return f"cannot connect to {where} ({cause.strerror})"
+            cause = getattr(cause, "reason", None) or cause.__cause__ or cause.__context__
+        return f"cannot connect to {where}"
+    return str(exc)
 
 
 class _Adapter(HTTPAdapter):

@@ -37,6 +37,7 @@ from .settings import (
     setting,
     settings_of,
     text,
+    unknown_names,
 )
 from .urls import LOOPBACK_HOSTS, parse_origin, wildcard_refusal
 
@@ -505,8 +506,11 @@ class WeChatConfig:
     ) -> _Config:
         """Read the ``WECHAT_*`` variables; keyword arguments win over the environment.
 
-        Missing required values and malformed ones raise :class:`ConfigError` naming
-        the variable, so a deployment fails at start-up rather than at the first login.
+        Missing required values (all of them at once) and malformed ones raise
+        :class:`ConfigError` naming the variables, so a deployment fails at start-up
+        rather than at the first login. A ``WECHAT_*`` name no setting reads is logged
+        (a WARNING with the closest setting's name), not refused: other tools share
+        the prefix.
         A value of ``environ`` that is not text (Django's settings laid over the
         environment) is taken as it is and checked as a keyword argument is.
         A WeCom app's id and secret come as ``WECHAT_CORP_ID`` and ``WECHAT_CORP_SECRET``
@@ -514,7 +518,10 @@ class WeChatConfig:
         not mixed, and the other way round.
         """
         table = settings_of(cls)
-        found = read(table, os.environ if environ is None else environ)
+        given = os.environ if environ is None else environ
+        for warning in unknown_names(table, given):
+            log.warning("%s", warning)
+        found = read(table, given)
         wecom = overrides.get("provider", found.get("WECHAT_PROVIDER")) == "wecom"
         values: dict[str, Any] = {}
         for spec in table:
@@ -535,9 +542,9 @@ class WeChatConfig:
                     f"secret), not {other}"
                 )
         values.update(overrides)
-        for spec in table:
-            if spec.default is MISSING and not values.get(spec.attr):
-                raise ConfigError(f"{spec.name(wecom)} is required (set the environment variable)")
+        missing = [s.name(wecom) for s in table if s.default is MISSING and not values.get(s.attr)]
+        if missing:
+            raise ConfigError(_missing(missing, needs_key=not values.get("secret_key")))
         return cls(**values)
 
     @classmethod
@@ -702,3 +709,19 @@ class WeChatConfig:
 
 def _wecom_only(name: str, own: str) -> str:
     return f"{name} is a WeCom setting: set WECHAT_PROVIDER=wecom (an Official Account has {own})"
+
+
+def _missing(names: list[str], *, needs_key: bool) -> str:
+    """Every required setting left unset, in one message: one run names them all (with
+    the middleware's key, when that is unset too)."""
+    if len(names) == 1:
+        message = f"{names[0]} is required (set the environment variable)"
+    else:
+        listed = ", ".join(names[:-1]) + " and " + names[-1]
+        message = f"{listed} are required (set the environment variables)"
+    if needs_key:
+        message += (
+            "; the middleware also needs WECHAT_SECRET_KEY, the key that signs its session "
+            "cookie. Make one with: " + MAKE_SECRET_KEY
+        )
+    return message

@@ -66,7 +66,8 @@ def _cbc(key: bytes) -> Cipher[modes.CBC]:
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     except ImportError as exc:
         raise ImportError(
-            "AES callback encryption needs 'cryptography': pip install 'wechat-middleware[crypto]'"
+            "AES callback encryption needs 'cryptography' (the [crypto] extra): "
+            "pip install 'cryptography>=41'"
         ) from exc
     return Cipher(algorithms.AES(key), modes.CBC(key[:16]))
 

@@ -14,6 +14,7 @@ can set, with the value the app sees (a secret's hidden) and whether it is the d
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import uuid
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 from .errors import MEANINGS, ConfigError, StoreError, WeChatError, explain
 from .protocol import OAUTH_EXCHANGES_PER_MINUTE, SCOPE_BASE
 from .redaction import hide_password
-from .settings import settings_of
+from .settings import settings_of, unknown_names
 
 if TYPE_CHECKING:
     from .config import WeChatConfig
@@ -61,7 +62,14 @@ class _Doctor:
 
     def steps(self) -> Iterator[tuple[str, Callable[[], str]]]:
         """The steps in order; lazily, as a WeCom app (known once the config is read)
-        has one more."""
+        has one more. Names no setting reads come first: a misspelt required one is
+        what the config step then fails on."""
+        from .config import WeChatConfig
+
+        unknown = tuple(unknown_names(settings_of(WeChatConfig), os.environ))
+        if unknown:
+            self.lines["setting names"] = unknown
+            yield "setting names", lambda: _warn(f"{len(unknown)} WECHAT_* name(s) unknown")
         yield "config", self.check_config
         yield "login limits", self.check_login_limits
         yield "origin", self.check_origin
@@ -126,11 +134,17 @@ class _Doctor:
     def check_origin(self) -> str:
         """Which origin signatures and OAuth ``redirect_uri`` are built on (SECURITY.md,
         Host-header spoofing): ``WECHAT_PUBLIC_URL``, else the Host header of a request
-        for a host this site serves."""
+        for a host this site serves. Beneath it, what to register in the dashboard."""
         assert self.config is not None
         config = self.config
+        refused, self.lines["origin"] = dashboard(config)
         if config.public_url:
-            return f"URLs are built on WECHAT_PUBLIC_URL={config.public_url}; the Host is not used"
+            summary = (
+                f"URLs are built on WECHAT_PUBLIC_URL={config.public_url}; the Host is not used"
+            )
+            if refused:
+                raise _CheckWarned(f"{summary}; {refused}")
+            return summary
         django = "; under Django, its ALLOWED_HOSTS decides instead"
         if config.allowed_hosts is None:
             raise _CheckWarned(
@@ -307,6 +321,81 @@ def doctor() -> list[Check]:
     finally:
         run.close()
     return checks
+
+
+def _warn(text: str) -> str:
+    raise _CheckWarned(text)
+
+
+#: The dashboard's names (as it shows them, and in English), for what doctor lists.
+OAUTH_DOMAIN = "网页授权域名 (OAuth domain)"
+JS_DOMAIN = "JS接口安全域名 (JS safe domain)"
+IP_WHITELIST = "IP白名单 (IP whitelist)"
+WEB_APP_DOMAIN = "授权回调域 (the website app's callback domain, Open Platform)"
+WECOM_DOMAIN = "可信域名 (trusted domain: web authorization and JS-SDK)"
+WECOM_IPS = "企业可信IP (trusted IPs)"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def dashboard(config: WeChatConfig) -> tuple[str, tuple[str, ...]]:
+    """What WeChat would refuse in the OAuth callback URL sent (``redirect_uri``), or
+    ``""``; and what to register in the dashboard for it, a line each, the value last
+    (to copy). An Official Account's OAuth callbacks and JS-SDK pages are served on the
+    default ports only: 80 for http, 443 for https, and its domains are entered without
+    one (docs/wechat-protocol.md section 4.2 [OA-ERR5]; for ``redirect_uri`` a WeChat
+    staff answer, developers.weixin.qq.com/community/develop/doc/00086833d108989ff59b9d39851400).
+    A WeCom app's trusted domain is entered as the browser has it, port included."""
+    site = config.public_url
+    callback_site = config.oauth_relay or site
+    if not site or not callback_site:
+        hosts = [h for h in config.served_hosts if h not in ("*", ".localhost")]
+        return "", (
+            f"redirect_uri: {{the request's scheme and Host}}{config.callback_path} "
+            "(set WECHAT_PUBLIC_URL for doctor to check it)",
+            f"the domains to register: the hosts you serve ({', '.join(hosts) or 'none listed'})",
+        )
+    parts, page = urlsplit(callback_site), urlsplit(site)
+    refused = ""
+    if not config.is_wecom:
+        if parts.port not in (None, _DEFAULT_PORTS[parts.scheme]):
+            refused = (
+                f"WeChat sends OAuth callbacks to {parts.scheme}:// on port "
+                f"{_DEFAULT_PORTS[parts.scheme]} only, not {parts.port}: serve the site on "
+                "the default port (a proxy in front) and drop the port from the URL"
+            )
+        elif _is_address(parts.hostname or ""):
+            refused = (
+                f"{parts.hostname} is an IP address: the dashboard takes a domain name "
+                "(only a sandbox test account takes an address)"
+            )
+    domain = parts.netloc if config.is_wecom else (parts.hostname or "")
+    js_domain = page.netloc if config.is_wecom else (page.hostname or "")
+    lines = [f"redirect_uri: {callback_site}{config.callback_path}"]
+    if config.is_wecom:
+        lines.append(f"{WECOM_DOMAIN}: {domain}")
+        ips = WECOM_IPS
+    else:
+        lines += [f"{OAUTH_DOMAIN}: {domain}", f"{JS_DOMAIN}: {js_domain}"]
+        if config.web_app_id:
+            lines.append(f"{WEB_APP_DOMAIN}: {domain}")
+        ips = IP_WHITELIST
+    if config.token_hub:
+        lines.append(f"{ips}: the hub's outgoing address (this host asks the hub, not WeChat)")
+    else:
+        lines.append(
+            f"{ips}: this host's outgoing address, which doctor cannot know offline; "
+            "ask from this host, e.g. curl -s https://ifconfig.me (a refused token call, "
+            "errcode 40164, names it too)"
+        )
+    return refused, tuple(lines)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _local(origin: str) -> bool:

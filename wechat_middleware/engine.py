@@ -9,6 +9,7 @@ run, with the I/O step in a worker thread so a slow WeChat or store never blocks
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -16,12 +17,16 @@ from .actions import IO_STEPS, Action, with_body
 from .answers import Respond
 from .context import SigningParts, WeChatContext
 from .flow import decide, session_of
+from .redaction import hide_password
 from .threads import run_in_thread
 from .urls import ANY_HOST, PageSource
 from .view import RequestView
 
 if TYPE_CHECKING:
+    from .rules import Rules
     from .steps import Steps
+
+log = logging.getLogger("wechat_middleware")
 
 #: What a request comes to: our answer, or the context the app is called with.
 Outcome = Respond | WeChatContext
@@ -45,7 +50,7 @@ class Engine:
     Host already (Django's ``ALLOWED_HOSTS``), so any Host it passes is this site's.
     """
 
-    __slots__ = ("clock", "hosts", "passes_untouched", "rules", "steps", "wechat")
+    __slots__ = ("clock", "hosts", "passes_untouched", "rules", "steps", "watches_proxy", "wechat")
 
     def __init__(self, wechat: EngineParts, *, host_checked: bool = False) -> None:
         self.wechat = wechat
@@ -57,6 +62,10 @@ class Engine:
         #: ``passes_untouched(path, user_agent, cookie)``: the request just reaches the
         #: app with no user, so no decision is needed (the rules' test, on raw strings).
         self.passes_untouched = self.rules.passes_untouched
+        #: Whether the adapters hand :func:`proxied.check` the proxy headers of the
+        #: requests the decision sees: with ``WECHAT_PUBLIC_URL`` they do not matter.
+        self.watches_proxy = not rules.config.public_url
+        _log_start(rules, wechat.tokens.store)
 
     def untouched(self, page: PageSource) -> WeChatContext:
         """The context of a request that passes untouched."""
@@ -94,3 +103,23 @@ class Engine:
     def _decide(self, view: RequestView) -> Action:
         rules = self.rules
         return decide(view, rules, session_of(view.cookie, rules), self.clock())
+
+
+def _log_start(rules: Rules, store: object) -> None:
+    """One INFO line when a middleware is built: what it runs as, so a deployment's log
+    shows which app, store and URLs a problem happened under (no secret: the store's
+    password is hidden)."""
+    from . import __version__
+
+    config = rules.config
+    path = getattr(store, "path", None)  # the SQLite file, the default store's too
+    where = hide_password(config.store) if config.store else f"sqlite:///{path}" if path else ""
+    log.info(
+        "wechat_middleware %s for %s app %s: store %s, public URL %s, paths %s",
+        __version__,
+        config.provider,
+        config.app_id,
+        where or type(store).__name__,
+        config.public_url or "unset (built on the request's Host)",
+        " ".join(sorted(rules.special_paths)),
+    )

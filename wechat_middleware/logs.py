@@ -11,6 +11,10 @@ While WeChat or the store is down, every page that wants a signature fails the s
 way; a busy site would write thousands of identical lines a second. A
 :class:`ThrottledWarning` writes the first one, then one line per window saying how
 many more happened, which keeps the cause visible and the log readable.
+
+An error marked :func:`logged_elsewhere` is not a failure of its own (a page that stopped
+waiting for a fetch still going on: if the fetch fails, it logs why): a throttled line
+quoting it is written at DEBUG and leaves the window to the next real failure.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import TypeVar
 
 log = logging.getLogger("wechat_middleware")
 
@@ -34,6 +39,17 @@ def escape_controls(text: str) -> str:
     if text.isprintable():  # the common case: nothing to escape
         return text
     return _CONTROL.sub(lambda found: repr(found.group())[1:-1], text)
+
+
+_E = TypeVar("_E", bound=BaseException)
+_REPORTED = "_wechat_middleware_logged_elsewhere"
+
+
+def logged_elsewhere(error: _E) -> _E:
+    """Mark ``error`` as logged where its cause is known: a :class:`ThrottledWarning`
+    quoting it writes DEBUG. The mark survives ``flights.fresh`` copies."""
+    setattr(error, _REPORTED, True)
+    return error
 
 
 class _EscapeControls(logging.Filter):
@@ -68,6 +84,9 @@ class ThrottledWarning:
         self._held_back = 0
 
     def warning(self, message: str, *args: object) -> None:
+        if any(getattr(arg, _REPORTED, False) for arg in args):
+            self._logger.debug(message, *args)
+            return
         now = self._clock()
         with self._lock:
             if now - self._last < self.window:

@@ -18,7 +18,8 @@ a secret's value never appears in a message.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+import difflib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import MISSING, dataclass
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,24 @@ def read(table: Iterable[Setting], given: Mapping[str, Any]) -> dict[str, Any]:
             if value is not None:
                 found[name] = value
     return found
+
+
+#: ``WECHAT_*`` names of this repository that are no setting: the scripts' virtualenv.
+NOT_SETTINGS = frozenset({"WECHAT_VENV"})
+
+
+def unknown_names(table: Iterable[Setting], given: Iterable[str]) -> Iterator[str]:
+    """A sentence for each ``WECHAT_*`` name of ``given`` that no setting reads, with the
+    closest one that does: a misspelt name is otherwise ignored without a word. Other
+    tools may use the prefix too (a ``WECHAT_ENV``), so this is said, never refused."""
+    known = {name for spec in table for name in spec.names}
+    stems = {name.removeprefix("WECHAT_"): name for name in known}
+    known |= NOT_SETTINGS
+    for name in sorted(given):
+        if name.startswith("WECHAT_") and name not in known:
+            close = difflib.get_close_matches(name.removeprefix("WECHAT_"), stems, 1, 0.7)
+            guess = f": did you mean {stems[close[0]]}?" if close else " (another tool's?)"
+            yield f"{name} is not a setting of wechat_middleware and is ignored{guess}"
 
 
 def _parse(spec: Setting, name: str, text: str) -> Any:

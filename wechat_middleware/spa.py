@@ -114,6 +114,9 @@ class Report:
     ticket_id: str
     #: The URL WeChat checked, when its client says (``realAuthUrl``), without the fragment.
     checked_url: str = ""
+    #: A ``WeixinOpenTagsError`` (``wx.config`` passed, the open tags did not): the tags
+    #: the page asked for (``openTagList``); ``None`` for a ``wx.error`` report.
+    open_tags: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +151,11 @@ def parse_report(body: bytes) -> Report | str:
     checked = data.get("realAuthUrl")
     listed = checked if isinstance(checked, list) else []
     checked_url = next((u for u in listed if isinstance(u, str) and is_http_url(u)), "")
+    tags = data.get("open_tags")
+    open_tags = None
+    if isinstance(tags, list):
+        named = (tag for tag in tags[:MAX_OPEN_TAGS] if isinstance(tag, str))
+        open_tags = tuple(tag for tag in named if _NAME.fullmatch(tag))
     return Report(
         text("url").split("#", 1)[0],
         text("signed_url"),
@@ -156,6 +164,7 @@ def parse_report(body: bytes) -> Report | str:
         text("landing_url").split("#", 1)[0],
         text("ticket_id")[:32],
         checked_url[:MAX_PAGE_URL_LENGTH].split("#", 1)[0],
+        open_tags,
     )
 
 
@@ -183,6 +192,8 @@ def diagnose(report: Report, site: str | None, ticket_id: str | None) -> Diagnos
         f"page {report.url[:200]!r}, signed {report.signed_url[:200]!r}, "
         f"landing {report.landing_url[:200]!r}, errMsg {err[:120]!r}"
     )
+    if report.open_tags is not None:
+        return Diagnosis("open-tags", f"{_open_tags_advice(report.open_tags)} ({facts})")
     if "invalid url domain" in err:
         host = page.partition("://")[2].split(":")[0]
         return Diagnosis(
@@ -238,3 +249,21 @@ def diagnose(report: Report, site: str | None, ticket_id: str | None) -> Diagnos
                 ticket_rejected=True,
             )
     return Diagnosis("unknown", f"unknown cause ({facts})")
+
+
+def _open_tags_advice(asked: tuple[str, ...]) -> str:
+    """Why WeChat refuses open tags once ``wx.config`` passed (the ``WeixinOpenTagsError``
+    event; docs/wechat-protocol.md section 4.5 [OPENTAG]); the rest of the JS-SDK works."""
+    if not asked:
+        return (
+            "open tags failed (WeixinOpenTagsError) and the page asked for none: list "
+            "them in openTagList, wechatMiddleware.ready(apis, {openTagList: "
+            "['wx-open-launch-weapp']})"
+        )
+    return (
+        f"open tags {', '.join(asked)} failed (WeixinOpenTagsError) though wx.config "
+        "passed: they need a verified service account (认证服务号; a subscription account "
+        "has none), the page's domain among its JS safe domains (JS接口安全域名), the "
+        "tags in openTagList of this page's configuration, WeChat 7.0.12 or later and "
+        "a page outside an iframe; the rest of the JS-SDK works"
+    )

@@ -49,6 +49,7 @@ from .errors import (
 )
 from .flights import Flights, fresh
 from .keys import StoreKeys
+from .logs import logged_elsewhere
 from .stores.base import Broadcast, Store
 
 log = logging.getLogger("wechat_middleware")
@@ -300,8 +301,11 @@ class TokenManager:
                 return valid
         if valid is not None:
             return valid
-        raise CredentialPendingError(
-            f"the {kind} is being fetched; a page waits {self.page_wait:g}s at most for it"
+        # Not a failure of its own: if the fetch fails, the fetch says why (one line).
+        raise logged_elsewhere(
+            CredentialPendingError(
+                f"the {kind} is being fetched; a page waits {self.page_wait:g}s at most for it"
+            )
         )
 
     def would_wait(self, kind: Kind) -> bool:
@@ -546,7 +550,7 @@ class TokenManager:
             until = self.clock() + backoff
             self.store.set(failure_key, json.dumps([exc.errcode, exc.errmsg, until]), backoff)
             self._back_off(kind, exc, backoff)
-            log.warning("fetching the %s failed: %s (backing off %.0fs)", kind, exc, backoff)
+            _log_where_it_arose(exc, kind, backoff)
             raise
         credential = Credential.issued(value, expires_in, now, self.margin)
         self._save(kind, credential)
@@ -681,6 +685,16 @@ class TokenManager:
             return work()
         finally:
             self.store.release_lock(lock_name, owner)
+
+
+def _log_where_it_arose(error: WeChatError, kind: Kind, backoff: float) -> None:
+    """One WARNING per failed fetch: a ticket whose access token failed carries the
+    token's error, logged when the token's fetch failed (copies keep the mark)."""
+    if getattr(error, "failed_fetch", None) is not None:
+        log.debug("fetching the %s failed: %s", kind, error)
+        return
+    error.failed_fetch = kind  # type: ignore[attr-defined]
+    log.warning("fetching the %s failed: %s (backing off %.0fs)", kind, error, backoff)
 
 
 def _failure_from(raw: str, meanings: Any = WECHAT_MEANINGS) -> tuple[WeChatError, float | None]:

@@ -6,7 +6,9 @@ Flask's ``request.wechat`` and the ``wechat`` template variable come from
 
 Behind a reverse proxy the URL the browser sees must be the one signed: set
 ``WECHAT_PUBLIC_URL``, or let werkzeug's ``ProxyFix`` correct ``wsgi.url_scheme`` and
-``HTTP_HOST`` before this middleware runs.
+``HTTP_HOST`` before this middleware runs (it wraps this one: Flask's
+``app.wsgi_app = ProxyFix(app.wsgi_app, ...)`` after ``init_app``). Headers nobody
+applied are said once in the log (:mod:`wechat_middleware.proxied`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from . import proxied
 from .answers import Respond
 from .engine import Engine, EngineParts
 from .urls import LazyPage, Page, host_of, raw_path_of
@@ -96,7 +99,18 @@ def serve(
         referer=environ.get("HTTP_REFERER", ""),
         authorization=environ.get("HTTP_AUTHORIZATION", ""),
     )
+    if engine.watches_proxy and not environ.keys().isdisjoint(_PROXY_KEYS):
+        proxied.check(view, *map(environ.get, _PROXY_KEYS))
     return engine.serve(view, read_body or (lambda limit: _read_body(environ, limit)))
+
+
+#: The proxy headers :func:`proxied.check` compares with the request as it reached us.
+_PROXY_KEYS = (
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_FORWARDED",
+)
 
 
 def _target(environ: Mapping[str, Any], path: str) -> tuple[str, str, str]:

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST, require_safe
 from examples.messages import echo_reply
 from wechat_middleware.integrations.django import (
     WeChatLoginRequiredMixin,
+    project_wechat,
     wechat_login_required,
     wechat_user_logged_in,
 )
@@ -32,7 +33,10 @@ _View = TypeVar("_View", bound=Callable[..., HttpResponse])
 
 
 def render(request: HttpRequest, title: str, *, spa: bool = False) -> HttpResponse:
-    return render_template(request, "page.html", {"title": title, "spa": spa})
+    # Whether a browser outside WeChat can log in: with a website app (desktop QR login).
+    config = project_wechat().config
+    qr_login = config.web_app_id is not None or config.desktop_login
+    return render_template(request, "page.html", {"title": title, "spa": spa, "qr_login": qr_login})
 
 
 def page(view: _View) -> _View:

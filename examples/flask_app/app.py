@@ -43,10 +43,15 @@ PAGE = app.jinja_env.from_string(
 </head>
 <body>
   <h1>{{ title }}</h1>
-  <p>Logged in as <span id="openid">{{ wechat.openid or "" }}</span>
+  <p id="login-state">{% if wechat.user %}Logged in as{% else %}Not logged in{% endif %}
+    <span id="openid">{{ wechat.openid or "" }}</span>
     <span id="userid">{{ wechat.userid or "" }}</span>
     {% if wechat.user and wechat.user.nickname -%}
     (<span id="nickname">{{ wechat.user.nickname }}</span>)
+    {%- endif %}
+    {% if not wechat.user and (wechat.is_wechat_browser or qr_login) -%}
+    <a id="login" href="{{ wechat.login_url() }}">Log in{% if not wechat.is_wechat_browser %}
+      with WeChat's QR code{% endif %}</a>
     {%- endif %}</p>
   <p>JS-SDK: <span id="wx-status">loading</span> (ready <span id="wx-ready-count">0</span>x)</p>
   <p>Route: <span id="route"></span></p>
@@ -67,8 +72,13 @@ PAGE = app.jinja_env.from_string(
 )
 
 
+#: Whether a browser outside WeChat can log in: with a website app (desktop QR login).
+QR_LOGIN = wechat.config.web_app_id is not None or wechat.config.desktop_login
+
+
 def render(title: str, *, spa: bool = False) -> str:
-    return PAGE.render(title=title, spa=spa, apis=APIS, wechat=request.wechat)  # type: ignore[attr-defined]
+    context = request.wechat  # type: ignore[attr-defined]
+    return PAGE.render(title=title, spa=spa, apis=APIS, wechat=context, qr_login=QR_LOGIN)
 
 
 @app.get("/")

@@ -553,6 +553,37 @@ def test_open_tags_are_configured_again_after_each_route_change(
     assert site.reports == []
 
 
+def test_open_tags_wechat_refuses_are_reported_with_a_diagnosis(
+    open_page: OpenPage, open_site: Callable[..., Site]
+) -> None:
+    """WeChat's client (not jweixin, which has no such code) dispatches
+    ``WeixinOpenTagsError`` on the document with ``e.detail.errMsg`` when the tags cannot
+    be used though wx.config passed [OPENTAG]; the fake bridge does not, so the page
+    dispatches it as the client would. The helper reports it once per page URL."""
+    from wechat_middleware.spa import diagnose, parse_report
+
+    site = open_site()
+    landing = site.url(LANDING)
+    page = open_at(open_page, landing, ANDROID_WECHAT_UA)
+    assert ready(page, [], openTagList=[TAG]) == f"ready {landing}"
+    for _ in range(2):
+        page.evaluate(
+            """() => document.dispatchEvent(new CustomEvent("WeixinOpenTagsError",
+                {detail: {errMsg: "launch:fail_check fail"}}))"""
+        )
+    wait_until(lambda: len(site.reports) == 1, "the open-tag report")
+    sent = site.reports[0]
+    assert sent["open_tags"] == [TAG] and sent["errMsg"] == "launch:fail_check fail"
+    assert sent["url"] == sent["signed_url"] == landing
+
+    report = parse_report(json.dumps(sent).encode())
+    assert not isinstance(report, str)
+    diagnosis = diagnose(report, site.origin, sent["ticket_id"])
+    assert diagnosis.kind == "open-tags" and "verified service account" in diagnosis.text
+    time.sleep(0.3)
+    assert len(site.reports) == 1
+
+
 def test_on_ios_a_route_change_without_open_tags_needs_no_new_configuration(
     open_page: OpenPage, open_site: Callable[..., Site], fake_wechat: FakeWeChat
 ) -> None:

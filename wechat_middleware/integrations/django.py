@@ -186,6 +186,8 @@ class WeChatMiddleware:
             read = functools.partial(_body, request)
             outcome = await run_in_thread(wsgi.serve, self.engine, environ, read)
         else:
+            if request.scheme != scope.get("scheme"):  # SECURE_PROXY_SSL_HEADER applied
+                scope = {**scope, "scheme": request.scheme}
             parts = asgi.header_parts(scope["headers"])
             parts[0][b"host"] = host.encode("latin-1")
             outcome = await asgi.serve(self.engine, scope, parts, _body_reader(request))
@@ -204,14 +206,16 @@ def _body_reader(request: HttpRequest) -> Callable[[int], Awaitable[bytes]]:
 
 
 def _environ_of(request: HttpRequest, host: str) -> dict[str, Any]:
-    """The WSGI environ of a ``WSGIRequest``, with the Host Django checked. Django keeps
-    it as META but replaces PATH_INFO and SCRIPT_NAME with text decoded from UTF-8
-    ("/你好"), which PEP 3333's latin-1 strings cannot hold: the WSGI strings of those
-    UTF-8 bytes are put back."""
+    """The WSGI environ of a ``WSGIRequest``, with the Host Django checked and the
+    scheme Django sees (``SECURE_PROXY_SSL_HEADER`` applied). Django keeps it as META
+    but replaces PATH_INFO and SCRIPT_NAME with text decoded from UTF-8 ("/你好"), which
+    PEP 3333's latin-1 strings cannot hold: the WSGI strings of those UTF-8 bytes are
+    put back."""
     meta = request.META
     return {
         **meta,
         "HTTP_HOST": host,
+        "wsgi.url_scheme": request.scheme,
         "PATH_INFO": _pep3333(meta.get("PATH_INFO") or ""),
         "SCRIPT_NAME": _pep3333(meta.get("SCRIPT_NAME") or ""),
     }

@@ -27,8 +27,9 @@
  * one, on iOS too); ready() is ww.ensureConfigReady(). Pages call ww.* afterwards.
  *
  * A failed configuration is reported to the server once per page URL, so that it shows in
- * the server's log. Served by the middleware at {jssdk_path}/wechat.js with its settings
- * filled in. ES5 only: old WeChat webviews run it.
+ * the server's log; so are open tags WeChat refused (its WeixinOpenTagsError event). Served
+ * by the middleware at {jssdk_path}/wechat.js with its settings filled in. ES5 only: old
+ * WeChat webviews run it.
  */
 (function (window, document) {
   "use strict";
@@ -299,10 +300,13 @@
     if (waiters.length) { schedule(); }
   }
 
-  function report(signedUrl, ticketId, message, realAuthUrl) {
+  // openTags: the tags asked for, in a report of WeChat's WeixinOpenTagsError (reported
+  // apart from a failed configuration of the same URL).
+  function report(signedUrl, ticketId, message, realAuthUrl, openTags) {
     var url = pageUrl();
-    if (reported[url]) { return; }
-    reported[url] = true;
+    var key = (openTags ? "open tags " : "") + url;
+    if (reported[key]) { return; }
+    reported[key] = true;
     var body = {
       url: url,
       signed_url: signedUrl,
@@ -314,6 +318,7 @@
     if (Object.prototype.toString.call(realAuthUrl) === "[object Array]") {
       body.realAuthUrl = realAuthUrl;
     }
+    if (openTags) { body.open_tags = openTags; }
     var xhr = new XMLHttpRequest();
     xhr.open("POST", SETTINGS.base + "/report", true);
     xhr.setRequestHeader("Content-Type", "application/json");
@@ -412,6 +417,17 @@
                error && error.realAuthUrl);
       }));
     });
+  }
+
+  // WeChat's client dispatches WeixinOpenTagsError on the document (e.detail.errMsg) when
+  // the open tags cannot be used though wx.config passed (the rest of the JS-SDK works).
+  if (document.addEventListener) {
+    document.addEventListener("WeixinOpenTagsError", guarded(function (event) {
+      var detail = event && event.detail;
+      var message = detail && detail.errMsg ? String(detail.errMsg) : "WeixinOpenTagsError";
+      var signed = WECOM ? window.wechatMiddleware.signedUrl() : current && current.signedUrl;
+      report(signed || urlToSign(), current ? current.ticketId : "", message, null, tags.slice());
+    }), false);
   }
 
   // ------------------------------------------------------------------ route changes

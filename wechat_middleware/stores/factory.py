@@ -48,7 +48,7 @@ def open_store(url: str, *, clock: Callable[[], float] = time.time) -> Store:
         except ImportError as exc:
             raise ConfigError(
                 f"WECHAT_STORE={scheme}://... needs the Redis client: "
-                "pip install 'wechat-middleware[redis]'"
+                "pip install 'redis>=4.5' (the [redis] extra)"
             ) from exc
         store = module.RedisStore.from_url(url)
         try:

@@ -35,7 +35,7 @@ BLOCK = 32  # WXBizMsgCrypt pads to 32 bytes, not AES's 16
 CALLBACK_TIMEOUT = 5.0  # WeCom wants the URL check answered within 1 s: see .elapsed
 CRYPTO_MISSING = (
     "FakeWeCom needs the 'cryptography' package to encrypt callbacks: "
-    "pip install 'wechat-middleware[crypto]'"
+    "pip install 'cryptography>=41' (the [crypto] extra)"
 )
 _ELEMENT = r"<{0}>\s*(?:<!\[CDATA\[(.*?)\]\]>|([^<]*))\s*</{0}>"
 
