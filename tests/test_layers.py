@@ -14,8 +14,6 @@ import wechat_middleware
 
 PACKAGE = Path(wechat_middleware.__file__).parent
 FRAMEWORKS = {"flask", "starlette", "fastapi", "django", "asgiref", "werkzeug"}
-#: Old import paths kept for one release, each documented in the README and CHANGELOG.
-DEPRECATED_ALIASES = {"asgi.py"}
 
 
 def _core_modules() -> list[Path]:
@@ -56,8 +54,6 @@ def test_no_core_module_imports_a_web_framework() -> None:
 
 def test_no_core_module_imports_the_framework_glue() -> None:
     for path in _core_modules():
-        if path.name in DEPRECATED_ALIASES:
-            continue
         glue = {name for name in _imports(path) if "integrations" in name}
         assert not glue, f"{path.name} imports {glue}"
 

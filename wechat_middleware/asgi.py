@@ -260,13 +260,3 @@ async def respond(answer: Respond, send: Send, *, head: bool) -> None:
     headers.append((b"content-length", str(0 if head else len(answer.body)).encode()))
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else answer.body})
-
-
-def __getattr__(name: str) -> Any:
-    """``login_required`` moved to :mod:`wechat_middleware.integrations.starlette`
-    (it needs Starlette's request); this old path works for one more release."""
-    if name == "login_required":
-        from .integrations.starlette import login_required
-
-        return login_required
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
