@@ -10,6 +10,10 @@ Sections (``--only`` takes these names, comma-separated or repeated):
 - ``servers``    real uvicorn and gunicorn on 127.0.0.1: the keep-alive stall check,
                  then requests/s of each example against its bare twin
 
+``--write`` puts the tables into BENCHMARKS.md, draws them as SVG charts into
+``docs/assets/benchmarks/`` (:mod:`bench.charts`) and saves them as ``bench/results.json``;
+``--render`` redraws both from that file without running anything.
+
 Every target is checked on numbers of this run and printed PASS or FAIL (ERROR: the
 benchmark could not measure); a FAIL is not turned into a failing exit code. The peers
 are installed on first use into ``bench/.peers/`` (git-ignored), never into the
@@ -32,13 +36,21 @@ from .children._timing import CLOCKS, set_clock
 from .peers import Peers, install_peers
 from .report import (
     ERROR,
+    REPO_ROOT,
+    Results,
     Table,
+    finish,
     format_table,
+    load_results,
     machine,
+    save_results,
     summary,
     tables_from_rows,
     write_benchmarks_md,
 )
+
+# Where --write and --render put BENCHMARKS.md, the charts and the saved results.
+OUTPUT_ROOT = REPO_ROOT
 
 SECTIONS = ("signature", "overhead", "memory", "coldstart", "hub", "servers")
 
@@ -82,7 +94,18 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="servers: wrk when installed (auto), or the Python fallback",
     )
     parser.add_argument("--no-peers", action="store_true", help="do not install or run peers")
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="update BENCHMARKS.md, its charts (docs/assets/benchmarks/*.svg) and the saved "
+        "results (bench/results.json)",
+    )
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="run nothing: write BENCHMARKS.md's results block and the charts again from "
+        "bench/results.json (the last --write)",
+    )
     parser.add_argument(
         "--profile", metavar="CASE", choices=PROFILE_CASES, help=", ".join(PROFILE_CASES)
     )
@@ -107,6 +130,11 @@ def _log(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    if args.render:
+        results = load_results(OUTPUT_ROOT / "bench" / "results.json")
+        for path in publish(results, save=False):
+            _log(f"wrote {path}")
+        return 0
     if args.profile:
         from .profiling import profile
 
@@ -162,9 +190,22 @@ def main(argv: list[str] | None = None) -> int:
             ["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])]
         )
         mode = f"{'quick' if args.quick else 'full'} run, clock={args.clock}, rounds={args.rounds}"
-        path = write_benchmarks_md(tables, command=command, mode=mode, at_start=info)
-        _log(f"wrote {path}")
+        results = finish(tables, command=command, mode=mode, at_start=info)
+        for path in publish(results):
+            _log(f"wrote {path}")
     return 1 if crashed else 0
+
+
+def publish(results: Results, *, save: bool = True) -> list[Path]:
+    """BENCHMARKS.md's results block and the charts, both from ``results``; with ``save``
+    also ``bench/results.json``, from which ``--render`` writes them again."""
+    from .charts import write_charts
+
+    paths = [write_benchmarks_md(results, OUTPUT_ROOT / "BENCHMARKS.md")]
+    paths += write_charts(results, OUTPUT_ROOT / "docs" / "assets" / "benchmarks")
+    if save:
+        paths.append(save_results(results, OUTPUT_ROOT / "bench" / "results.json"))
+    return paths
 
 
 def _servers(args: argparse.Namespace) -> list[Table]:

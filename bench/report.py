@@ -1,13 +1,17 @@
-"""Tables of results, printed to stdout and written into BENCHMARKS.md.
+"""Tables of results, printed to stdout and written into BENCHMARKS.md and its charts.
 
 Each section returns :class:`Table` objects whose columns hold one statistic each, so
 that a reader never has to guess whether a cell is a ratio, a difference or a rate.
-The simpler sections build a five-column table from :class:`Row` objects.
+The simpler sections build a five-column table from :class:`Row` objects. A run's tables
+and where and when it ran are one :class:`Results`: BENCHMARKS.md's results block and the
+charts (:mod:`bench.charts`) are both drawn from it, and ``--write`` saves it as
+``bench/results.json`` for ``--render``.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import re
@@ -19,6 +23,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = REPO_ROOT / "BENCHMARKS.md"
+RESULTS_JSON = REPO_ROOT / "bench" / "results.json"  # the last --write's results
 BEGIN = "<!-- bench:begin (written by `python -m bench --write`; edit outside this block) -->"
 END = "<!-- bench:end -->"
 
@@ -197,45 +202,149 @@ def summary(tables: Sequence[Table]) -> str:
     return f"Targets: {passed} PASS, {len(missed)} FAIL or ERROR: {'; '.join(missed)}."
 
 
-def write_benchmarks_md(
-    tables: Sequence[Table], *, command: str, mode: str, at_start: dict[str, str]
-) -> Path:
-    """Replace the generated block of BENCHMARKS.md (creating the file if needed).
+@dataclass
+class Results:
+    """One run's tables and where and when they were measured: the one home of its numbers.
 
-    ``at_start`` is :func:`machine` as read before the run: the load average then and
-    now tell how busy the machine was while it ran.
+    ``python -m bench --write`` renders BENCHMARKS.md's results block
+    (:func:`render_block`) and the charts (:mod:`bench.charts`) from it, and saves it as
+    ``bench/results.json`` (:meth:`to_json`), from which ``--render`` renders both again.
     """
-    info = machine()
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+    tables: list[Table]
+    measured: str  # "YYYY-MM-DD HH:MM UTC", when the run ended
+    command: str
+    mode: str
+    commit: str
+    machine: dict[str, str]  # :func:`machine` at the end of the run
+    loadavg_at_start: str
+
+    def table(self, title: str) -> Table | None:
+        """The table of that title, None when the run did not produce it."""
+        return next((t for t in self.tables if t.title == title), None)
+
+    def to_json(self) -> str:
+        """Indented JSON with one line per table row, so that a new run reads as a diff."""
+
+        def dump(value: object) -> str:
+            return json.dumps(value, ensure_ascii=False)
+
+        head = {
+            "measured": self.measured,
+            "command": self.command,
+            "mode": self.mode,
+            "commit": self.commit,
+            "machine": self.machine,
+            "loadavg_at_start": self.loadavg_at_start,
+        }
+        out = ["{"] + [f" {dump(k)}: {dump(v)}," for k, v in head.items()] + [' "tables": [']
+        for n, t in enumerate(self.tables):
+            out += [
+                f'  {{"title": {dump(t.title)},',
+                f'   "headers": {dump(list(t.headers))},',
+                f'   "status": {dump(t.status)}, "key_columns": {t.key_columns},',
+                f'   "notes": {dump(t.notes)},',
+                '   "rows": [',
+                ",\n".join(f"    {dump(list(row))}" for row in t.rows),
+                "   ]}" + ("," if n < len(self.tables) - 1 else ""),
+            ]
+        return "\n".join([*out, " ]", "}", ""])
+
+    @classmethod
+    def from_json(cls, text: str) -> Results:
+        data = json.loads(text)
+        tables = [
+            Table(
+                t["title"],
+                tuple(t["headers"]),
+                [tuple(row) for row in t["rows"]],
+                status=t["status"],
+                key_columns=t["key_columns"],
+                notes=list(t["notes"]),
+            )
+            for t in data["tables"]
+        ]
+        return cls(
+            tables=tables,
+            measured=data["measured"],
+            command=data["command"],
+            mode=data["mode"],
+            commit=data["commit"],
+            machine=dict(data["machine"]),
+            loadavg_at_start=data["loadavg_at_start"],
+        )
+
+
+def finish(
+    tables: Sequence[Table], *, command: str, mode: str, at_start: dict[str, str]
+) -> Results:
+    """The run's results, stamped now. ``at_start`` is :func:`machine` as read before the
+    run: the load average then and now tell how busy the machine was while it ran."""
+    return Results(
+        tables=list(tables),
+        measured=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        command=command,
+        mode=mode,
+        commit=commit(),
+        machine=machine(),
+        loadavg_at_start=at_start["loadavg"],
+    )
+
+
+def render_block(results: Results) -> str:
+    """BENCHMARKS.md's generated block, from the begin marker to the end marker."""
+    info = results.machine
     body: list[str] = []
-    for table in tables:
+    for table in results.tables:
         body += [markdown_table(table), ""]
-    block = "\n".join(
+    return "\n".join(
         [
             BEGIN,
             "",
-            f"Measured {now} with `{command}` ({mode}).",
+            f"Measured {results.measured} with `{results.command}` ({results.mode}).",
             "",
-            f"- Commit: {commit()}",
+            f"- Commit: {results.commit}",
             f"- Machine: {info['cpu']}, {info['nproc']} CPUs, {info['os']}",
             f"- Python: {info['python']}",
-            f"- Load average (1, 5, 15 min): {at_start['loadavg']} at the start, "
+            f"- Load average (1, 5, 15 min): {results.loadavg_at_start} at the start, "
             f"{info['loadavg']} at the end",
             "",
             *body,
-            summary(tables),
+            summary(results.tables),
             "",
             END,
         ]
     )
-    if BENCHMARKS_MD.exists():
-        text = BENCHMARKS_MD.read_text(encoding="utf-8")
-        pattern = re.compile(re.escape(BEGIN.split(" (")[0]) + r".*?" + re.escape(END), re.S)
-        if pattern.search(text):
-            text = pattern.sub(lambda _: block, text, count=1)
+
+
+_BLOCK = re.compile(re.escape(BEGIN.split(" (")[0]) + r".*?" + re.escape(END), re.S)
+
+
+def generated_block(text: str) -> str | None:
+    """The generated block of a BENCHMARKS.md text, None when it has none."""
+    found = _BLOCK.search(text)
+    return found.group(0) if found else None
+
+
+def write_benchmarks_md(results: Results, path: Path = BENCHMARKS_MD) -> Path:
+    """Replace the generated block of BENCHMARKS.md (creating the file if needed)."""
+    block = render_block(results)
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        if _BLOCK.search(text):
+            text = _BLOCK.sub(lambda _: block, text, count=1)
         else:
             text = text.rstrip() + "\n\n" + block + "\n"
     else:
         text = "# Benchmarks\n\n" + block + "\n"
-    BENCHMARKS_MD.write_text(text, encoding="utf-8")
-    return BENCHMARKS_MD
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def save_results(results: Results, path: Path = RESULTS_JSON) -> Path:
+    path.write_text(results.to_json(), encoding="utf-8")
+    return path
+
+
+def load_results(path: Path = RESULTS_JSON) -> Results:
+    return Results.from_json(path.read_text(encoding="utf-8"))

@@ -33,6 +33,7 @@ from wechat_middleware.testing import FakeWeChat
 from wechat_middleware.testing.user_agents import IOS_WECHAT_UA
 
 from .conftest import MakeWeChat, fake_config
+from .support.site import page, page_names
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOP = "shop.example.com"
@@ -64,7 +65,7 @@ def flask_app(wechat: WeChat, *, proxy_fix_first: bool) -> Flask:
     if proxy_fix_first:  # the natural reading of "ProxyFix before the middleware": wrong
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
         init_app(app, wechat)
-    else:  # README: init_app, then ProxyFix around it, so ProxyFix runs first
+    else:  # docs/proxy.md: init_app, then ProxyFix around it, so ProxyFix runs first
         init_app(app, wechat)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.get("/")(lambda: "home")
@@ -148,7 +149,7 @@ def test_uvicorns_proxy_headers_apply_them_and_nginx_passes_the_host(
 ) -> None:
     """``uvicorn --proxy-headers --forwarded-allow-ips='*'`` is this middleware of
     uvicorn's; it applies X-Forwarded-Proto and -For, not -Host: nginx passes the Host
-    (``proxy_set_header Host $host``), as the README's nginx block does."""
+    (``proxy_set_header Host $host``), as the nginx block of docs/proxy.md does."""
     from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
     app = ProxyHeadersMiddleware(starlette_app(make_wechat(allowed_hosts=(SHOP,))), "*")
@@ -272,20 +273,24 @@ def test_install_hints_in_messages_name_a_requirement_of_an_extra() -> None:
     assert [(name, hint) for name, hint in hints if hint not in requirements] == []
 
 
-def test_every_readme_install_works_from_a_clone_whatever_its_name() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+#: What the framework pages install beside the package: servers and FastAPI, from PyPI.
+SERVERS = {"build", "gunicorn", "uvicorn", "fastapi"}
+
+
+def test_every_documented_install_works_from_a_clone_whatever_its_name() -> None:
+    readme = "\n".join(page(name) for name in page_names())
     version = pyproject()["version"]
     requirements = {req for deps in extras().values() for req in deps}
     wheel = f"dist/wechat_middleware-{version}-py3-none-any.whl"
     commands = re.findall(r"pip install (\S+)", readme)
     assert len(commands) >= 8
     for target in commands:
-        target = target.rstrip("`),").strip("'\"")
-        local = re.fullmatch(r"(\.|" + re.escape(wheel) + r")\[([\w,]+)\]", target)
+        target = target.rstrip("`),;").strip("'\"")
+        local = re.fullmatch(r"(\.|" + re.escape(wheel) + r")(?:\[([\w,]+)\])?", target)
         if local:
-            assert set(local.group(2).split(",")) <= set(extras()), target
+            assert set((local.group(2) or "").split(",")) - {""} <= set(extras()), target
         else:
-            assert target in requirements | {"build"}, target
+            assert target in requirements | SERVERS, target
 
 
 def test_the_license_is_the_mit_license_pyproject_names() -> None:
@@ -302,6 +307,7 @@ def test_flasks_get_wechat_is_typed_for_mypy_strict_and_documented() -> None:
     from wechat_middleware.integrations import flask as flask_glue
 
     assert typing.get_type_hints(flask_glue.get_wechat)["return"] is wechat_middleware.WeChatContext
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("## Add it to your app") : readme.index("| attribute |")]
-    assert "`get_wechat()` (Flask)" in table and "mypy --strict" in table
+    text = page("docs/request.md")
+    intro = text[: text.index("| attribute |")]
+    assert "`get_wechat()` (Flask)" in intro and "mypy --strict" in intro
+    assert "`get_wechat()`" in page("docs/frameworks/flask.md")

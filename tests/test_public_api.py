@@ -1,6 +1,6 @@
-"""The public API, one way each: what the README imports, and how its pieces behave alike.
+"""The public API, one way each: what the docs import, and how its pieces behave alike.
 
-README "Add it to your app": ``WeChat``, ``WeChatConfig``, ``WeChatContext`` and
+docs/request.md: ``WeChat``, ``WeChatConfig``, ``WeChatContext`` and
 ``WeChatUser`` come from the package root; every integration's ``get_wechat`` is the
 request's ``WeChatContext``; markup a context builds goes into templates as it is.
 """
@@ -93,7 +93,7 @@ def test_get_wechat_without_the_middleware_says_how_to_add_it() -> None:
 def test_the_old_flask_spellings_still_work_with_a_deprecation_warning(
     make_wechat: MakeWeChat,
 ) -> None:
-    """Kept for one release (README "Login per route"): ``wechat.init_app`` and
+    """Kept for one release (docs/login.md): ``wechat.init_app`` and
     ``wechat.login_required``."""
     app = Flask(__name__)
     wechat = make_wechat()

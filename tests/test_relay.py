@@ -1,4 +1,4 @@
-"""Logins through an OAuth relay (README, "Several domains on one account").
+"""Logins through an OAuth relay (docs/several-domains.md).
 
 A relay (``WECHAT_RELAY_FOR``) runs on the account's OAuth domain; a target
 (``WECHAT_OAUTH_RELAY``) sends its logins through it. Here the relay is on a real socket

@@ -1,5 +1,5 @@
 """``bash scripts/release-check``: nothing is released unless the tests AND the load check
-pass (README, "Development").
+pass (docs/architecture.md, "Development").
 
 The load check, ``python -m bench.load``, runs the examples on real servers; it is the one
 place where a bound that only shows under load (the site-wide login bound refusing a
@@ -75,7 +75,7 @@ def test_the_release_check_runs_the_tests_then_the_load_check_and_fails_with_it(
     assert code == load_status
 
 
-def test_the_readme_names_the_release_check() -> None:
-    development = (ROOT / "README.md").read_text().split("## Development", 1)[1]
+def test_the_docs_name_the_release_check() -> None:
+    development = (ROOT / "docs" / "architecture.md").read_text().split("## Development", 1)[1]
     assert "bash scripts/release-check" in development
     assert "python -m bench.load" in development

@@ -3,7 +3,7 @@ declared once, and everything that reads or lists settings comes from that decla
 
 The proof adds a setting in one place (a subclass of the config with one more line) and
 finds it in the config, the environment reader, Django's ``settings.WECHAT``, the list
-``doctor`` prints and the README's table.
+``doctor`` prints and the table of docs/settings.md.
 """
 
 from __future__ import annotations
@@ -164,13 +164,13 @@ def test_doctors_list_for_a_wecom_app_uses_wecoms_names() -> None:
     assert names[:2] == ["WECHAT_CORP_ID", "WECHAT_CORP_SECRET"]
 
 
-# -- the README's table -------------------------------------------------------------------------
+# -- the settings page's table --------------------------------------------------------------------
 
 
-def test_the_readme_table_is_the_one_the_settings_write() -> None:
+def test_the_settings_page_table_is_the_one_the_settings_write() -> None:
     """Run ``scripts/settings-table`` after changing a setting."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"{BEGIN}\n{markdown_table(SETTINGS)}{END}" in readme
+    text = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    assert f"{BEGIN}\n{markdown_table(SETTINGS)}{END}" in text
 
 
 def test_the_table_is_written_between_the_markers(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 Starlette builds its middleware stack at the first request, so a middleware that
 checks its configuration in ``__init__`` lets uvicorn report "Application startup
 complete" and then answer every request with 500. ``WeChat.from_env()`` checks what
-the middleware needs when the app module is imported (README, Configuration).
+the middleware needs when the app module is imported (docs/settings.md).
 """
 
 from __future__ import annotations

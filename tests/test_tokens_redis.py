@@ -1,6 +1,6 @@
 """Tokens over a real Redis: change notices between hosts, and life while Redis is down.
 
-The promise (README "Scaling out"): a refresh on one host is used by every host from
+The promise (docs/several-hosts.md): a refresh on one host is used by every host from
 its next request, and a dead Redis costs no page: each process serves its in-memory
 copy while it is valid, says clearly which store is down, and recovers by itself.
 """

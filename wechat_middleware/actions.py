@@ -32,7 +32,7 @@ class CompleteLogin:
     client: str  # the peer's address, for the per-client login limit
     pending: PendingLogin  # the login this callback completes
     # A target's callback: ``code`` is a relay ticket, redeemed at the relay for this
-    # origin (README, "Several domains on one account").
+    # origin (docs/several-domains.md).
     relay_target: str = ""
     max_body: ClassVar[int] = 0  # bytes of the request body the step needs read
 

@@ -235,7 +235,7 @@ class WeChatConfig:
     provider: str = setting(
         "WECHAT_PROVIDER",
         "wechat",
-        "`wechat` (an Official Account) or `wecom` (a WeCom self-built app, below)",
+        "`wechat` (an Official Account) or `wecom` (a WeCom self-built app: see the WeCom guide)",
     )
     agent_id: str | None = setting(
         "WECHAT_AGENT_ID", None, "WeCom: the app's AgentId, required there", AGENT_ID

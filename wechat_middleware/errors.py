@@ -86,7 +86,7 @@ class UserNotAuthorizedError(WeChatAPIError):
 
 
 class RefreshLimitError(WeChatError):
-    """The seed's manual-refresh rule: at most 5 unforced refreshes within 2 hours."""
+    """wechat-jssdk's manual-refresh rule: at most 5 unforced refreshes within 2 hours."""
 
     def __init__(self, errmsg: str) -> None:
         super().__init__(45009, errmsg)
@@ -171,6 +171,29 @@ MEANINGS: dict[int, _Meaning] = {
 }
 
 
+#: The ``errmsg`` WeChat sends with an errcode of ``MEANINGS``, where it is known
+#: (docs/wechat-protocol.md section 6; 40164's names the IP WeChat saw). Shown in
+#: docs/troubleshooting.md (``scripts/errcode-table``); the library never matches on it.
+WECHAT_SAYS: dict[int, str] = {
+    -1: "system error",
+    40001: "invalid credential, access_token is invalid or not latest",
+    40014: "invalid access_token",
+    42001: "access_token expired",
+    40029: "invalid code",
+    40163: "code been used",
+    42003: "code expired",
+    42002: "refresh_token expired",
+    45009: "reach max api daily quota limit",
+    45011: "api minute-quota reach limit, must slower, retry next minute",
+    40013: "invalid appid",
+    40125: "invalid appsecret",
+    40164: "invalid ip 203.0.113.7 ipv6 ::ffff:203.0.113.7, not in whitelist",
+    48001: "api unauthorized",
+    50001: "user unauthorized",
+    50002: "user limited",
+}
+
+
 _WECOM_WRONG_CREDENTIAL = (
     "the app's secret is wrong: WECHAT_CORP_SECRET must be the Secret of app "
     "WECHAT_AGENT_ID in corp {app_id} (WeCom admin: App Management > the app > Secret; "
@@ -240,6 +263,24 @@ WECOM_MEANINGS: dict[int, _Meaning] = {
         "{ip} is not a trusted IP of the app: add it in the WeCom admin (App Management > "
         "the app > Trusted IPs)",
     ),
+}
+
+
+#: WeCom's ``errmsg`` for an errcode of ``WECOM_MEANINGS``, where it is known (WeCom adds
+#: ", hint: [...], from ip: ..., more info at ..."); 42012's is the client's, from
+#: ``wx.agentConfig`` ("agentConfig:fail_ticket no available more info at ...").
+WECOM_SAYS: dict[int, str] = {
+    -1: "system busy",
+    40001: "invalid credential",
+    40013: "invalid corpid",
+    40056: "invalid agentid",
+    40014: "invalid access_token",
+    42001: "access_token expired",
+    42012: "ticket no available",
+    40029: "invalid code",
+    45009: "api freq out of limit",
+    48002: "api forbidden",
+    60020: "not allow to access from your ip",
 }
 
 

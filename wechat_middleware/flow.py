@@ -85,7 +85,7 @@ def session_of(cookie_header: str, rules: Rules) -> Session:
 
 
 def decide(view: RequestView, rules: Rules, session: Session, now: float) -> Action:
-    """The one decision for every request (README, "What happens to a request")."""
+    """The one decision for every request (docs/request.md)."""
     path = view.path
     if path in rules.special_paths:
         config = rules.config
@@ -372,7 +372,7 @@ def _logout(view: RequestView, rules: Rules, session: Session, now: float) -> Ac
     return Respond(303, answer.headers, answer.body)
 
 
-# -- the OAuth relay (README, "Several domains on one account") --------------------------------
+# -- the OAuth relay (docs/several-domains.md) --------------------------------
 
 
 def _invalid_link(rules: Rules, pending: PendingLogin, session: Session, secure: bool) -> Respond:

@@ -166,7 +166,7 @@ class JSSDK:
         nonce: str | None = None,
         timestamp: int | None = None,
     ) -> SignatureInfo:
-        """Sign ``url`` with ``ticket``. ``token`` is accepted for seed parity and unused.
+        """Sign ``url`` with ``ticket``. ``token`` is accepted as wechat-jssdk's is, and unused.
 
         ``nonce`` and ``timestamp`` default to a fresh random nonce and the clock; pass a
         page's own to reproduce its signature (``wechat-middleware sign --nonce``).

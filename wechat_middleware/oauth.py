@@ -95,7 +95,7 @@ class OAuth:
     """``wechat.oauth``: authorise users, exchange codes, keep their OAuth tokens.
 
     ``scope`` is the one the middleware logs users in with; ``redirect_url`` is the
-    default callback URL (the seed's ``wechatRedirectUrl``) for the URL builders.
+    default callback URL (wechat-jssdk's ``wechatRedirectUrl``) for the URL builders.
     ``keep_tokens`` (an attribute too): the middleware's logins keep the user's token,
     for an app that calls ``refresh_access_token`` or ``get_user_info_by_openid`` later.
     ``followers``: the app's global tokens, when users are linked across apps by
@@ -130,7 +130,7 @@ class OAuth:
     def generate_oauth_url(
         self, custom_url: str | None = None, is_base: bool = False, state: str = ""
     ) -> str:
-        """The authorize URL; like the seed, ``snsapi_userinfo`` unless ``is_base``."""
+        """The authorize URL; as in wechat-jssdk, ``snsapi_userinfo`` unless ``is_base``."""
         return self.generate_oauth_url_by_scope(
             custom_url, SCOPE_BASE if is_base else SCOPE_USERINFO, state
         )
@@ -177,7 +177,7 @@ class OAuth:
         """The profile (needs ``snsapi_userinfo``, else :class:`ScopeError`).
 
         ``force_token_update`` refreshes the new token before use; ``return_token``
-        merges the token response into the profile, as the seed does.
+        merges the token response into the profile, as wechat-jssdk does.
         """
         check_lang(lang)  # before the exchange: a code is spent by the first attempt
         token = self.get_oauth_access_token(code)
@@ -192,7 +192,7 @@ class OAuth:
         return {**token, **info} if return_token else info
 
     def get_user_info_by_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        """``get_user_info`` with the seed's option names (camelCase or snake_case)."""
+        """``get_user_info`` with wechat-jssdk's option names (camelCase or snake_case)."""
         if not isinstance(options, Mapping):
             raise ValueError("options must be a mapping with at least 'code'")
 

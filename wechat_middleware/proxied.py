@@ -27,7 +27,7 @@ _ADVICE = (
     "apply the proxy's headers before the middleware (Flask: app.wsgi_app = "
     "ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1) after init_app; uvicorn "
     "--proxy-headers --forwarded-allow-ips; Django: SECURE_PROXY_SSL_HEADER and "
-    "USE_X_FORWARDED_HOST), or set WECHAT_PUBLIC_URL=https://your.domain (README: Behind a proxy)"
+    "USE_X_FORWARDED_HOST), or set WECHAT_PUBLIC_URL=https://your.domain (docs/proxy.md)"
 )
 
 

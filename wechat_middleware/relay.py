@@ -6,7 +6,7 @@ that is random (256 bits), short-lived (:data:`TICKET_TTL`), bound to one target
 and that target's state, and taken at most once (the store's lock, atomic on every
 store). The target redeems it server to server with the shared ``WECHAT_RELAY_KEY``:
 the ticket in the browser's URL is worth nothing without the key, and the relay never
-calls a target (README, "Several domains on one account").
+calls a target (docs/several-domains.md).
 """
 
 from __future__ import annotations

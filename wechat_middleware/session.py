@@ -51,7 +51,7 @@ def valid_state(value: str) -> bool:
     return bool(value) and STATE_PATTERN.fullmatch(value) is not None
 
 
-#: A relay ticket: 256 random bits, URL-safe base64 (README, "Several domains on one account").
+#: A relay ticket: 256 random bits, URL-safe base64 (docs/several-domains.md).
 TICKET_LENGTH = 43
 
 

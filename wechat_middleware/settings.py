@@ -6,7 +6,7 @@ SECONDS)``: its type, environment name, default, what it is for, and its :class:
 (how text becomes a value, the check of a value, whether it is a secret). Everything
 that reads or lists settings comes from those statements (:func:`settings_of`): the
 dataclass field (a secret is left out of ``repr``), the environment reader, Django's
-``settings.WECHAT``, the settings ``doctor`` lists and the README's table, which
+``settings.WECHAT``, the settings ``doctor`` lists and the table of docs/settings.md, which
 ``scripts/settings-table`` writes (a test keeps it current). A new setting is one new
 statement; nothing else needs to learn its name.
 
@@ -48,7 +48,7 @@ class Setting:
     attr: str  # the config's attribute (filled in from the field by settings_of)
     default: Any  # MISSING: required
     env: str | None  # None: set in code only
-    doc: str  # one line for the README's table
+    doc: str  # one line for the settings table (docs/settings.md)
     kind: Kind
     wecom_env: str | None = None  # the name a WeCom app reads instead (WECHAT_CORP_ID)
 
@@ -249,14 +249,14 @@ PATH_PREFIXES = Kind(comma_list, check=_path_prefixes)  # comma-separated text o
 SECRET = Kind(secret=True)
 
 
-# -------------------------------------------------------------------------- the README
+# ----------------------------------------------------------------------- the docs page
 
 BEGIN = "<!-- settings table: written by scripts/settings-table -->"
 END = "<!-- end of the settings table -->"
 
 
 def markdown_table(table: Iterable[Setting]) -> str:
-    """The README's settings table: one row a setting."""
+    """The settings table of docs/settings.md: one row a setting."""
     rows = ["| setting | environment | default | what it is |", "| --- | --- | --- | --- |"]
     for spec in table:
         env = " / ".join(f"`{name}`" for name in spec.names) or "(code only)"

@@ -354,7 +354,7 @@ def check_redirect_url(url: str) -> str:
     return url
 
 
-# -- the OAuth relay's origins (README, "Several domains on one account") -------------------
+# -- the OAuth relay's origins (docs/several-domains.md) ----------------------------------------
 
 #: Suffixes under which anyone may register a name: ``*`` directly under one of these
 #: would list every stranger's site. A small built-in list of the common ones (China's

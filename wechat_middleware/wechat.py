@@ -35,10 +35,10 @@ _View = TypeVar("_View", bound=Callable[..., Any])
 
 
 class WeChat:
-    """The library's entry point.
+    """The library's entry point: one per app, handed to the middleware::
 
-    >>> wechat = WeChat.from_env()          # doctest: +SKIP
-    >>> wechat.jssdk.get_signature_by_url("https://example.com/page?a=1")  # doctest: +SKIP
+        wechat = WeChat.from_env()
+        wechat.jssdk.get_signature_by_url("https://example.com/page?a=1")
 
     ``store`` and ``clock`` are for tests and unusual deployments; by default the store
     comes from ``config.store`` (``WECHAT_STORE``), else the embedded SQLite file.
@@ -150,7 +150,7 @@ class WeChat:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> WeChat:
-        """Configure an app's middleware from the ``WECHAT_*`` environment (see README).
+        """Configure an app's middleware from the ``WECHAT_*`` environment (docs/settings.md).
 
         Everything the middleware needs is checked here, when the app module is
         imported, so a misconfigured deployment fails to start with a message naming the
@@ -170,7 +170,7 @@ class WeChat:
 
     @property
     def oauth(self) -> OAuth:
-        """The Official Account's web OAuth API (the seed's ``oauth.*``); a WeCom app has
+        """The Official Account's web OAuth API (wechat-jssdk's ``oauth.*``); a WeCom app has
         none, and gets :class:`ConfigError` saying so."""
         if self._oauth is None:
             raise ConfigError(

@@ -44,13 +44,13 @@ class WeChatMiddleware:
 
         application = WeChatMiddleware(application, WeChat.from_env())
 
+    Flask users call ``integrations.flask.init_app(app, wechat)`` instead, which wraps
+    ``app.wsgi_app`` with this and adds ``request.wechat``.
+
     :param app: the WSGI application to wrap.
     :param wechat: the app's :class:`~wechat_middleware.WeChat`; it must have a
         ``WECHAT_SECRET_KEY`` (the session cookie is signed with it), else
         :class:`~wechat_middleware.ConfigError` is raised here.
-
-    Flask users call ``integrations.flask.init_app(app, wechat)`` instead, which wraps
-    ``app.wsgi_app`` with this and adds ``request.wechat``.
     """
 
     def __init__(self, app: WSGIApplication, wechat: EngineParts) -> None:

@@ -1,4 +1,4 @@
-"""The OAuth relay's security properties, on every adapter (README, "Several domains on
+"""The OAuth relay's security properties, on every adapter (docs/several-domains.md,
 one account"; SECURITY.md, "relay").
 
 A relay ticket is single-use, lives at most 60 s, is bound to the target origin it was

@@ -3,25 +3,20 @@ no conftest.
 
 Installed with the package, so any test suite gets these fixtures:
 
-``fake_wechat``
-    A running :class:`FakeWeChat` on a free loopback port: call counters, a clock to
-    move, faults to inject (``fake_wechat.inject(path, Fault(...))``).
-``wechat_env``
-    Sets the ``WECHAT_*`` variables that point ``WeChat.from_env()`` at ``fake_wechat``
-    (random cookie key and server-check token, ``WECHAT_STORE=memory://``,
-    ``WECHAT_ALLOWED_HOSTS`` of ``testserver`` and this machine's names), removes any
-    other ``WECHAT_*`` variable, and returns what it set. Undone after the test.
-``wechat_browser``
-    A :class:`WeChatBrowser`: WeChat's User-Agent, follows the OAuth login. Use it on a
-    live server URL, or bind it to an app in-process with ``wechat_browser.wsgi(app)`` /
-    ``wechat_browser.asgi(app)``.
-``fake_wecom``
-    A running :class:`FakeWeCom` (企业微信, a self-built app), with the same counters,
-    clock and faults, and the callbacks it sends (``fake_wecom.check_url(url)``).
-``wecom_env``
-    As ``wechat_env``, for ``fake_wecom``: ``WECHAT_PROVIDER=wecom`` and the corp, agent,
-    secret, callback Token and EncodingAESKey. Browse with
-    ``wechat_browser.new(user_agent="wxwork", userid=...)``.
+- ``fake_wechat``: a running :class:`FakeWeChat` on a free loopback port: call counters,
+  a clock to move, faults to inject (``fake_wechat.inject(path, Fault(...))``).
+- ``wechat_env``: sets the ``WECHAT_*`` variables that point ``WeChat.from_env()`` at
+  ``fake_wechat`` (random cookie key and server-check token, ``WECHAT_STORE=memory://``,
+  ``WECHAT_ALLOWED_HOSTS`` of ``testserver`` and this machine's names), removes any
+  other ``WECHAT_*`` variable, and returns what it set. Undone after the test.
+- ``wechat_browser``: a :class:`WeChatBrowser`: WeChat's User-Agent, follows the OAuth
+  login. Use it on a live server URL, or bind it to an app in-process with
+  ``wechat_browser.wsgi(app)`` / ``wechat_browser.asgi(app)``.
+- ``fake_wecom``: a running :class:`FakeWeCom` (企业微信, a self-built app), with the same
+  counters, clock and faults, and the callbacks it sends (``fake_wecom.check_url(url)``).
+- ``wecom_env``: as ``wechat_env``, for ``fake_wecom``: ``WECHAT_PROVIDER=wecom`` and the
+  corp, agent, secret, callback Token and EncodingAESKey. Browse with
+  ``wechat_browser.new(user_agent="wxwork", userid=...)``.
 """
 
 from __future__ import annotations
