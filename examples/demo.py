@@ -46,9 +46,11 @@ def demo_environment(environ: MutableMapping[str, str]) -> Iterator[Upstream]:
         environ.setdefault("WECHAT_SECRET_KEY", secrets.token_urlsafe(32))
         yield Upstream("real WeChat (credentials from the environment)", None)
         return
-    from wechat_middleware.testing import FakeWeChat, fake_wechat_env
+    from wechat_middleware.testing import FakeUser, FakeWeChat, fake_wechat_env
 
     with FakeWeChat() as fake:
+        # The demo's user, with an avatar the fake serves (the page shows it offline).
+        fake.add_user(FakeUser(openid=fake.default_openid, headimgurl=fake.avatar_url))
         env = fake_wechat_env(fake, store=environ.get("WECHAT_STORE") or default_store_url())
         # The fake's website app too: a desktop browser logs in with its QR login page.
         env.update(WECHAT_WEB_APP_ID=fake.web_app_id, WECHAT_WEB_APP_SECRET=fake.web_app_secret)
@@ -149,8 +151,8 @@ def run(host: str, port: int | None, check: bool, example: str = "flask") -> int
                 "That is a 302 to the OAuth authorize page, back to the callback, and the\n"
                 "page logged in, with a JS-SDK signature for exactly that URL in\n"
                 '<script id="wx-config">.\n'
-                "A desktop browser sees the page not logged in, with a link to log in on "
-                "the fake's QR login page. Ctrl-C stops.",
+                "A desktop browser is sent to the fake's QR login page, whose Scan button "
+                "stands in for a phone;\nlogged out, the page links back to it. Ctrl-C stops.",
                 flush=True,
             )
             wait_until_interrupted(lambda: not thread.is_alive())

@@ -34,3 +34,10 @@ need_apt() {
     fi
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$2" >/dev/null
 }
+
+# need_apt_package PACKAGE: install PACKAGE with apt-get unless dpkg has it (for packages
+# with no command of their own, such as fonts).
+need_apt_package() {
+    dpkg -s "$1" >/dev/null 2>&1 && return 0
+    need_apt "/nonexistent/$1" "$1"
+}

@@ -141,7 +141,7 @@ def test_the_profile_route_asks_for_consent_once_and_shows_the_nickname(
     page = alice.get("/account")
     scopes = [url for url in page.urls if "scope=snsapi_userinfo" in url]
     assert page.status == 200 and scopes
-    assert re.search(r'<span id="nickname">Alice</span>', page.text)
+    assert re.search(r'id="nickname">Alice</', page.text)  # the demo page's name line
     assert len(alice.get("/account").hops) == 1  # not asked again
 
 

@@ -2,12 +2,13 @@
 
 A real-server comparison is only fair against the same pages, so these twins serve
 ``/``, ``/second``, ``/api/me`` and ``/static/...`` like ``examples/flask_app`` and
-``examples/starlette_app`` do, rendering the examples' own ``PAGE`` template with a
-stand-in context (no user, ``null`` signature) where the middleware would put its own.
+``examples/starlette_app`` do, rendering the examples' own page templates (the Flask
+example's ``templates/page.html``, the Starlette example's ``PAGE``) with a stand-in
+context (no user, ``null`` signature) where the middleware would put its own.
 
-The template is read from the example's source with :mod:`ast` instead of importing
-the module: importing it would build a ``WeChat`` from the environment, which a bare
-app must not need.
+The Starlette template is read from the example's source with :mod:`ast` instead of
+importing the module: importing it would build a ``WeChat`` from the environment, which
+a bare app must not need.
 
 Run: ``gunicorn bench.load.bare_apps:flask_app`` or
 ``uvicorn bench.load.bare_apps:starlette_app``.
@@ -21,6 +22,7 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from jinja2 import ChoiceLoader, FileSystemLoader
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
@@ -59,7 +61,12 @@ class NoWeChat:
     user = None
     is_wechat_browser = False
     jssdk_url = JSSDK_URL
-    logout_url = "/wechat/logout"
+
+    def login_url(self) -> str:
+        return "/wechat/login?next=/"
+
+    def logout_url(self) -> str:
+        return "/wechat/logout?next=/"
 
     def signature_json(self) -> str:
         return "null"
@@ -77,22 +84,35 @@ FLASK_DIR = EXAMPLES / "flask_app"
 STATIC = EXAMPLES / "static"
 
 flask_app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
+flask_app.jinja_loader = ChoiceLoader(
+    [FileSystemLoader(FLASK_DIR / "templates"), FileSystemLoader(EXAMPLES / "templates")]
+)
 # Compiled once, as the example does.
-FLASK_PAGE = flask_app.jinja_env.from_string(example_constant(FLASK_DIR / "app.py", "PAGE"))
+FLASK_PAGE = flask_app.jinja_env.get_template("page.html")
 
 
-def _flask_render(title: str) -> str:
-    return FLASK_PAGE.render(title=title, spa=False, apis=APIS, wechat=NO_WECHAT)
+def _flask_render(title: str, page: str) -> str:
+    return FLASK_PAGE.render(
+        title=title,
+        page=page,
+        spa=False,
+        apis=APIS,
+        wechat=NO_WECHAT,
+        user=None,
+        qr_login=False,
+        framework="Flask",
+        api_base="",
+    )
 
 
 @flask_app.get("/")
 def home() -> str:
-    return _flask_render("WeChat middleware · Flask")
+    return _flask_render("WeChat middleware · Flask", "home")
 
 
 @flask_app.get("/second")
 def second() -> str:
-    return _flask_render("Second page · Flask")
+    return _flask_render("Second page · Flask", "second")
 
 
 @flask_app.get("/api/me")

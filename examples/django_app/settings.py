@@ -38,7 +38,7 @@ DATABASES: dict[str, dict[str, str]] = {}
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [HERE / "templates"],
+        "DIRS": [HERE / "templates", HERE.parent / "templates"],  # + the shared cards
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",

@@ -32,11 +32,19 @@ from wechat_middleware.user import User
 _View = TypeVar("_View", bound=Callable[..., HttpResponse])
 
 
-def render(request: HttpRequest, title: str, *, spa: bool = False) -> HttpResponse:
-    # Whether a browser outside WeChat can log in: with a website app (desktop QR login).
+def render(request: HttpRequest, title: str, page: str) -> HttpResponse:
+    """templates/page.html, the same page as the Flask example's."""
     config = project_wechat().config
-    qr_login = config.web_app_id is not None or config.desktop_login
-    return render_template(request, "page.html", {"title": title, "spa": spa, "qr_login": qr_login})
+    context = {
+        "title": title,
+        "page": page,
+        "spa": page == "spa",
+        # Whether a browser outside WeChat can log in: with a website app (desktop QR login).
+        "qr_login": config.web_app_id is not None or config.desktop_login,
+        "framework": "Django",
+        "api_base": config.api_base,
+    }
+    return render_template(request, "page.html", context)
 
 
 def page(view: _View) -> _View:
@@ -48,24 +56,24 @@ def page(view: _View) -> _View:
 
 @page
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "WeChat middleware · Django")
+    return render(request, "WeChat middleware · Django", "home")
 
 
 @page
 def second(request: HttpRequest) -> HttpResponse:
-    return render(request, "Second page · Django")
+    return render(request, "Second page · Django", "second")
 
 
 @page
 def spa(request: HttpRequest, route: str = "") -> HttpResponse:
     """One HTML shell for every route of the single-page app."""
-    return render(request, "Single-page app · Django", spa=True)
+    return render(request, "Single-page app · Django", "spa")
 
 
 @page
 @wechat_login_required(scope="snsapi_userinfo")  # one consent screen, then the profile
 def account(request: HttpRequest) -> HttpResponse:
-    return render(request, "Your account · Django")
+    return render(request, "Your account · Django", "account")
 
 
 class Orders(WeChatLoginRequiredMixin, View):

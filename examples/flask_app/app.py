@@ -1,6 +1,6 @@
 """Flask example: WeChat JS-SDK and OAuth with one line of setup.
 
-Pages: ``/`` and ``/second`` are rendered on the server; ``/spa/`` is a small
+Pages (templates/page.html): ``/`` and ``/second`` are rendered on the server; ``/spa/`` is a small
 single-page app whose routes (``/spa/``, ``/spa/profile``) change with
 ``history.pushState``. Both kinds get a working ``wx`` from one template line,
 ``{{ wechat.jssdk_tags([...]) }}``: the helper signs the URL WeChat checks (the landing
@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from flask import Flask, request
+from jinja2 import ChoiceLoader, FileSystemLoader
 
 from examples.messages import echo_reply
 from wechat_middleware import WeChat
@@ -24,84 +25,62 @@ from wechat_middleware.integrations.flask import init_app, login_required
 from wechat_middleware.messages import REPLY_CONTENT_TYPE
 from wechat_middleware.user import User
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
+HERE = Path(__file__).resolve().parent
+STATIC = HERE.parent / "static"
+SHARED = HERE.parent / "templates"
 APIS = ["updateAppMessageShareData", "updateTimelineShareData"]
 
 app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
+# The page's own folder, then the cards the Django example's page shares (examples/templates).
+app.jinja_loader = ChoiceLoader([FileSystemLoader(HERE / "templates"), FileSystemLoader(SHARED)])
 wechat = WeChat.from_env()
 init_app(app, wechat)
 
-# Compiled once: rendering is then cheap next to what the middleware does.
-PAGE = app.jinja_env.from_string(
-    """<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <link rel="stylesheet" href="/static/style.css">
-  <title>{{ title }}</title>
-</head>
-<body>
-  <h1>{{ title }}</h1>
-  <p id="login-state">{% if wechat.user %}Logged in as{% else %}Not logged in{% endif %}
-    <span id="openid">{{ wechat.openid or "" }}</span>
-    <span id="userid">{{ wechat.userid or "" }}</span>
-    {% if wechat.user and wechat.user.nickname -%}
-    (<span id="nickname">{{ wechat.user.nickname }}</span>)
-    {%- endif %}
-    {% if not wechat.user and (wechat.is_wechat_browser or qr_login) -%}
-    <a id="login" href="{{ wechat.login_url() }}">Log in{% if not wechat.is_wechat_browser %}
-      with WeChat's QR code{% endif %}</a>
-    {%- endif %}</p>
-  <p>JS-SDK: <span id="wx-status">loading</span> (ready <span id="wx-ready-count">0</span>x)</p>
-  <p>Route: <span id="route"></span></p>
-  <nav>
-    <a href="/">Home</a> · <a href="/second?from=home">Second page</a> ·
-    <a href="/spa/">Single-page app</a> · <a href="/account">Account</a>
-    {% if spa %}· <a href="/spa/" data-route>SPA home</a> ·
-    <a href="/spa/profile?tab=1" data-route>SPA profile</a>{% endif %}
-  </nav>
-  {% if wechat.user %}<form method="post" action="{{ wechat.logout_url() }}">
-    <button id="logout">Log out</button></form>{% endif %}
-  <script id="wx-config" type="application/json">{{ wechat.signature_json() }}</script>
-  {{ wechat.jssdk_tags(apis) }}
-  <script src="/static/app.js"></script>
-</body>
-</html>
-"""
-)
+# The page (templates/page.html), compiled once: rendering is then cheap next to what the
+# middleware does.
+PAGE = app.jinja_env.get_template("page.html")
 
 
 #: Whether a browser outside WeChat can log in: with a website app (desktop QR login).
 QR_LOGIN = wechat.config.web_app_id is not None or wechat.config.desktop_login
 
 
-def render(title: str, *, spa: bool = False) -> str:
+def render(title: str, page: str) -> str:
     context = request.wechat  # type: ignore[attr-defined]
-    return PAGE.render(title=title, spa=spa, apis=APIS, wechat=context, qr_login=QR_LOGIN)
+    return PAGE.render(
+        title=title,
+        page=page,
+        spa=page == "spa",
+        apis=APIS,
+        wechat=context,
+        user=context.user,
+        qr_login=QR_LOGIN,
+        framework="Flask",
+        api_base=wechat.config.api_base,
+    )
 
 
 @app.get("/")
 def home() -> str:
-    return render("WeChat middleware · Flask")
+    return render("WeChat middleware · Flask", "home")
 
 
 @app.get("/second")
 def second() -> str:
-    return render("Second page · Flask")
+    return render("Second page · Flask", "second")
 
 
 @app.get("/spa/")
 @app.get("/spa/<path:route>")
 def spa(route: str = "") -> str:
     """One HTML shell for every route of the single-page app."""
-    return render("Single-page app · Flask", spa=True)
+    return render("Single-page app · Flask", "spa")
 
 
 @app.get("/account")
 @login_required(scope="snsapi_userinfo")  # one consent screen, then the profile
 def account() -> str:
-    return render("Your account · Flask")
+    return render("Your account · Flask", "account")
 
 
 @app.get("/api/orders")

@@ -69,6 +69,19 @@ from .fake_records import (
 )
 from .fake_tokens import TokenRules
 
+# docs/wechat-protocol.md section 5.5: sns/userinfo answers a ``headimgurl``, an image on
+# WeChat's image host whose last path segment is the size (132: 132x132). The fake serves
+# one avatar of its own, so a page showing a user's avatar works offline
+# (docs/fake-beliefs.md G8); ``FakeWeChat.avatar_url`` is where.
+PATH_AVATAR = "mmopen/fake/132"
+AVATAR_TYPE = "image/svg+xml"
+AVATAR = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="132" height="132" viewBox="0 0 132 132">'
+    b'<rect width="132" height="132" fill="#07c160"/>'
+    b'<circle cx="66" cy="52" r="24" fill="#fff"/>'
+    b'<path d="M22 132c0-26 20-44 44-44s44 18 44 44z" fill="#fff"/></svg>'
+)
+
 __all__ = ["FakeUser", "FakeWeChat", "Fault"]
 # Re-exported: the fake's vocabulary has always been importable from this module.
 __all__ += [
@@ -191,6 +204,7 @@ class FakeWeChat(FakeTencentAPI):
             PATH_FOLLOWER_INFO: Route("GET", self._oauth.follower_info),
             PATH_JSSDK_SCRIPT: Route("GET", jssdk.script),
             PATH_JSSDK_CONFIG: Route("POST", jssdk.config),
+            PATH_AVATAR: Route("GET", lambda request: Reply(200, AVATAR, AVATAR_TYPE)),
         }
 
         self._preflight = dict.fromkeys(CORS_PATHS, cors_preflight)
@@ -201,6 +215,13 @@ class FakeWeChat(FakeTencentAPI):
         against it unmodified, its checks decided by this fake. With ``delay_ms`` >= 0 it
         arrives that much later, announced by ``WeixinJSBridgeReady``."""
         return self._jssdk.bridge_script(delay_ms=delay_ms)
+
+    @property
+    def avatar_url(self) -> str:
+        """An avatar image this fake serves, for a ``FakeUser(headimgurl=...)`` whose
+        avatar a page should be able to load (the default ``headimgurl`` is on WeChat's
+        image host, out of reach offline)."""
+        return f"{self.base_url}/{PATH_AVATAR}"
 
     @property
     def jssdk_config_url(self) -> str:
