@@ -33,7 +33,7 @@ from wechat_middleware.testing import FakeWeChat
 from wechat_middleware.testing.user_agents import IOS_WECHAT_UA
 
 from .conftest import MakeWeChat, fake_config
-from .support.site import page, page_names
+from .support.site import block_with, page, page_names
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOP = "shop.example.com"
@@ -144,6 +144,15 @@ def test_asgi_unapplied_headers_are_said_once(
     assert "Forwarded proto says https, the app sees http" in warning
 
 
+def nginx_headers() -> dict[str, str]:
+    """What the nginx block of docs/proxy.md sends for ``https://SHOP`` and a phone at
+    203.0.113.7: its ``proxy_set_header`` lines, nginx's variables filled in."""
+    variables = {"$host": SHOP, "$scheme": "https", "$proxy_add_x_forwarded_for": "203.0.113.7"}
+    config = block_with("proxy_set_header", ["docs/proxy.md"], lang="nginx").code
+    found = re.findall(r"proxy_set_header\s+(\S+)\s+(\S+);", config)
+    return {name: variables[value] for name, value in found}
+
+
 def test_uvicorns_proxy_headers_apply_them_and_nginx_passes_the_host(
     make_wechat: MakeWeChat, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -153,13 +162,8 @@ def test_uvicorns_proxy_headers_apply_them_and_nginx_passes_the_host(
     from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
     app = ProxyHeadersMiddleware(starlette_app(make_wechat(allowed_hosts=(SHOP,))), "*")
-    headers = {
-        "Host": SHOP,
-        "X-Forwarded-Proto": "https",
-        "X-Forwarded-For": "203.0.113.7",
-        "User-Agent": IOS_WECHAT_UA,
-        "Accept": "text/html",
-    }
+    headers = {**nginx_headers(), "User-Agent": IOS_WECHAT_UA, "Accept": "text/html"}
+    assert set(nginx_headers()) == {"Host", "X-Forwarded-Proto", "X-Forwarded-For"}
     with TestClient(app) as client, caplog.at_level(logging.WARNING, "wechat_middleware"):
         answer = client.get("/", headers=headers, follow_redirects=False)
     assert redirect_uri(answer.headers["location"]) == f"https://{SHOP}/wechat/oauth-callback"

@@ -1,15 +1,20 @@
 """Every code block on the documentation site (and the README, its front door) is run
 by a test, as written.
 
-The samples are the first code a user copies; a broken one costs trust at once. Python
-blocks run here against FakeWeChat (or FakeWeCom), each in the environment a reader
-would have set; a block that needs more (a Django project, a second file, a live
-server, a fresh virtualenv) is claimed by the test that gives it that, and the generic
-runner leaves it to that test. Shell blocks are checked by bash and their
-``wechat-middleware`` commands by the command line's own parser; the framework pages'
-shell blocks are run verbatim in fresh virtualenvs (tests/integration/test_site_in_fresh_venvs.py);
-templates are rendered by Jinja; Mermaid diagrams are drawn in Chromium
-(tests/test_site_diagrams.py).
+The samples are the first code a user copies; a broken one costs trust at once:
+
+* Python blocks run here against FakeWeChat (or FakeWeCom), each in the environment a
+  reader would have set; a block that needs more (a Django project, a second file, a
+  live server, a hub) is claimed in ``CLAIMED`` by the test that gives it that, and the
+  generic runner leaves it to that test;
+* templates (``html``) are rendered by Jinja in a page behind the middleware;
+* shell blocks are checked by bash, their ``wechat-middleware`` commands by the command
+  line's own parser, and the framework pages' and Getting started's are run verbatim in
+  fresh virtualenvs (tests/integration/test_site_in_fresh_venvs.py);
+* the nginx block's headers are the ones a proxy test sends (tests/test_frictions.py);
+* Mermaid diagrams are drawn in Chromium (tests/test_site_diagrams.py).
+
+``text`` blocks are what a command or a log prints, not code to run.
 """
 
 from __future__ import annotations
