@@ -35,7 +35,7 @@ def release_check(tmp_path: Path, load_status: int) -> tuple[int, list[str]]:
     # What scripts/_env.sh looks for before installing: the virtualenv is up to date.
     digest = hashlib.sha1((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:12]
     (venv / f".installed-dev-{digest}").touch()
-    stand_ins = [venv / "bin" / name for name in ("python", "ruff", "mypy")]
+    stand_ins = [venv / "bin" / name for name in ("python", "ruff", "mypy", "mkdocs")]
     # What scripts/test would apt-get install when missing.
     stand_ins += [tools / name for name in ("redis-server", "chromium", "npm")]
     for path in stand_ins:
@@ -69,6 +69,7 @@ def test_the_release_check_runs_the_tests_then_the_load_check_and_fails_with_it(
         "ruff check .",
         "ruff format --check .",
         "mypy --strict wechat_middleware",
+        "mkdocs build --strict --quiet --site-dir site",
         "python -m pytest",
         "python -m bench.load",
     ]

@@ -9,6 +9,7 @@ the example apps are driven over real servers in ``tests/integration``.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
@@ -185,15 +186,48 @@ class AppClient:
         """Django checks the Host against ``ALLOWED_HOSTS`` (read per request)."""
         if self.kind not in DJANGO_KINDS:
             return nullcontext()
-        from django.test import override_settings
-
-        return override_settings(ALLOWED_HOSTS=list(self.wechat.config.served_hosts))
+        return allowed_hosts(tuple(self.wechat.config.served_hosts))
 
     def get(self, target: str | bytes, **kwargs: object) -> Answer:
         return self.request("GET", target, **kwargs)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self._browser.close()
+
+
+class _HostsOverride:
+    """Django's ``ALLOWED_HOSTS`` for the requests in flight, shared by the threads that
+    send them: ``override_settings`` swaps the process's settings object on enter and
+    back on exit, so two threads' overlapping overrides would restore each other's (a
+    request then finds no settings at all). The first request in enables it, the last
+    one out disables it."""
+
+    lock = threading.Lock()
+    depth = 0
+    hosts: tuple[str, ...] = ()
+    override: object = None
+
+
+@contextmanager
+def allowed_hosts(hosts: tuple[str, ...]) -> Iterator[None]:
+    from django.test import override_settings
+
+    shared = _HostsOverride
+    with shared.lock:
+        if shared.depth and shared.hosts != hosts:
+            raise RuntimeError("two sets of ALLOWED_HOSTS in flight at once")
+        if shared.depth == 0:
+            shared.override = override_settings(ALLOWED_HOSTS=list(hosts))
+            shared.override.enable()  # type: ignore[attr-defined]
+            shared.hosts = hosts
+        shared.depth += 1
+    try:
+        yield
+    finally:
+        with shared.lock:
+            shared.depth -= 1
+            if shared.depth == 0:
+                shared.override.disable()  # type: ignore[attr-defined]
 
 
 @contextmanager
