@@ -12,7 +12,7 @@ The samples are the first code a user copies; a broken one costs trust at once:
   line's own parser, and the framework pages' and Getting started's are run verbatim in
   fresh virtualenvs (tests/integration/test_site_in_fresh_venvs.py);
 * the nginx block's headers are the ones a proxy test sends (tests/test_frictions.py);
-* Mermaid diagrams are drawn in Chromium (tests/test_site_diagrams.py).
+* Mermaid diagrams are drawn in Chromium (tests/e2e/test_site.py).
 
 ``text`` blocks are what a command or a log prints, not code to run.
 """

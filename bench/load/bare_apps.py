@@ -98,7 +98,6 @@ def _flask_render(title: str, page: str) -> str:
         spa=False,
         apis=APIS,
         wechat=NO_WECHAT,
-        user=None,
         qr_login=False,
         framework="Flask",
         api_base="",

@@ -34,15 +34,15 @@ _View = TypeVar("_View", bound=Callable[..., HttpResponse])
 
 def render(request: HttpRequest, title: str, page: str) -> HttpResponse:
     """templates/page.html, the same page as the Flask example's."""
-    config = project_wechat().config
+    wechat = project_wechat()
     context = {
         "title": title,
         "page": page,
         "spa": page == "spa",
-        # Whether a browser outside WeChat can log in: with a website app (desktop QR login).
-        "qr_login": config.web_app_id is not None or config.desktop_login,
+        # Whether a browser outside WeChat can log in (a website app's QR login, WeCom's).
+        "qr_login": wechat.rules.desktop_login,
         "framework": "Django",
-        "api_base": config.api_base,
+        "api_base": wechat.config.api_base,
     }
     return render_template(request, "page.html", context)
 

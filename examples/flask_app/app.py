@@ -41,10 +41,6 @@ init_app(app, wechat)
 PAGE = app.jinja_env.get_template("page.html")
 
 
-#: Whether a browser outside WeChat can log in: with a website app (desktop QR login).
-QR_LOGIN = wechat.config.web_app_id is not None or wechat.config.desktop_login
-
-
 def render(title: str, page: str) -> str:
     context = request.wechat  # type: ignore[attr-defined]
     return PAGE.render(
@@ -53,8 +49,8 @@ def render(title: str, page: str) -> str:
         spa=page == "spa",
         apis=APIS,
         wechat=context,
-        user=context.user,
-        qr_login=QR_LOGIN,
+        # Whether a browser outside WeChat can log in (a website app's QR login, WeCom's).
+        qr_login=wechat.rules.desktop_login,
         framework="Flask",
         api_base=wechat.config.api_base,
     )

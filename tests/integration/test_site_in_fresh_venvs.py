@@ -31,7 +31,8 @@ import pytest
 
 from wechat_middleware.testing import WeChatBrowser
 
-from ..support.site import ROOT, Block, block_with, blocks
+from ..support.servers import free_port
+from ..support.site import ROOT, block_with, blocks
 
 pytestmark = pytest.mark.slow
 
@@ -148,13 +149,6 @@ def exports(log: Path) -> dict[str, str]:
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def wait_until_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -176,10 +170,6 @@ def shell_lines(page: str, first_word: str) -> list[str]:
         for line in block.code.splitlines()
     ]
     return [line for line in lines if line.split(" ", 1)[0] == first_word]
-
-
-def python_block(page: str, marker: str) -> Block:
-    return block_with(marker, [page])
 
 
 @dataclass(frozen=True)
@@ -220,14 +210,14 @@ def install(reader: Reader, page: str, clone: Path, project: Path) -> None:
 def write_app(sample: Sample, project: Path) -> None:
     """The page's code, where the page says to keep it."""
     if sample.name != "django":
-        (project / "app.py").write_text(python_block(sample.page, "app").code)
+        (project / "app.py").write_text(block_with("app", [sample.page]).code)
         return
     package = project / "myproject"
     settings = package / "settings.py"
     marker = "# settings.py (of `django-admin startproject`)"
-    settings.write_text(settings.read_text() + "\n" + python_block(sample.page, marker).code)
-    (package / "views.py").write_text(python_block(sample.page, "class Orders(").code)
-    (package / "urls.py").write_text(python_block(sample.page, "urlpatterns = [").code)
+    settings.write_text(settings.read_text() + "\n" + block_with(marker, [sample.page]).code)
+    (package / "views.py").write_text(block_with("class Orders(", [sample.page]).code)
+    (package / "urls.py").write_text(block_with("urlpatterns = [", [sample.page]).code)
 
 
 def run_command(sample: Sample, port: int) -> str:
@@ -267,15 +257,16 @@ def test_getting_started_in_a_fresh_venv(clone: Path, tmp_path: Path) -> None:
         line for line in shell_lines(GETTING_STARTED[0], "pip") if ".[flask]" in line
     ]
     reader.run(flask_install, clone)
-    (project / "app.py").write_text(python_block(GETTING_STARTED[0], "init_app(app").code)
+    (project / "app.py").write_text(block_with("init_app(app", [GETTING_STARTED[0]]).code)
     port = free_port()
     with reader.fake_wechat(tmp_path):
-        (doctor,) = shell_lines(GETTING_STARTED[0], "wechat-middleware")[-1:]
+        commands = shell_lines(GETTING_STARTED[0], "wechat-middleware")
+        (doctor,) = {line for line in commands if line.startswith("wechat-middleware doctor")}
         report = reader.run(doctor, project)
         assert "FAIL" not in report and "OK" in report, report
         (flask_run,) = shell_lines(GETTING_STARTED[0], "flask")
         with reader.serving(flask_run.replace(DOCUMENTED_PORT, str(port)), project, port):
-            phone_block = python_block(GETTING_STARTED[0], "WeChatBrowser()")
+            phone_block = block_with("WeChatBrowser()", [GETTING_STARTED[0]])
             script = project / "phone.py"
             script.write_text(phone_block.code.replace(DOCUMENTED_PORT, str(port)))
             printed = reader.run(f"python {script}", project, timeout=60)

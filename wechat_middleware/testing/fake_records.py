@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
+from ..errors import WECHAT_SAYS, WECOM_SAYS
+
 # Path keys, as used by calls() and inject(): the URL path without its leading slash.
 # (S105: "token" in these names is a URL, not a password.)
 PATH_TOKEN = "cgi-bin/token"  # noqa: S105
@@ -66,17 +68,12 @@ HEADER_SCAN = "x-fake-wechat-scan"  # "1": the QR code is scanned at once (no pa
 
 # WeChat's own wording, so logs and error messages read like production.
 ERRMSG: dict[int, str] = {
-    -1: "system error",
-    40001: "invalid credential, access_token is invalid or not latest",
+    **WECHAT_SAYS,  # the library's own record of WeChat's words
     40002: "invalid grant_type",
     40003: "invalid openid",
-    40013: "invalid appid",
-    40029: "invalid code",
     40030: "invalid refresh_token",
     40066: "invalid url",
     40097: "invalid args",
-    40125: "invalid appsecret",
-    40163: "code been used",
     40164: "invalid ip {ip}, not in whitelist",
     41001: "access_token missing",
     41002: "appid missing",
@@ -84,13 +81,9 @@ ERRMSG: dict[int, str] = {
     41004: "appsecret missing",
     41008: "missing code",
     41009: "missing openid",
-    42001: "access_token expired",
-    42002: "refresh_token expired",
-    42003: "code expired",
     43001: "require GET method",
     43002: "require POST method",
     47001: "data format error",
-    48001: "api unauthorized",
 }
 
 # WeChat sends this exact header (``encoding``, not ``charset``): clients must cope with it.
@@ -339,21 +332,14 @@ AGENT_TICKETS_PER_AGENT_HOUR = 100  # section 1.5: not stated separately; the fa
 # 40014, 42001, 40029, 45009), else Tencent's Chinese meaning (WxJava's WxCpErrorMsgEnum)
 # in English. 43001/43002 are WeChat's: WeCom's answer to a wrong method is not documented.
 WECOM_ERRMSG: dict[int, str] = {
-    -1: "system busy",
-    40001: "invalid credential",
+    **WECOM_SAYS,  # the library's own record of WeCom's words
     40003: "invalid userid",
-    40013: "invalid corpid",
-    40014: "invalid access_token",
-    40029: "invalid code",
-    40056: "invalid agentid",
     41001: "access_token missing",
     41002: "corpid missing",
     41004: "corpsecret missing",
     41008: "missing code",
-    42001: "access_token expired",
     43001: "require GET method",
     43002: "require POST method",
-    45009: "api freq out of limit",
     50001: "redirect_url not in the trusted domains of the app behind this access_token",
     60011: "no privilege to access/modify contact/party/agent",
     84014: "user_ticket expired",
