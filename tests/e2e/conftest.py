@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from scripts.npm_pinned import Unavailable
 from wechat_middleware.testing import FakeWeChat
 from wechat_middleware.testing.fake_wecom import FakeWeCom
 
-from ..support.official_sdks import OfficialSDKs, Unavailable, serve_official_sdks
+from ..support.official_sdks import OfficialSDKs, serve_official_sdks
 from ..support.servers import REPO_ROOT, SERVER_COMMANDS, AppServer, start_app
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 Our own stand-ins encode what we believe the SDKs do; the real ones show where we are
 wrong. Each is pinned by version and by the SHA-256 of the one file a page loads, fetched
-once with ``npm pack`` into ``.cache/official-sdks/`` (ignored by git) and served by a
+once with ``npm pack`` into ``.cache/official-sdks/`` (scripts/npm_pinned.py) and served by a
 static HTTP server on loopback (the fakes' own), as WeChat's CDN serves it:
 
 * ``jweixin-module@1.6.0``, ``lib/index.js``: jweixin-1.6.0.js, the script WeChat's docs
@@ -17,36 +17,31 @@ the reason; a file whose hash differs fails them.
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-import subprocess
-import tarfile
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
+from scripts.npm_pinned import Pinned
+from scripts.npm_pinned import fetch as fetch_pinned
 from wechat_middleware.testing.fake_http import HTTPService
 from wechat_middleware.testing.fake_records import Reply, Request
 
 from .servers import LOOPBACK, REPO_ROOT
 
 CACHE = REPO_ROOT / ".cache" / "official-sdks"
-NPM_TIMEOUT = 120.0  # seconds for one `npm pack`
 _SCRIPT_TYPE = "application/javascript; charset=utf-8"
 
 
 @dataclass(frozen=True)
 class Package:
     spec: str  # what `npm pack` is given
-    member: str  # the file inside the tarball, under package/
+    member: str  # the file, as the package lays it out
     sha256: str
     served_as: str  # its path on the static server
 
     @property
-    def cached(self) -> Path:
-        return CACHE / self.served_as.lstrip("/")
+    def pinned(self) -> Pinned:
+        return Pinned(self.spec, self.member, self.sha256, CACHE / self.served_as.lstrip("/"))
 
 
 JWEIXIN = Package(
@@ -64,50 +59,10 @@ WECOM_JSSDK = Package(
 PACKAGES = (JWEIXIN, WECOM_JSSDK)
 
 
-class Unavailable(Exception):
-    """npm is missing or cannot reach its registry: the reason to skip with."""
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def fetch(package: Package) -> bytes:
-    """The pinned file: from the cache, else from npm (then cached)."""
-    if package.cached.is_file():
-        data = package.cached.read_bytes()
-        if _digest(data) == package.sha256:
-            return data
-    npm = shutil.which("npm")
-    if npm is None:
-        raise Unavailable(
-            "npm is not installed (apt-get install npm), so the official SDKs can't be fetched"
-        )
-    with tempfile.TemporaryDirectory() as folder:
-        try:
-            done = subprocess.run(
-                [npm, "pack", package.spec, "--pack-destination", folder, "--silent"],
-                capture_output=True,
-                text=True,
-                timeout=NPM_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise Unavailable(f"npm pack {package.spec} took over {NPM_TIMEOUT:.0f} s") from exc
-        tarballs = list(Path(folder).glob("*.tgz"))
-        if done.returncode != 0 or not tarballs:
-            raise Unavailable(f"npm pack {package.spec} failed: {done.stderr.strip()[-500:]}")
-        with tarfile.open(tarballs[0]) as tar:
-            member = tar.extractfile(f"package/{package.member}")
-            assert member is not None, f"{package.spec} has no {package.member}"
-            data = member.read()
-    assert _digest(data) == package.sha256, (
-        f"{package.spec} {package.member} is not the pinned file (sha256 {_digest(data)}): "
-        "update the pin only after reading what changed"
-    )
-    package.cached.parent.mkdir(parents=True, exist_ok=True)
-    package.cached.write_bytes(data)
-    return data
+    """The pinned file: from the cache, else from npm (then cached); a file whose hash
+    differs fails the test (NotPinned)."""
+    return fetch_pinned(package.pinned)
 
 
 @dataclass(frozen=True)
