@@ -16,6 +16,7 @@ Sentinel that can be told to fail over).
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -115,7 +116,7 @@ class RedisServer(Closing):
         # A free port can be taken by someone else before redis-server binds it.
         for attempt in range(3):
             try:
-                self._launch(_free_port())
+                self._launch(_free_port(cluster_bus="--cluster-enabled" in self.args))
                 return self
             except RuntimeError:
                 if attempt == 2:
@@ -343,11 +344,32 @@ def wait_for(
         time.sleep(0.05)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+#: A cluster node also listens on its port + 10000 (the cluster bus), so its own port
+#: must be at most 55535; the kernel's ephemeral ports often are not.
+CLUSTER_BUS_OFFSET = 10_000
+
+
+def _free_port(*, cluster_bus: bool = False) -> int:
+    """A loopback port free right now; with ``cluster_bus``, one whose bus port
+    (``port + 10000``) is free too."""
+    if not cluster_bus:
+        return _bound_port(0)
+    for _ in range(100):
+        port = random.randint(20_000, 65_535 - CLUSTER_BUS_OFFSET)
+        try:
+            _bound_port(port)
+            _bound_port(port + CLUSTER_BUS_OFFSET)
+        except OSError:
+            continue
         return port
+    raise RuntimeError("no free port pair for a cluster node on 127.0.0.1")
+
+
+def _bound_port(port: int) -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+        bound: int = sock.getsockname()[1]
+        return bound
 
 
 def _answers_ping(host: str, port: int) -> bool:
